@@ -1,0 +1,36 @@
+import { Arg, Ctx, ID, Int, Mutation, Resolver } from 'type-graphql';
+import type { Context } from '../graphql/context';
+import { badInput, notFound } from '../shared/errors';
+import { assertAdmin, assertKeyRole } from './viewer';
+import { CreateApiKeyInput, CreatedApiKey, UserToken } from './auth.type';
+import { isUuid } from '../shared/validate';
+
+@Resolver()
+export class AuthResolver {
+  @Mutation(() => CreatedApiKey, { description: 'Admin: a new API key; its secret is returned once.' })
+  async createApiKey(@Ctx() ctx: Context, @Arg('input', () => CreateApiKeyInput) input: CreateApiKeyInput) {
+    assertAdmin(ctx.viewer);
+    return ctx.services.auth.createApiKey(input.name, input.role);
+  }
+
+  @Mutation(() => Boolean, { description: 'Admin: the key stops working at once.' })
+  async revokeApiKey(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<boolean> {
+    assertAdmin(ctx.viewer);
+    if (!isUuid(id)) throw notFound('API key');
+    return ctx.services.auth.revokeApiKey(id);
+  }
+
+  @Mutation(() => UserToken, { description: 'Admin or service: a short-lived token for one account (front ends).' })
+  async issueUserToken(
+    @Ctx() ctx: Context,
+    @Arg('accountId', () => ID) accountId: string,
+    @Arg('ttlSeconds', () => Int, { nullable: true }) ttlSeconds?: number | null,
+  ): Promise<UserToken> {
+    assertKeyRole(ctx.viewer, ['ADMIN', 'SERVICE']);
+    const { userTokenTtlSecondsDefault, userTokenTtlSecondsMax } = ctx.services.config;
+    const ttl = ttlSeconds ?? userTokenTtlSecondsDefault;
+    if (ttl < 1 || ttl > userTokenTtlSecondsMax) throw badInput(`ttlSeconds must be between 1 and ${userTokenTtlSecondsMax}`, 'ttlSeconds');
+    if (!(await ctx.services.accounts.find(accountId))) throw notFound('account');
+    return ctx.services.auth.issueUserToken(accountId, ttl);
+  }
+}

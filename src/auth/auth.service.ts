@@ -1,0 +1,100 @@
+/**
+ * API keys (random, shown once, stored as a SHA-256 hash, revocable) and user tokens (HMAC-signed,
+ * short-lived, for one account). The signing secret comes from TOKEN_SECRET or is generated once and
+ * kept in the database, so every instance sharing it accepts the same tokens.
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { Db } from '../db/client';
+import type { Clock } from '../shared/clock';
+import { badInput, notFound, unauthenticated } from '../shared/errors';
+import { newId, randomSecret } from '../shared/ids';
+import * as repo from './auth.repo';
+import type { ApiKeyRole, Viewer } from './viewer';
+
+const API_KEY_PREFIX = 'ck_';
+const USER_TOKEN_PREFIX = 'ut1.';
+/** Authenticated keys are remembered this long; a revocation on this instance takes effect at once. */
+const KEY_CACHE_TTL_MS = 5_000;
+const KEY_CACHE_SIZE_MAX = 10_000;
+
+export interface CreatedApiKey {
+  id: string;
+  secret: string;
+  role: ApiKeyRole;
+  name: string;
+}
+
+export class AuthService {
+  private readonly keyCache = new Map<string, { viewer: Viewer; keyId: string; until: number }>();
+
+  private constructor(private readonly db: Db, private readonly clock: Clock, private readonly tokenSecret: Buffer) {}
+
+  static async create(db: Db, clock: Clock, configuredSecret: string | null): Promise<AuthService> {
+    const secret = configuredSecret ?? (await repo.getOrCreateSetting(db, 'user_token_secret', randomSecret(32)));
+    return new AuthService(db, clock, Buffer.from(secret));
+  }
+
+  async createApiKey(name: string, role: ApiKeyRole): Promise<CreatedApiKey> {
+    if (!name.trim() || name.length > 200) throw badInput('name must be 1 to 200 characters', 'name');
+    const secret = API_KEY_PREFIX + randomSecret(32);
+    const id = newId();
+    await repo.insertApiKey(this.db, { id, name, role, secretHash: hash(secret), createdAt: this.clock.now(), revokedAt: null });
+    return { id, secret, role, name };
+  }
+
+  async revokeApiKey(id: string): Promise<boolean> {
+    const revoked = await repo.revokeApiKey(this.db, id, this.clock.now());
+    if (!revoked) throw notFound('API key');
+    for (const [k, v] of this.keyCache) if (v.keyId === id) this.keyCache.delete(k);
+    return true;
+  }
+
+  issueUserToken(accountId: string, ttlSeconds: number): { token: string; expiresAt: Date } {
+    const expiresAt = new Date(this.clock.now().getTime() + ttlSeconds * 1000);
+    const payload = Buffer.from(JSON.stringify({ a: accountId, e: Math.floor(expiresAt.getTime() / 1000) })).toString('base64url');
+    return { token: `${USER_TOKEN_PREFIX}${payload}.${this.sign(payload)}`, expiresAt };
+  }
+
+  /** Resolves a bearer credential; null/empty is anonymous, anything invalid is UNAUTHENTICATED. */
+  async authenticate(authorization: string | null | undefined): Promise<Viewer> {
+    if (!authorization) return { kind: 'anonymous' };
+    const token = authorization.replace(/^Bearer\s+/i, '').trim();
+    if (!token) return { kind: 'anonymous' };
+    if (token.startsWith(USER_TOKEN_PREFIX)) return this.verifyUserToken(token);
+    if (!token.startsWith(API_KEY_PREFIX) || token.length > 100) throw unauthenticated('invalid credentials');
+    const secretHash = hash(token);
+    const cached = this.keyCache.get(secretHash);
+    if (cached && cached.until > Date.now()) return cached.viewer;
+    const row = await repo.findApiKeyByHash(this.db, secretHash);
+    if (!row || row.revokedAt) throw unauthenticated('invalid or revoked API key');
+    const viewer: Viewer = { kind: 'key', keyId: row.id, role: row.role as ApiKeyRole };
+    if (this.keyCache.size >= KEY_CACHE_SIZE_MAX) this.keyCache.clear();
+    this.keyCache.set(secretHash, { viewer, keyId: row.id, until: Date.now() + KEY_CACHE_TTL_MS });
+    return viewer;
+  }
+
+  private verifyUserToken(token: string): Viewer {
+    const [payload, signature] = token.slice(USER_TOKEN_PREFIX.length).split('.');
+    if (!payload || !signature) throw unauthenticated('malformed user token');
+    const expected = Buffer.from(this.sign(payload));
+    const given = Buffer.from(signature);
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw unauthenticated('invalid user token');
+    let claims: { a?: unknown; e?: unknown };
+    try {
+      claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    } catch {
+      throw unauthenticated('malformed user token');
+    }
+    if (typeof claims.a !== 'string' || typeof claims.e !== 'number') throw unauthenticated('malformed user token');
+    if (claims.e * 1000 <= this.clock.now().getTime()) throw unauthenticated('the user token expired');
+    return { kind: 'user', accountId: claims.a };
+  }
+
+  private sign(payload: string): string {
+    return createHmac('sha256', this.tokenSecret).update(payload).digest('base64url');
+  }
+}
+
+function hash(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}

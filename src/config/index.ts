@@ -1,0 +1,61 @@
+/** Environment parsed once into a typed, frozen Config. Every limit the server enforces lives here. */
+export interface Config {
+  port: number;
+  databaseUrl: string | null;
+  dataDir: string;
+  databasePoolSize: number;
+  tokenSecret: string | null; // null: generated once and kept in the database (shared by all instances)
+  holdTtlSecondsDefault: number;
+  holdTtlSecondsMax: number;
+  quoteTtlSeconds: number;
+  userTokenTtlSecondsDefault: number;
+  userTokenTtlSecondsMax: number;
+  idempotencyKeyTtlSeconds: number;
+  idempotencyKeyLengthMax: number;
+  refundBucketTtlSeconds: number | null; // credits refunded into a bucket that expired meanwhile: new REFUND bucket lives this long (null = never expires)
+  pageSizeMax: number;
+  queryDepthMax: number;
+  queryAliasesMax: number;
+  bodySizeLimitBytes: number;
+  jobIntervalSeconds: number;
+  jobBatchSize: number;
+  shutdownGraceSeconds: number;
+  loadDemo: boolean;
+}
+
+function int(name: string, fallback: number, min = 0): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
+  return value;
+}
+
+export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
+  const refundTtl = process.env.REFUND_BUCKET_TTL_SECONDS;
+  const config: Config = {
+    port: int('PORT', 4000),
+    databaseUrl: process.env.DATABASE_URL || null,
+    dataDir: process.env.DATA_DIR || './data',
+    databasePoolSize: int('DATABASE_POOL_SIZE', 20, 1),
+    tokenSecret: process.env.TOKEN_SECRET || null,
+    holdTtlSecondsDefault: int('HOLD_TTL_SECONDS', 15 * 60, 1),
+    holdTtlSecondsMax: int('HOLD_TTL_SECONDS_MAX', 24 * 3600, 1),
+    quoteTtlSeconds: int('QUOTE_TTL_SECONDS', 10 * 60, 1),
+    userTokenTtlSecondsDefault: int('USER_TOKEN_TTL_SECONDS', 3600, 1),
+    userTokenTtlSecondsMax: int('USER_TOKEN_TTL_SECONDS_MAX', 7 * 24 * 3600, 1),
+    idempotencyKeyTtlSeconds: Math.max(24 * 3600, int('IDEMPOTENCY_KEY_TTL_SECONDS', 48 * 3600, 1)),
+    idempotencyKeyLengthMax: 200,
+    refundBucketTtlSeconds: refundTtl === undefined || refundTtl === '' ? 90 * 24 * 3600 : refundTtl === 'never' ? null : int('REFUND_BUCKET_TTL_SECONDS', 0, 1),
+    pageSizeMax: 100,
+    queryDepthMax: int('QUERY_DEPTH_MAX', 10, 2),
+    queryAliasesMax: 30,
+    bodySizeLimitBytes: int('BODY_SIZE_LIMIT_BYTES', 256 * 1024, 1024),
+    jobIntervalSeconds: int('JOB_INTERVAL_SECONDS', 5, 1),
+    jobBatchSize: 200,
+    shutdownGraceSeconds: int('SHUTDOWN_GRACE_SECONDS', 20, 1),
+    loadDemo: process.env.LOAD_DEMO !== 'false',
+    ...overrides,
+  };
+  return Object.freeze(config);
+}

@@ -1,0 +1,166 @@
+/**
+ * Table definitions (drizzle). drizzle-kit generates the SQL migrations in drizzle/ from this file.
+ * Credits columns are bigint millicredits (`*_millis`), read as JS numbers: every value is bounded
+ * by the input limits (≤ 10^15 millis), far below 2^53.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid,
+} from 'drizzle-orm/pg-core';
+
+const millis = (name: string) => bigint(name, { mode: 'number' });
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const settings = pgTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+});
+
+export const apiKeys = pgTable('api_keys', {
+  id: uuid('id').primaryKey(),
+  name: text('name').notNull(),
+  role: text('role').notNull(), // ADMIN | SERVICE | READONLY
+  secretHash: text('secret_hash').notNull().unique(),
+  createdAt: ts('created_at').notNull(),
+  revokedAt: ts('revoked_at'),
+});
+
+export const accounts = pgTable('accounts', {
+  id: uuid('id').primaryKey(),
+  externalId: text('external_id').unique(),
+  name: text('name').notNull(),
+  kind: text('kind').notNull(), // USER | TEAM
+  planTier: text('plan_tier'),
+  createdBy: text('created_by').notNull(),
+  createdAt: ts('created_at').notNull(),
+});
+
+export const wallets = pgTable('wallets', {
+  accountId: uuid('account_id').primaryKey().references(() => accounts.id),
+  debtMillis: millis('debt_millis').notNull().default(0),
+  overdraftLimitMillis: millis('overdraft_limit_millis').notNull().default(0),
+  frozen: boolean('frozen').notNull().default(false),
+  sequence: integer('sequence').notNull().default(0),
+  lowCreditThresholds: jsonb('low_credit_thresholds').$type<number[]>().notNull().default(sql`'[]'::jsonb`),
+  updatedAt: ts('updated_at').notNull(),
+});
+
+export const buckets = pgTable('buckets', {
+  id: uuid('id').primaryKey(),
+  accountId: uuid('account_id').notNull().references(() => accounts.id),
+  source: text('source').notNull(),
+  amountMillis: millis('amount_millis').notNull(),
+  remainingMillis: millis('remaining_millis').notNull(),
+  priority: integer('priority').notNull(),
+  effectiveAt: ts('effective_at').notNull(),
+  expiresAt: ts('expires_at'),
+  applicableActions: jsonb('applicable_actions').$type<string[] | null>(),
+  applicableModels: jsonb('applicable_models').$type<string[] | null>(),
+  costPerCredit: text('cost_per_credit'), // money paid per credit, decimal string, for revenue reports
+  currency: text('currency'),
+  createdAt: ts('created_at').notNull(),
+}, (t) => [index('buckets_account_idx').on(t.accountId)]);
+
+export const ledgerTransactions = pgTable('ledger_transactions', {
+  // pos orders the whole ledger (newest first in history); sequence is the per-wallet gap-free counter.
+  pos: bigserial('pos', { mode: 'number' }).notNull().unique(),
+  id: uuid('id').primaryKey(),
+  accountId: uuid('account_id').notNull().references(() => accounts.id),
+  sequence: integer('sequence'),
+  type: text('type').notNull(),
+  status: text('status').notNull(), // SUCCEEDED | FAILED
+  amountMillis: millis('amount_millis').notNull(), // signed change of balance
+  heldChangeMillis: millis('held_change_millis').notNull().default(0),
+  debtChangeMillis: millis('debt_change_millis').notNull().default(0),
+  balanceAfterMillis: millis('balance_after_millis'),
+  availableAfterMillis: millis('available_after_millis'),
+  requestedMillis: millis('requested_millis'),
+  action: text('action'),
+  model: text('model'),
+  params: jsonb('params'),
+  actor: text('actor').notNull(),
+  comment: text('comment'),
+  idempotencyKey: text('idempotency_key'),
+  quoteId: uuid('quote_id'),
+  holdId: uuid('hold_id'),
+  relatedTransactionId: uuid('related_transaction_id'),
+  failureCode: text('failure_code'),
+  failureMessage: text('failure_message'),
+  pricing: jsonb('pricing'),
+  vendorUsage: jsonb('vendor_usage'),
+  createdAt: ts('created_at').notNull(),
+}, (t) => [
+  uniqueIndex('ledger_transactions_account_sequence_uq').on(t.accountId, t.sequence),
+  index('ledger_transactions_account_pos_idx').on(t.accountId, t.pos),
+  index('ledger_transactions_related_idx').on(t.relatedTransactionId),
+]);
+
+export const ledgerEntries = pgTable('ledger_entries', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  transactionId: uuid('transaction_id').notNull().references(() => ledgerTransactions.id),
+  accountId: uuid('account_id').notNull(),
+  kind: text('kind').notNull(), // BUCKET | DEBT
+  bucketId: uuid('bucket_id'),
+  originBucketId: uuid('origin_bucket_id'), // refunds: the bucket the credits were first taken from
+  amountMillis: millis('amount_millis').notNull(),
+}, (t) => [
+  index('ledger_entries_transaction_idx').on(t.transactionId),
+  index('ledger_entries_bucket_idx').on(t.bucketId),
+]);
+
+export const holds = pgTable('holds', {
+  id: uuid('id').primaryKey(),
+  accountId: uuid('account_id').notNull().references(() => accounts.id),
+  amountMillis: millis('amount_millis').notNull(),
+  status: text('status').notNull(), // ACTIVE | CAPTURED | RELEASED | EXPIRED
+  action: text('action'),
+  model: text('model'),
+  quoteId: uuid('quote_id'),
+  pricing: jsonb('pricing'),
+  expiresAt: ts('expires_at').notNull(),
+  createdAt: ts('created_at').notNull(),
+  closedAt: ts('closed_at'),
+}, (t) => [
+  index('holds_account_status_idx').on(t.accountId, t.status),
+  index('holds_active_expiry_idx').on(t.expiresAt).where(sql`status = 'ACTIVE'`),
+]);
+
+export const holdAllocations = pgTable('hold_allocations', {
+  holdId: uuid('hold_id').notNull().references(() => holds.id),
+  bucketId: uuid('bucket_id').notNull().references(() => buckets.id),
+  amountMillis: millis('amount_millis').notNull(),
+}, (t) => [primaryKey({ columns: [t.holdId, t.bucketId] }), index('hold_allocations_bucket_idx').on(t.bucketId)]);
+
+export const idempotencyKeys = pgTable('idempotency_keys', {
+  scope: text('scope').notNull(),
+  key: text('key').notNull(),
+  requestHash: text('request_hash').notNull(),
+  response: jsonb('response'),
+  createdAt: ts('created_at').notNull(),
+  expiresAt: ts('expires_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.scope, t.key] }), index('idempotency_keys_expiry_idx').on(t.expiresAt)]);
+
+export const rateCards = pgTable('rate_cards', {
+  id: uuid('id').primaryKey(),
+  version: integer('version').unique(), // null while a draft
+  status: text('status').notNull(), // DRAFT | PUBLISHED
+  name: text('name').notNull(),
+  content: jsonb('content').notNull(),
+  createdAt: ts('created_at').notNull(),
+  publishedAt: ts('published_at'),
+});
+
+export const quotes = pgTable('quotes', {
+  id: uuid('id').primaryKey(),
+  accountId: uuid('account_id').notNull().references(() => accounts.id),
+  rateCardVersion: integer('rate_card_version').notNull(),
+  action: text('action').notNull(),
+  model: text('model'),
+  params: jsonb('params'),
+  creditsMillis: millis('credits_millis').notNull(),
+  lineItems: jsonb('line_items').notNull(),
+  expiresAt: ts('expires_at').notNull(),
+  usedAt: ts('used_at'),
+  usedBy: uuid('used_by'),
+  createdAt: ts('created_at').notNull(),
+});

@@ -1,0 +1,29 @@
+import { Field, ObjectType } from 'type-graphql';
+import { badInput } from '../shared/errors';
+
+@ObjectType()
+export class PageInfo {
+  @Field()
+  hasNextPage: boolean;
+
+  @Field(() => String, { nullable: true })
+  endCursor: string | null;
+}
+
+/** Cursors are opaque to clients: base64url of a versioned position. */
+export function encodeCursor(position: number): string {
+  return Buffer.from(`v1:${position}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): number {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const m = /^v1:(\d{1,15})$/.exec(text);
+  if (!m) throw badInput('after is not a valid cursor', 'after');
+  return Number(m[1]);
+}
+
+export function pageSize(first: number | null | undefined, max: number): number {
+  const size = first ?? 20;
+  if (!Number.isInteger(size) || size < 1 || size > max) throw badInput(`first must be between 1 and ${max}`, 'first');
+  return size;
+}

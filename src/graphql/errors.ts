@@ -1,0 +1,38 @@
+/**
+ * The one place errors become what clients see. Expected refusals (AppError) keep their code and
+ * details; GraphQL's own validation and input errors keep theirs; anything else is a bug, logged
+ * here and reported as INTERNAL_SERVER_ERROR with no message, SQL or stack trace.
+ */
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { AppError, ErrorCode } from '../shared/errors';
+import { logger } from '../shared/logger';
+
+const KNOWN_CODES = new Set<string>([
+  ...Object.values(ErrorCode), 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'BAD_REQUEST', 'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE',
+]);
+
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  if (original instanceof AppError) {
+    const g = original.toGraphQL();
+    return { message: g.message, locations: formatted.locations, path: formatted.path, extensions: g.extensions };
+  }
+  const code = formatted.extensions?.code;
+  if (typeof code === 'string' && KNOWN_CODES.has(code) && (!(original instanceof Error) || original instanceof GraphQLError)) {
+    const { stacktrace: _stack, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
+    return { ...formatted, extensions };
+  }
+  // class-validator / type-graphql argument validation arrives as a plain error with validation details
+  if (original instanceof Error && original.name === 'ArgumentValidationError') {
+    return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: ErrorCode.BAD_USER_INPUT } };
+  }
+  logger.error('internal error', { error: original instanceof Error ? { message: original.message, stack: original.stack } : String(original), path: formatted.path });
+  return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+}
+
+/** For graphql-ws, which hands over GraphQLErrors. */
+export function formatGraphQLError(error: GraphQLError): GraphQLFormattedError {
+  return formatError(error.toJSON(), error);
+}

@@ -1,0 +1,194 @@
+/**
+ * The only place that wires things: config → database → services → schema → HTTP + WebSocket server.
+ * `createApp` is what tests use; running this file starts the server.
+ */
+import 'reflect-metadata';
+import http from 'node:http';
+import express from 'express';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import { execute, subscribe, validate, specifiedRules, type GraphQLSchema } from 'graphql';
+import { loadConfig, type Config } from './config';
+import { openDatabase, type Database } from './db/client';
+import { systemClock, type Clock } from './shared/clock';
+import { logger } from './shared/logger';
+import { AppError } from './shared/errors';
+import { AuthService } from './auth/auth.service';
+import type { Viewer } from './auth/viewer';
+import { AccountsService } from './modules/accounts';
+import { WalletsService } from './modules/wallets';
+import { AuditService, LedgerService, transactionsAfterSequence } from './modules/ledger';
+import { WalletEventHub } from './modules/events';
+import { buildAppSchema } from './graphql/schema';
+import { createContext, type Context } from './graphql/context';
+import { loadersFor, type Services } from './graphql/services';
+import { formatError, formatGraphQLError } from './graphql/errors';
+import { aliasLimit, depthLimit } from './graphql/limits';
+import { loadDemo } from './cli/demo';
+
+export interface App {
+  services: Services;
+  schema: GraphQLSchema;
+  httpServer: http.Server;
+  /** Starts listening; resolves to the base URL. */
+  listen(port?: number): Promise<string>;
+  /** Graceful: stops jobs and new work, lets in-flight requests finish, closes the database. */
+  stop(): Promise<void>;
+}
+
+export interface AppOptions {
+  config?: Readonly<Config>;
+  clock?: Clock;
+  /** An already open database (tests share one); otherwise opened from config. */
+  database?: Database;
+  /** Run the expiry job on a timer (off in tests, which call it directly). */
+  runJobs?: boolean;
+}
+
+export async function createServices(config: Readonly<Config>, database: Database, clock: Clock): Promise<Services> {
+  const db = database.db;
+  const accounts = new AccountsService(db, clock);
+  const events = new WalletEventHub((accountId, after, limit) => transactionsAfterSequence(db, accountId, after, limit));
+  const ledger = new LedgerService(database, clock, config, (rows) => events.publish(rows));
+  return {
+    config, clock, database, db, accounts, events, ledger,
+    auth: await AuthService.create(db, clock, config.tokenSecret),
+    wallets: new WalletsService(db, clock),
+    audit: new AuditService(database),
+    createLoaders: loadersFor(db, accounts),
+  };
+}
+
+export async function createApp(options: AppOptions = {}): Promise<App> {
+  const config = options.config ?? loadConfig();
+  const clock = options.clock ?? systemClock;
+  const ownsDatabase = !options.database;
+  const database = options.database ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize }));
+  const services = await createServices(config, database, clock);
+  const schema = await buildAppSchema();
+  const validationRules = [depthLimit(config.queryDepthMax), aliasLimit(config.queryAliasesMax)];
+
+  const app = express();
+  const httpServer = http.createServer(app);
+  let ready = true;
+
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.bodySizeLimitBytes });
+  const wsCleanup = useServer<Record<string, unknown>, { viewer?: Viewer }>({
+    schema,
+    execute, subscribe,
+    validate: (s, document) => validate(s, document, [...specifiedRules, ...validationRules]),
+    onConnect: async (ctx) => {
+      try {
+        const authorization = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        ctx.extra.viewer = await services.auth.authenticate(typeof authorization === 'string' ? authorization : null);
+        return true;
+      } catch {
+        return false; // closes with 4403 Forbidden
+      }
+    },
+    context: (ctx): Context => createContext(ctx.extra.viewer ?? { kind: 'anonymous' }, services),
+    onError: (_ctx, _id, _payload, errors) => errors.map(formatGraphQLError),
+    onNext: (_ctx, _id, _payload, _args, result) => result.errors ? { ...result, errors: result.errors.map(formatGraphQLError) } : undefined,
+  }, wsServer);
+
+  const apollo = new ApolloServer<Context>({
+    schema,
+    formatError,
+    validationRules,
+    introspection: true,
+    includeStacktraceInErrorResponses: false,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
+    ],
+  });
+  await apollo.start();
+
+  app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      if (!ready) throw new Error('shutting down');
+      await services.wallets.get('00000000-0000-0000-0000-000000000000');
+      res.json({ status: 'ready' });
+    } catch {
+      res.status(503).json({ status: 'not ready' });
+    }
+  });
+  app.use('/graphql', express.json({ limit: config.bodySizeLimitBytes }), expressMiddleware(apollo, {
+    context: async ({ req }) => {
+      try {
+        return createContext(await services.auth.authenticate(req.headers.authorization), services);
+      } catch (error) {
+        if (error instanceof AppError) throw error.toGraphQL();
+        throw error;
+      }
+    },
+  }));
+
+  let timer: NodeJS.Timeout | null = null;
+  let jobRunning: Promise<unknown> | null = null;
+  if (options.runJobs ?? true) {
+    timer = setInterval(() => {
+      if (jobRunning) return;
+      jobRunning = services.ledger.runExpiry()
+        .catch((error) => logger.error('expiry job failed', { error: String(error) }))
+        .finally(() => { jobRunning = null; });
+    }, config.jobIntervalSeconds * 1000);
+    timer.unref();
+  }
+
+  return {
+    services, schema, httpServer,
+    listen: (port = config.port) => new Promise((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(port, '0.0.0.0', () => {
+        const address = httpServer.address();
+        resolve(`http://localhost:${typeof address === 'object' && address ? address.port : port}`);
+      });
+    }),
+    stop: async () => {
+      ready = false;
+      if (timer) clearInterval(timer);
+      await jobRunning;
+      await apollo.stop(); // drains: stops accepting, waits for in-flight requests, closes sockets
+      if (ownsDatabase) await database.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const app = await createApp({ config });
+  const url = await app.listen();
+  const demo = config.loadDemo ? await loadDemo(app.services) : null;
+  logger.info('credits server listening', { endpoint: `${url}/graphql`, database: app.services.database.driver });
+  const lines = [`Credits server ready at ${url}/graphql  (database: ${app.services.database.driver === 'pglite' ? `PGlite in ${config.dataDir}` : 'PostgreSQL'})`];
+  if (demo) {
+    lines.push(`Demo account: ${demo.accountId} (${demo.accountName})`);
+    if (demo.adminKey) lines.push(`Admin key:  ${demo.adminKey}`, 'User token: ' + demo.userToken);
+    else lines.push('Admin key:  created on first start (run `npm run create-admin-key` for a new one)', 'User token: ' + demo.userToken);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { signal });
+    const force = setTimeout(() => process.exit(1), config.shutdownGraceSeconds * 1000);
+    force.unref();
+    await app.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    logger.error('failed to start', { error: error instanceof Error ? error.stack : String(error) });
+    process.exit(1);
+  });
+}

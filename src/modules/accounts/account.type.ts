@@ -1,0 +1,50 @@
+import { Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
+import { GraphQLDateTime } from 'graphql-scalars';
+import { CreditsScalar } from '../../graphql/scalars';
+
+export enum AccountKind { USER = 'USER', TEAM = 'TEAM' }
+registerEnumType(AccountKind, { name: 'AccountKind' });
+
+@ObjectType()
+export class Account {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => String, { nullable: true })
+  externalId: string | null;
+
+  @Field()
+  name: string;
+
+  @Field(() => AccountKind)
+  kind: AccountKind;
+
+  @Field(() => String, { nullable: true, description: 'Plan tier used by rate-card tier multipliers (until plans supply it).' })
+  planTier: string | null;
+
+  @Field(() => GraphQLDateTime)
+  createdAt: Date;
+
+  // wallet: resolved by AccountsResolver
+}
+
+@InputType()
+export class CreateAccountInput {
+  @Field()
+  name: string;
+
+  @Field(() => AccountKind, { defaultValue: AccountKind.USER })
+  kind: AccountKind;
+
+  @Field(() => String, { nullable: true, description: 'Your own id for this account; unique.' })
+  externalId?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Plan tier for rate-card multipliers.' })
+  planTier?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Reserved for plans; not used yet.' })
+  planId?: string | null;
+
+  @Field(() => CreditsScalar, { nullable: true, description: 'How far below zero charges may take the balance (default 0).' })
+  overdraftLimit?: number | null;
+}

@@ -1,0 +1,2 @@
+export { WalletEventHub } from './wallet-events.hub';
+export { WalletEventsResolver } from './wallet-events.resolver';

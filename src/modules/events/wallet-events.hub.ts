@@ -1,0 +1,130 @@
+/**
+ * Live wallet events, in sequence order, with no gap and no duplicate. Committed transactions are
+ * published here after commit (in-process fan-out). A subscriber that gives `afterSequence` first
+ * gets what it missed from the ledger, then live events. Publishes may arrive out of order (two
+ * commits on one wallet finish their publish in either order) or overflow a slow subscriber's
+ * buffer: the subscriber then reads the missing range from the ledger, which is the source of truth.
+ */
+import type { TransactionRow } from '../ledger';
+
+export type ReadAfter = (accountId: string, afterSequence: number, limit: number) => Promise<TransactionRow[]>;
+type Listener = (row: TransactionRow) => void;
+
+const REPLAY_PAGE_SIZE = 500;
+/** A subscriber that falls this far behind drops its buffer and catches up from the ledger. */
+const BUFFER_SIZE_MAX = 1_000;
+
+export class WalletEventHub {
+  private readonly listeners = new Map<string, Set<Listener>>();
+
+  constructor(private readonly readAfter: ReadAfter) {}
+
+  publish(rows: readonly TransactionRow[]): void {
+    for (const row of rows) {
+      if (row.sequence === null) continue;
+      const set = this.listeners.get(row.accountId);
+      if (set) for (const listener of set) listener(row);
+    }
+  }
+
+  subscriberCount(): number {
+    let n = 0;
+    for (const set of this.listeners.values()) n += set.size;
+    return n;
+  }
+
+  /** `startAfter`: the last sequence the client saw (replay from there) or the wallet's current sequence (live only). */
+  subscribe(accountId: string, startAfter: number): AsyncIterableIterator<TransactionRow> {
+    const hub = this;
+    let last = startAfter;
+    let buffer: TransactionRow[] = [];
+    let overflowed = false;
+    let wake: (() => void) | null = null;
+    let done = false;
+    const listener: Listener = (row) => {
+      if (buffer.length >= BUFFER_SIZE_MAX) {
+        buffer = [];
+        overflowed = true;
+      }
+      buffer.push(row);
+      wake?.();
+    };
+    this.addListener(accountId, listener);
+    const pending: TransactionRow[] = [];
+
+    /** Reads the ledger from `last` up to `upTo` (inclusive) or to the end. */
+    const catchUp = async (upTo: number | null) => {
+      for (;;) {
+        const rows = await hub.readAfter(accountId, last, REPLAY_PAGE_SIZE);
+        for (const row of rows) {
+          if (upTo !== null && row.sequence! > upTo) return;
+          pending.push(row);
+          last = row.sequence!;
+        }
+        if (rows.length < REPLAY_PAGE_SIZE) return;
+      }
+    };
+
+    let replayed = false;
+    const iterator: AsyncIterableIterator<TransactionRow> = {
+      async next(): Promise<IteratorResult<TransactionRow>> {
+        for (;;) {
+          if (done) return { value: undefined, done: true };
+          if (pending.length > 0) return { value: pending.shift()!, done: false };
+          if (!replayed) {
+            replayed = true;
+            await catchUp(null);
+            continue;
+          }
+          if (overflowed) {
+            overflowed = false;
+            buffer = [];
+            await catchUp(null);
+            continue;
+          }
+          const row = buffer.shift();
+          if (row) {
+            const seq = row.sequence!;
+            if (seq <= last) continue; // already delivered (replay or gap fill)
+            if (seq > last + 1) await catchUp(seq - 1); // fill the gap from the ledger, in order
+            if (seq === last + 1) {
+              pending.push(row);
+              last = seq;
+            }
+            continue;
+          }
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = null;
+        }
+      },
+      async return(): Promise<IteratorResult<TransactionRow>> {
+        done = true;
+        hub.removeListener(accountId, listener);
+        wake?.();
+        return { value: undefined, done: true };
+      },
+      async throw(error?: unknown): Promise<IteratorResult<TransactionRow>> {
+        done = true;
+        hub.removeListener(accountId, listener);
+        throw error;
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+
+  private addListener(accountId: string, listener: Listener): void {
+    let set = this.listeners.get(accountId);
+    if (!set) this.listeners.set(accountId, (set = new Set()));
+    set.add(listener);
+  }
+
+  private removeListener(accountId: string, listener: Listener): void {
+    const set = this.listeners.get(accountId);
+    if (!set) return;
+    set.delete(listener);
+    if (set.size === 0) this.listeners.delete(accountId);
+  }
+}

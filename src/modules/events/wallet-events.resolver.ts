@@ -1,0 +1,35 @@
+import { Arg, ID, Int, Resolver, Root, Subscription } from 'type-graphql';
+import type { Context } from '../../graphql/context';
+import { assertCanRead } from '../../auth/viewer';
+import { badInput, notFound } from '../../shared/errors';
+import { isUuid } from '../../shared/validate';
+import type { TransactionRow } from '../ledger';
+import { WalletEvent } from './wallet-event.type';
+
+@Resolver()
+export class WalletEventsResolver {
+  @Subscription(() => WalletEvent, {
+    description: 'Each committed change of the wallet in sequence order; with afterSequence, first everything after it.',
+    subscribe: async ({ args, context }) => {
+      const ctx = context as Context;
+      const accountId = args.accountId as string;
+      assertCanRead(ctx.viewer, accountId);
+      const afterSequence = args.afterSequence as number | null | undefined;
+      if (afterSequence !== null && afterSequence !== undefined && afterSequence < 0) throw badInput('afterSequence must be ≥ 0', 'afterSequence');
+      const wallet = isUuid(accountId) ? await ctx.services.wallets.get(accountId) : null;
+      if (!wallet) throw notFound('account');
+      return ctx.services.events.subscribe(accountId, afterSequence ?? wallet.sequence);
+    },
+  })
+  walletEvents(
+    @Root() row: TransactionRow,
+    @Arg('accountId', () => ID) _accountId: string,
+    @Arg('afterSequence', () => Int, { nullable: true }) _afterSequence?: number | null,
+  ): WalletEvent {
+    return {
+      accountId: row.accountId, sequence: row.sequence!, kind: row.type,
+      balanceMillis: row.balanceAfterMillis!, availableMillis: row.availableAfterMillis!,
+      transaction: row as unknown as WalletEvent['transaction'],
+    };
+  }
+}

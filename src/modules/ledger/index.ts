@@ -1,0 +1,9 @@
+/** What other modules may use of the ledger. */
+export { LedgerService, type Actor, type ChargeInput, type ReserveInput, type PricingRecord, type ChargeHooks } from './ledger.service';
+export { LedgerResolver, LedgerTransactionResolver } from './ledger.resolver';
+export { AuditService } from './audit.service';
+export { loadBuckets as readBuckets, transactionsAfterSequence, findTransaction, entriesByTransactionIds, bucketsByIds, transactionsByIds } from './ledger.repo';
+export type { TransactionRow, EntryRow, BucketRow, HoldRow } from './ledger.repo';
+export { walletFigures, isLive } from './figures';
+export { allocate, compareBurnOrder, type BurnBucket } from './burn-down';
+export { LedgerTransaction, Hold, ReserveInput as ReserveCreditsInput } from './ledger.type';

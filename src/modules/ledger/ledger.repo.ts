@@ -1,0 +1,196 @@
+/** SQL of the ledger: the only place that writes transactions, entries, buckets' remaining and holds. */
+import { and, asc, desc, eq, gt, gte, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
+import type { Executor, Tx } from '../../db/client';
+import { at, rows } from '../../db/client';
+import {
+  buckets, holdAllocations, holds, idempotencyKeys, ledgerEntries, ledgerTransactions, wallets,
+} from '../../db/schema';
+
+export type WalletRow = typeof wallets.$inferSelect;
+export type BucketRow = typeof buckets.$inferSelect;
+export type TransactionRow = typeof ledgerTransactions.$inferSelect;
+export type NewTransactionRow = typeof ledgerTransactions.$inferInsert;
+export type EntryRow = typeof ledgerEntries.$inferSelect;
+export type NewEntryRow = typeof ledgerEntries.$inferInsert;
+export type HoldRow = typeof holds.$inferSelect;
+export type HoldAllocationRow = typeof holdAllocations.$inferSelect;
+
+export async function lockWallet(tx: Tx, accountId: string): Promise<WalletRow | undefined> {
+  const [row] = await tx.select().from(wallets).where(eq(wallets.accountId, accountId)).for('update');
+  return row;
+}
+
+export interface BucketWithHeld extends BucketRow {
+  /** Secured by holds that are active and not past their TTL. */
+  heldActiveMillis: number;
+  /** Secured by holds still marked ACTIVE but past their TTL (to be released by the sweep). */
+  heldStaleMillis: number;
+}
+
+/** Buckets that still have credits, with what active holds secured on each; one query. */
+export async function loadBuckets(executor: Executor, accountId: string, now: Date): Promise<BucketWithHeld[]> {
+  const held = executor
+    .select({
+      bucketId: holdAllocations.bucketId,
+      active: sql<string>`coalesce(sum(${holdAllocations.amountMillis}) filter (where ${holds.expiresAt} > ${at(now)}), 0)`.as('active'),
+      stale: sql<string>`coalesce(sum(${holdAllocations.amountMillis}) filter (where ${holds.expiresAt} <= ${at(now)}), 0)`.as('stale'),
+    })
+    .from(holdAllocations)
+    .innerJoin(holds, eq(holds.id, holdAllocations.holdId))
+    .where(and(eq(holds.accountId, accountId), eq(holds.status, 'ACTIVE')))
+    .groupBy(holdAllocations.bucketId)
+    .as('held');
+  const result = await executor
+    .select({ bucket: buckets, active: held.active, stale: held.stale })
+    .from(buckets)
+    .leftJoin(held, eq(held.bucketId, buckets.id))
+    .where(and(eq(buckets.accountId, accountId), gt(buckets.remainingMillis, 0)));
+  return result.map((r) => ({
+    ...r.bucket,
+    heldActiveMillis: Number(r.active ?? 0),
+    heldStaleMillis: Number(r.stale ?? 0),
+  }));
+}
+
+export async function insertBucket(tx: Tx, row: typeof buckets.$inferInsert): Promise<void> {
+  await tx.insert(buckets).values(row);
+}
+
+/** Applies signed deltas to buckets' remaining in one statement. */
+export async function addToBuckets(tx: Tx, deltas: Map<string, number>): Promise<void> {
+  if (deltas.size === 0) return;
+  if (deltas.size === 1) {
+    const [[id, delta]] = [...deltas];
+    await tx.update(buckets).set({ remainingMillis: sql`${buckets.remainingMillis} + ${delta}` }).where(eq(buckets.id, id));
+    return;
+  }
+  const values = sql.join([...deltas].map(([id, delta]) => sql`(${id}::uuid, ${delta}::bigint)`), sql`, `);
+  await tx.execute(sql`update buckets set remaining_millis = buckets.remaining_millis + v.delta
+    from (values ${values}) as v(id, delta) where buckets.id = v.id`);
+}
+
+export async function insertTransaction(tx: Tx, row: NewTransactionRow, entries: NewEntryRow[]): Promise<void> {
+  await tx.insert(ledgerTransactions).values(row);
+  if (entries.length > 0) await tx.insert(ledgerEntries).values(entries);
+}
+
+export async function updateWallet(tx: Tx, accountId: string, set: Partial<WalletRow>): Promise<void> {
+  await tx.update(wallets).set(set).where(eq(wallets.accountId, accountId));
+}
+
+export async function findTransaction(executor: Executor, id: string): Promise<TransactionRow | undefined> {
+  const [row] = await executor.select().from(ledgerTransactions).where(eq(ledgerTransactions.id, id));
+  return row;
+}
+
+export async function transactionsByIds(executor: Executor, ids: readonly string[]): Promise<TransactionRow[]> {
+  if (ids.length === 0) return [];
+  return executor.select().from(ledgerTransactions).where(inArray(ledgerTransactions.id, [...ids]));
+}
+
+export async function entriesByTransactionIds(executor: Executor, ids: readonly string[]): Promise<EntryRow[]> {
+  if (ids.length === 0) return [];
+  return executor.select().from(ledgerEntries).where(inArray(ledgerEntries.transactionId, [...ids])).orderBy(asc(ledgerEntries.id));
+}
+
+/** Transactions that point at `id` (refunds, reversals). */
+export async function relatedTransactions(executor: Executor, id: string): Promise<TransactionRow[]> {
+  return executor.select().from(ledgerTransactions)
+    .where(and(eq(ledgerTransactions.relatedTransactionId, id), eq(ledgerTransactions.status, 'SUCCEEDED')));
+}
+
+export async function bucketsByIds(executor: Executor, ids: readonly string[]): Promise<BucketRow[]> {
+  if (ids.length === 0) return [];
+  return executor.select().from(buckets).where(inArray(buckets.id, [...ids]));
+}
+
+export async function findHold(executor: Executor, id: string, forUpdate = false): Promise<HoldRow | undefined> {
+  const query = executor.select().from(holds).where(eq(holds.id, id));
+  const [row] = forUpdate ? await query.for('update') : await query;
+  return row;
+}
+
+export async function holdAllocationsOf(executor: Executor, holdIds: readonly string[]): Promise<HoldAllocationRow[]> {
+  if (holdIds.length === 0) return [];
+  return executor.select().from(holdAllocations).where(inArray(holdAllocations.holdId, [...holdIds]));
+}
+
+export async function insertHold(tx: Tx, hold: typeof holds.$inferInsert, allocations: HoldAllocationRow[]): Promise<void> {
+  await tx.insert(holds).values(hold);
+  if (allocations.length > 0) await tx.insert(holdAllocations).values(allocations);
+}
+
+export async function closeHold(tx: Tx, id: string, status: string, closedAt: Date): Promise<void> {
+  await tx.update(holds).set({ status, closedAt }).where(eq(holds.id, id));
+}
+
+export async function staleHolds(tx: Tx, accountId: string, now: Date): Promise<HoldRow[]> {
+  return tx.select().from(holds)
+    .where(and(eq(holds.accountId, accountId), eq(holds.status, 'ACTIVE'), lte(holds.expiresAt, now)))
+    .orderBy(asc(holds.expiresAt), asc(holds.id));
+}
+
+/** Accounts with work for the expiry job: a lapsed bucket with credits, or a hold past its TTL. */
+export async function accountsNeedingExpiry(executor: Executor, now: Date, limit: number): Promise<string[]> {
+  const result = await rows<{ account_id: string }>(executor, sql`
+    (select account_id from buckets where expires_at <= ${at(now)} and remaining_millis > 0
+       and remaining_millis > coalesce((select sum(a.amount_millis) from hold_allocations a join holds h on h.id = a.hold_id
+         where a.bucket_id = buckets.id and h.status = 'ACTIVE' and h.expires_at > ${at(now)}), 0)
+       limit ${limit})
+    union
+    (select account_id from holds where status = 'ACTIVE' and expires_at <= ${at(now)} limit ${limit})`);
+  return result.map((r) => r.account_id);
+}
+
+// ---- idempotency ----
+
+export type IdempotencyRow = typeof idempotencyKeys.$inferSelect;
+
+/** Claims a key; returns false when a row already exists (waits for a concurrent claimer to finish first). */
+export async function claimIdempotencyKey(tx: Tx, row: typeof idempotencyKeys.$inferInsert): Promise<boolean> {
+  const inserted = await tx.insert(idempotencyKeys).values(row).onConflictDoNothing().returning({ key: idempotencyKeys.key });
+  return inserted.length > 0;
+}
+
+export async function findIdempotencyKey(executor: Executor, scope: string, key: string): Promise<IdempotencyRow | undefined> {
+  const [row] = await executor.select().from(idempotencyKeys).where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key)));
+  return row;
+}
+
+export async function storeIdempotencyResponse(tx: Tx, scope: string, key: string, response: unknown): Promise<void> {
+  await tx.update(idempotencyKeys).set({ response }).where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key)));
+}
+
+export async function deleteExpiredIdempotencyKeys(executor: Executor, now: Date): Promise<void> {
+  await executor.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, now));
+}
+
+// ---- history ----
+
+export interface HistoryFilter {
+  types?: string[] | null;
+  statuses?: string[] | null;
+  action?: string | null;
+  from?: Date | null;
+  to?: Date | null;
+}
+
+/** Newest first, keyset on the global `pos` (no OFFSET). */
+export async function history(executor: Executor, accountId: string, filter: HistoryFilter, beforePos: number | null, limit: number): Promise<TransactionRow[]> {
+  const conditions: SQL[] = [eq(ledgerTransactions.accountId, accountId)];
+  if (beforePos !== null) conditions.push(lt(ledgerTransactions.pos, beforePos));
+  if (filter.types?.length) conditions.push(inArray(ledgerTransactions.type, filter.types));
+  if (filter.statuses?.length) conditions.push(inArray(ledgerTransactions.status, filter.statuses));
+  if (filter.action) conditions.push(eq(ledgerTransactions.action, filter.action));
+  if (filter.from) conditions.push(gte(ledgerTransactions.createdAt, filter.from));
+  if (filter.to) conditions.push(lt(ledgerTransactions.createdAt, filter.to));
+  return executor.select().from(ledgerTransactions).where(and(...conditions)).orderBy(desc(ledgerTransactions.pos)).limit(limit);
+}
+
+/** Posted transactions of a wallet after a sequence, in order (event replay). */
+export async function transactionsAfterSequence(executor: Executor, accountId: string, afterSequence: number, limit: number): Promise<TransactionRow[]> {
+  return executor.select().from(ledgerTransactions)
+    .where(and(eq(ledgerTransactions.accountId, accountId), gt(ledgerTransactions.sequence, afterSequence)))
+    .orderBy(asc(ledgerTransactions.sequence)).limit(limit);
+}
+

@@ -1,0 +1,148 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { Context } from '../../graphql/context';
+import { actorOf, assertAdmin, assertCanMoveCredits, assertCanRead } from '../../auth/viewer';
+import { decodeCursor, encodeCursor, pageSize } from '../../graphql/connection';
+import { badInput, notFound } from '../../shared/errors';
+import { isUuid } from '../../shared/validate';
+import {
+  CaptureInput, ChargeInput, GrantCreditsInput, Hold, LedgerAudit, LedgerEntry, LedgerTransaction,
+  LedgerTransactionConnection, RefundInput, ReleaseInput, ReserveInput, ReverseInput, TransactionFilter,
+} from './ledger.type';
+import type { TransactionRow } from './ledger.repo';
+import * as repo from './ledger.repo';
+
+function requireAccountId(id: string): string {
+  if (!isUuid(id)) throw notFound('account');
+  return id;
+}
+
+function requirePositive(amount: number | null | undefined, field = 'amount'): number {
+  if (amount === null || amount === undefined || amount <= 0) throw badInput(`${field} must be greater than 0`, field);
+  return amount;
+}
+
+const TEXT_LENGTH_MAX = 500;
+function text(value: string | null | undefined, field: string): string | null {
+  if (value === null || value === undefined) return null;
+  if (value.length > TEXT_LENGTH_MAX) throw badInput(`${field} must be at most ${TEXT_LENGTH_MAX} characters`, field);
+  return value;
+}
+
+@Resolver()
+export class LedgerResolver {
+  @Query(() => LedgerTransactionConnection, { description: 'Newest first; keyset pagination with opaque cursors.' })
+  async transactions(
+    @Ctx() ctx: Context,
+    @Arg('accountId', () => ID) accountId: string,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+    @Arg('filter', () => TransactionFilter, { nullable: true }) filter?: TransactionFilter | null,
+  ): Promise<LedgerTransactionConnection> {
+    assertCanRead(ctx.viewer, accountId);
+    const limit = pageSize(first, ctx.services.config.pageSizeMax);
+    if (!isUuid(accountId)) return { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
+    const rows = await repo.history(ctx.services.db, accountId, filter ?? {}, after ? decodeCursor(after) : null, limit + 1);
+    const page = rows.slice(0, limit);
+    for (const row of page) ctx.loaders.transaction.prime(row.id, row);
+    const edges = page.map((row) => ({ cursor: encodeCursor(row.pos), node: row as unknown as LedgerTransaction }));
+    return { edges, pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.length ? edges[edges.length - 1].cursor : null } };
+  }
+
+  @Query(() => LedgerTransaction, { nullable: true })
+  async transaction(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<TransactionRow | null> {
+    const row = isUuid(id) ? await ctx.loaders.transaction.load(id) : null;
+    if (!row) return null;
+    assertCanRead(ctx.viewer, row.accountId);
+    return row;
+  }
+
+  @Query(() => LedgerAudit, { description: 'Admin: recomputes every ledger invariant and lists violations.' })
+  async auditLedger(@Ctx() ctx: Context): Promise<LedgerAudit> {
+    assertAdmin(ctx.viewer);
+    return ctx.services.audit.run();
+  }
+
+  @Mutation(() => LedgerTransaction, { description: 'Admin: adds a bucket of credits.' })
+  async grantCredits(@Ctx() ctx: Context, @Arg('input', () => GrantCreditsInput) input: GrantCreditsInput): Promise<TransactionRow> {
+    const viewer = assertAdmin(ctx.viewer);
+    const listMax = 50;
+    if ((input.applicableActions?.length ?? 0) > listMax || (input.applicableModels?.length ?? 0) > listMax) throw badInput(`at most ${listMax} applicable actions/models`);
+    if (input.priority !== null && input.priority !== undefined && (input.priority < 0 || input.priority > 1000)) throw badInput('priority must be between 0 and 1000', 'priority');
+    if (input.costPerCredit && !/^\d{1,12}(\.\d{1,6})?$/.test(input.costPerCredit)) throw badInput('costPerCredit must be a decimal', 'costPerCredit');
+    return ctx.services.ledger.grant(actorOf(viewer), {
+      accountId: requireAccountId(input.accountId), amountMillis: requirePositive(input.amount), source: input.source,
+      expiresAt: input.expiresAt, priority: input.priority, comment: text(input.comment, 'comment'),
+      applicableActions: input.applicableActions, applicableModels: input.applicableModels,
+      costPerCredit: input.costPerCredit, currency: text(input.currency, 'currency'), idempotencyKey: input.idempotencyKey,
+    });
+  }
+
+  @Mutation(() => LedgerTransaction, { description: 'Debits an amount now (overdraft down to the limit creates debt).' })
+  async charge(@Ctx() ctx: Context, @Arg('input', () => ChargeInput) input: ChargeInput): Promise<TransactionRow> {
+    const viewer = assertCanMoveCredits(ctx.viewer);
+    return ctx.services.ledger.charge(actorOf(viewer), {
+      accountId: requireAccountId(input.accountId), amountMillis: requirePositive(input.amount), idempotencyKey: input.idempotencyKey,
+      action: text(input.action, 'action'), model: text(input.model, 'model'), comment: text(input.comment, 'comment'),
+      vendorUsage: input.vendorUsage ?? null,
+    });
+  }
+
+  @Mutation(() => Hold, { description: 'Secures credits for a generation that takes time; capture or release it later.' })
+  async reserveCredits(@Ctx() ctx: Context, @Arg('input', () => ReserveInput) input: ReserveInput) {
+    const viewer = assertCanMoveCredits(ctx.viewer);
+    return ctx.services.ledger.reserve(actorOf(viewer), {
+      accountId: requireAccountId(input.accountId), amountMillis: requirePositive(input.amount), idempotencyKey: input.idempotencyKey,
+      ttlSeconds: input.ttlSeconds, action: text(input.action, 'action'), model: text(input.model, 'model'), comment: text(input.comment, 'comment'),
+    });
+  }
+
+  @Mutation(() => LedgerTransaction, { description: 'Debits up to the hold; the rest returns.' })
+  async captureHold(@Ctx() ctx: Context, @Arg('input', () => CaptureInput) input: CaptureInput): Promise<TransactionRow> {
+    const viewer = assertCanMoveCredits(ctx.viewer);
+    if (input.amount !== null && input.amount !== undefined && input.amount < 0) throw badInput('amount must be ≥ 0', 'amount');
+    if (!isUuid(input.holdId)) throw notFound('hold');
+    return ctx.services.ledger.capture(actorOf(viewer), {
+      holdId: input.holdId, amountMillis: input.amount ?? null, idempotencyKey: input.idempotencyKey,
+      comment: text(input.comment, 'comment'), vendorUsage: input.vendorUsage ?? null,
+    });
+  }
+
+  @Mutation(() => Hold)
+  async releaseHold(@Ctx() ctx: Context, @Arg('input', () => ReleaseInput) input: ReleaseInput) {
+    const viewer = assertCanMoveCredits(ctx.viewer);
+    if (!isUuid(input.holdId)) throw notFound('hold');
+    return ctx.services.ledger.release(actorOf(viewer), { holdId: input.holdId, idempotencyKey: input.idempotencyKey, comment: text(input.comment, 'comment') });
+  }
+
+  @Mutation(() => LedgerTransaction, { description: 'Returns credits of a charge to the buckets they came from (never more than was charged).' })
+  async refund(@Ctx() ctx: Context, @Arg('input', () => RefundInput) input: RefundInput): Promise<TransactionRow> {
+    const viewer = assertCanMoveCredits(ctx.viewer);
+    if (input.amount !== null && input.amount !== undefined) requirePositive(input.amount);
+    if (!isUuid(input.transactionId)) throw notFound('transaction');
+    return ctx.services.ledger.refund(actorOf(viewer), {
+      transactionId: input.transactionId, amountMillis: input.amount ?? null, idempotencyKey: input.idempotencyKey, comment: text(input.comment, 'comment'),
+    });
+  }
+
+  @Mutation(() => LedgerTransaction, { description: 'Admin: undoes a posted transaction with a new one pointing at it.' })
+  async reverseTransaction(@Ctx() ctx: Context, @Arg('input', () => ReverseInput) input: ReverseInput): Promise<TransactionRow> {
+    const viewer = assertAdmin(ctx.viewer);
+    if (!isUuid(input.transactionId)) throw notFound('transaction');
+    return ctx.services.ledger.reverse(actorOf(viewer), { transactionId: input.transactionId, idempotencyKey: input.idempotencyKey, comment: text(input.comment, 'comment') });
+  }
+}
+
+@Resolver(() => LedgerTransaction)
+export class LedgerTransactionResolver {
+  @FieldResolver(() => [LedgerEntry], { description: 'Per-bucket movements (debt movements are in debtChange).' })
+  async entries(@Root() transaction: TransactionRow, @Ctx() ctx: Context): Promise<LedgerEntry[]> {
+    const entries = await ctx.loaders.entriesByTransaction.load(transaction.id);
+    const bucketEntries = entries.filter((e) => e.bucketId !== null);
+    const buckets = await ctx.loaders.bucket.loadMany(bucketEntries.map((e) => e.bucketId!));
+    return bucketEntries.map((e, i) => {
+      const bucket = buckets[i];
+      if (!bucket || bucket instanceof Error) throw new Error('entry bucket exists');
+      return { bucketId: e.bucketId!, bucketSource: bucket.source as LedgerEntry['bucketSource'], amount: e.amountMillis, originBucketId: e.originBucketId };
+    });
+  }
+}

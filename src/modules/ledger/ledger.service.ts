@@ -1,0 +1,534 @@
+/**
+ * The ledger's rules: grants, charges, holds, captures, releases, refunds, reversals and expiry.
+ * The only module that writes ledger transactions and entries. Every credit-moving operation runs
+ * in one database transaction: idempotency key claimed → wallet row locked → due expiries settled →
+ * buckets picked by the burn-down rule → transaction + entries written → result stored.
+ * Events are handed to `publish` only after commit.
+ */
+import type { Database, Tx } from '../../db/client';
+import type { Config } from '../../config';
+import type { Clock } from '../../shared/clock';
+import { AppError, ErrorCode, badInput, notFound } from '../../shared/errors';
+import { formatCredits, type Millis } from '../../shared/credits';
+import { newId } from '../../shared/ids';
+import { assert } from '../../shared/assert';
+import { allocate, compareBurnOrder, type UseTarget } from './burn-down';
+import { WalletSession, recordFailure, type PostEntry } from './wallet-session';
+import { runIdempotent, type StoredOutcome } from './idempotency';
+import * as repo from './ledger.repo';
+import type { HoldRow, TransactionRow } from './ledger.repo';
+
+export interface Actor {
+  /** Who, as recorded on ledger transactions: "key:<id>", "user:<accountId>", "system:<job>". */
+  id: string;
+  /** Idempotency keys are unique per scope (per API key, per user account). */
+  scope: string;
+}
+
+export const BUCKET_SOURCES = ['PLAN_ALLOWANCE', 'PURCHASE', 'PROMO', 'ROLLOVER', 'REFUND', 'ADJUSTMENT'] as const;
+export type BucketSource = (typeof BUCKET_SOURCES)[number];
+
+export interface GrantInput {
+  accountId: string;
+  amountMillis: Millis;
+  source: BucketSource;
+  expiresAt?: Date | null;
+  priority?: number | null;
+  comment?: string | null;
+  applicableActions?: string[] | null;
+  applicableModels?: string[] | null;
+  costPerCredit?: string | null;
+  currency?: string | null;
+  idempotencyKey: string;
+  /** Ledger type of the grant transaction: GRANT (admin), PURCHASE (paid), ROLLOVER, ADJUSTMENT. */
+  transactionType?: 'GRANT' | 'PURCHASE' | 'ROLLOVER' | 'ADJUSTMENT';
+}
+
+/** What a generation's pricing adds to a charge or hold (recorded on the transaction). */
+export interface PricingRecord {
+  rateCardVersion: number;
+  lineItems: { label: string; credits: string }[];
+  quotedMillis?: Millis;
+}
+
+export interface ChargeInput {
+  accountId: string;
+  amountMillis: Millis;
+  idempotencyKey: string;
+  action?: string | null;
+  model?: string | null;
+  params?: unknown;
+  comment?: string | null;
+  quoteId?: string | null;
+  pricing?: PricingRecord | null;
+  vendorUsage?: unknown;
+}
+
+export interface ReserveInput {
+  accountId: string;
+  amountMillis: Millis;
+  idempotencyKey: string;
+  ttlSeconds?: number | null;
+  action?: string | null;
+  model?: string | null;
+  quoteId?: string | null;
+  pricing?: PricingRecord | null;
+  comment?: string | null;
+}
+
+export interface CaptureInput {
+  holdId: string;
+  amountMillis: Millis | null; // null: the whole hold
+  idempotencyKey: string;
+  comment?: string | null;
+  vendorUsage?: unknown;
+}
+
+export interface RefundInput {
+  transactionId: string;
+  amountMillis: Millis | null; // null: all that is still refundable
+  idempotencyKey: string;
+  comment?: string | null;
+}
+
+export type WalletEventSink = (posted: TransactionRow[]) => void;
+
+/**
+ * Hooks other modules attach to the ledger without the ledger importing them: they run inside the
+ * charge's database transaction (e.g. marking a quote used) and may refuse it.
+ */
+export interface ChargeHooks {
+  /** Called with the posted transaction in the same tx; throw to roll everything back. */
+  afterPost?: (tx: Tx, transaction: TransactionRow) => Promise<void>;
+}
+
+type Refusal = AppError;
+
+export class LedgerService {
+  constructor(
+    private readonly database: Database,
+    private readonly clock: Clock,
+    private readonly config: Readonly<Config>,
+    private readonly publish: WalletEventSink,
+  ) {}
+
+  private get db() {
+    return this.database.db;
+  }
+
+  /** Opens the wallet under lock and settles due expiries; NOT_FOUND (rolls back) when there is none. */
+  private async open(tx: Tx, accountId: string, actor: Actor): Promise<WalletSession> {
+    const session = await WalletSession.open(tx, accountId, this.clock.now());
+    if (!session) throw notFound('account');
+    await session.settle('system:expiry');
+    void actor;
+    return session;
+  }
+
+  /**
+   * Runs an idempotent wallet operation: `work` returns either a posted transaction/hold or a
+   * refusal; a refusal is recorded (FAILED transaction) and stored as the key's result.
+   */
+  private async execute<T extends TransactionRow | HoldRow>(
+    actor: Actor, operation: string, idempotencyKey: string, input: unknown,
+    work: (tx: Tx, sessions: WalletSession[]) => Promise<{ outcome: StoredOutcome; value?: T }>,
+  ): Promise<T> {
+    const sessions: WalletSession[] = [];
+    const result = await runIdempotent<T>(this.db, this.clock, {
+      scope: actor.scope, key: idempotencyKey, operation, input,
+      keyTtlSeconds: this.config.idempotencyKeyTtlSeconds, keyLengthMax: this.config.idempotencyKeyLengthMax,
+    }, async (tx) => {
+      const out = await work(tx, sessions);
+      for (const s of sessions) await s.finish();
+      return out;
+    });
+    if (result.fresh) {
+      for (const s of sessions) if (s.posted.length > 0) this.publish(s.posted);
+    }
+    return this.resolveOutcome<T>(result.outcome, result.value);
+  }
+
+  private async resolveOutcome<T>(outcome: StoredOutcome, value: T | undefined): Promise<T> {
+    if (outcome.kind === 'refusal') throw AppError.fromJSON(outcome.error);
+    if (value !== undefined) return value;
+    if (outcome.kind === 'transaction') {
+      const row = await repo.findTransaction(this.db, outcome.id);
+      assert(row, 'stored idempotent transaction exists');
+      return row as T;
+    }
+    return reviveHold(outcome.snapshot) as T;
+  }
+
+  private async refuse(session: WalletSession, error: Refusal, fields: Parameters<WalletSession['recordFailure']>[0] extends infer P ? Omit<P & object, 'failureCode' | 'failureMessage'> : never): Promise<{ outcome: StoredOutcome }> {
+    const failed = await session.recordFailure({ ...fields, failureCode: error.code, failureMessage: error.message });
+    return { outcome: { kind: 'refusal', error: error.toJSON(), transactionId: failed.id } };
+  }
+
+  // ---------------------------------------------------------------- grants
+
+  async grant(actor: Actor, input: GrantInput): Promise<TransactionRow> {
+    const now = this.clock.now();
+    if (input.expiresAt && input.expiresAt <= now) throw badInput('expiresAt must be in the future', 'expiresAt');
+    return this.execute<TransactionRow>(actor, 'grantCredits', input.idempotencyKey, input, async (tx, sessions) => {
+      const session = await this.open(tx, input.accountId, actor);
+      sessions.push(session);
+      const bucketId = newId();
+      session.addBucket({
+        id: bucketId, accountId: input.accountId, source: input.source, amountMillis: input.amountMillis,
+        remainingMillis: 0, priority: input.priority ?? defaultPriority(input.source), effectiveAt: session.now,
+        expiresAt: input.expiresAt ?? null, applicableActions: input.applicableActions?.length ? input.applicableActions : null,
+        applicableModels: input.applicableModels?.length ? input.applicableModels : null,
+        costPerCredit: input.costPerCredit ?? null, currency: input.currency ?? null, createdAt: session.now,
+        heldActiveMillis: 0, heldStaleMillis: 0,
+      });
+      const bucket = session.buckets.get(bucketId)!;
+      await repo.insertBucket(tx, { ...bucket, remainingMillis: 0 });
+      const granted = await session.post({
+        type: input.transactionType ?? 'GRANT', entries: [{ bucketId, millis: input.amountMillis }],
+        actor: actor.id, comment: input.comment ?? null, idempotencyKey: input.idempotencyKey,
+      });
+      await this.repayDebt(session, bucketId, actor, granted.id);
+      return { outcome: { kind: 'transaction', id: granted.id }, value: granted };
+    });
+  }
+
+  /** New credits pay the wallet's debt first, as an explicit DEBT_REPAYMENT transaction. */
+  private async repayDebt(session: WalletSession, bucketId: string, actor: Actor, grantId: string): Promise<void> {
+    const bucket = session.buckets.get(bucketId)!;
+    const repay = Math.min(session.wallet.debtMillis, bucket.remainingMillis - bucket.heldActiveMillis);
+    if (repay <= 0) return;
+    await session.post({
+      type: 'DEBT_REPAYMENT', entries: [{ bucketId, millis: -repay }, { bucketId: null, millis: repay }],
+      actor: actor.id, relatedTransactionId: grantId,
+      comment: `${formatCredits(repay)} of the new credits repaid the wallet's debt`,
+    });
+  }
+
+  // ---------------------------------------------------------------- charges
+
+  async charge(actor: Actor, input: ChargeInput, hooks: ChargeHooks = {}, operation = 'charge', hashInput: unknown = input): Promise<TransactionRow> {
+    return this.execute<TransactionRow>(actor, operation, input.idempotencyKey, hashInput, async (tx, sessions) => {
+      const session = await this.open(tx, input.accountId, actor);
+      sessions.push(session);
+      const fields = {
+        type: 'CHARGE', actor: actor.id, action: input.action ?? null, model: input.model ?? null,
+        params: input.params ?? null, comment: input.comment ?? null, idempotencyKey: input.idempotencyKey,
+        quoteId: input.quoteId ?? null, pricing: input.pricing ?? null, vendorUsage: input.vendorUsage ?? null,
+        requestedMillis: input.amountMillis,
+      };
+      if (session.wallet.frozen) return this.refuse(session, frozenError(), fields);
+      const target: UseTarget = { action: input.action, model: input.model };
+      const plan = allocate(session.burnBuckets(), target, input.amountMillis);
+      const room = session.overdraftRoom();
+      if (plan.shortMillis > room) {
+        return this.refuse(session, insufficient(input.amountMillis, plan.applicableFreeMillis + room), fields);
+      }
+      const entries: PostEntry[] = plan.allocations.map((a) => ({ bucketId: a.bucketId, millis: -a.millis }));
+      if (plan.shortMillis > 0) entries.push({ bucketId: null, millis: -plan.shortMillis });
+      const posted = await session.post({ ...fields, entries });
+      await hooks.afterPost?.(tx, posted);
+      return { outcome: { kind: 'transaction', id: posted.id }, value: posted };
+    });
+  }
+
+  // ---------------------------------------------------------------- holds
+
+  async reserve(actor: Actor, input: ReserveInput, hooks: { afterHold?: (tx: Tx, hold: HoldRow) => Promise<void> } = {}, hashInput: unknown = input): Promise<HoldRow> {
+    const ttlSeconds = input.ttlSeconds ?? this.config.holdTtlSecondsDefault;
+    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > this.config.holdTtlSecondsMax) {
+      throw badInput(`ttlSeconds must be between 1 and ${this.config.holdTtlSecondsMax}`, 'ttlSeconds');
+    }
+    return this.execute<HoldRow>(actor, 'reserveCredits', input.idempotencyKey, hashInput, async (tx, sessions) => {
+      const session = await this.open(tx, input.accountId, actor);
+      sessions.push(session);
+      const fields = {
+        type: 'HOLD', actor: actor.id, action: input.action ?? null, model: input.model ?? null,
+        comment: input.comment ?? null, idempotencyKey: input.idempotencyKey, quoteId: input.quoteId ?? null,
+        pricing: input.pricing ?? null, requestedMillis: input.amountMillis,
+      };
+      if (session.wallet.frozen) return this.refuse(session, frozenError(), fields);
+      // A hold is secured by bucket credits only: overdraft is never reserved.
+      const plan = allocate(session.burnBuckets(), { action: input.action, model: input.model }, input.amountMillis);
+      if (plan.shortMillis > 0) return this.refuse(session, insufficient(input.amountMillis, plan.applicableFreeMillis), fields);
+      const hold: HoldRow = {
+        id: newId(), accountId: input.accountId, amountMillis: input.amountMillis, status: 'ACTIVE',
+        action: input.action ?? null, model: input.model ?? null, quoteId: input.quoteId ?? null,
+        pricing: input.pricing ?? null, expiresAt: new Date(session.now.getTime() + ttlSeconds * 1000),
+        createdAt: session.now, closedAt: null,
+      };
+      await repo.insertHold(tx, hold, plan.allocations.map((a) => ({ holdId: hold.id, bucketId: a.bucketId, amountMillis: a.millis })));
+      for (const a of plan.allocations) session.adjustHeld(a.bucketId, a.millis);
+      await session.post({ ...fields, entries: [], heldChangeMillis: input.amountMillis, holdId: hold.id });
+      await hooks.afterHold?.(tx, hold);
+      return { outcome: { kind: 'hold', id: hold.id, snapshot: snapshotHold(hold) }, value: hold };
+    });
+  }
+
+  /** Locks the hold's wallet, then the hold; refusals for holds that are not active. */
+  private async openHold(tx: Tx, holdId: string, actor: Actor): Promise<{ session: WalletSession; hold: HoldRow; lapsed: boolean }> {
+    const peek = await repo.findHold(tx, holdId);
+    if (!peek) throw new AppError(ErrorCode.HOLD_NOT_FOUND, 'no hold with this id');
+    // Whether the hold had lapsed is decided before settle() marks it EXPIRED.
+    const lapsed = peek.status === 'ACTIVE' && peek.expiresAt <= this.clock.now();
+    const session = await this.open(tx, peek.accountId, actor);
+    const hold = await repo.findHold(tx, holdId, true);
+    assert(hold, 'hold exists under its wallet lock');
+    return { session, hold, lapsed: lapsed || hold.status === 'EXPIRED' };
+  }
+
+  async capture(actor: Actor, input: CaptureInput, authorize: (accountId: string) => void = () => {}): Promise<TransactionRow> {
+    return this.execute<TransactionRow>(actor, 'captureHold', input.idempotencyKey, input, async (tx, sessions) => {
+      const { session, hold, lapsed } = await this.openHold(tx, input.holdId, actor);
+      authorize(hold.accountId);
+      sessions.push(session);
+      const amount = input.amountMillis ?? hold.amountMillis;
+      const fields = {
+        type: 'CAPTURE', actor: actor.id, action: hold.action, model: hold.model, holdId: hold.id,
+        quoteId: hold.quoteId, pricing: hold.pricing, comment: input.comment ?? null,
+        idempotencyKey: input.idempotencyKey, vendorUsage: input.vendorUsage ?? null, requestedMillis: amount,
+      };
+      if (amount > hold.amountMillis) {
+        throw badInput(`the capture (${formatCredits(amount)}) exceeds the hold (${formatCredits(hold.amountMillis)})`, 'amount');
+      }
+      if (lapsed) return this.refuse(session, new AppError(ErrorCode.HOLD_EXPIRED, 'the hold expired; its credits were returned', { holdStatus: 'EXPIRED' }), fields);
+      if (hold.status !== 'ACTIVE') return this.refuse(session, holdClosed(hold), fields);
+      const allocations = await repo.holdAllocationsOf(tx, [hold.id]);
+      // Take from the secured buckets in burn-down order, even if one expired meanwhile.
+      const ordered = allocations
+        .map((a) => ({ a, b: session.buckets.get(a.bucketId)! }))
+        .sort((x, y) => compareBurnOrder({ ...x.b, freeMillis: 0 }, { ...y.b, freeMillis: 0 }));
+      const entries: PostEntry[] = [];
+      let left = amount;
+      for (const { a } of ordered) {
+        session.adjustHeld(a.bucketId, -a.amountMillis);
+        const take = Math.min(left, a.amountMillis);
+        if (take > 0) entries.push({ bucketId: a.bucketId, millis: -take });
+        left -= take;
+      }
+      assert(left === 0, 'a capture up to the hold is covered by what the hold secured');
+      await repo.closeHold(tx, hold.id, 'CAPTURED', session.now);
+      const posted = await session.post({ ...fields, entries, heldChangeMillis: -hold.amountMillis });
+      await session.expireLapsedBuckets('system:expiry');
+      return { outcome: { kind: 'transaction', id: posted.id }, value: posted };
+    });
+  }
+
+  async release(actor: Actor, input: { holdId: string; idempotencyKey: string; comment?: string | null }, authorize: (accountId: string) => void = () => {}): Promise<HoldRow> {
+    return this.execute<HoldRow>(actor, 'releaseHold', input.idempotencyKey, input, async (tx, sessions) => {
+      const { session, hold, lapsed } = await this.openHold(tx, input.holdId, actor);
+      authorize(hold.accountId);
+      sessions.push(session);
+      const fields = {
+        type: 'RELEASE', actor: actor.id, action: hold.action, model: hold.model, holdId: hold.id,
+        comment: input.comment ?? null, idempotencyKey: input.idempotencyKey, requestedMillis: hold.amountMillis,
+      };
+      if (lapsed) return this.refuse(session, new AppError(ErrorCode.HOLD_EXPIRED, 'the hold expired; its credits were already returned', { holdStatus: 'EXPIRED' }), fields);
+      if (hold.status !== 'ACTIVE') return this.refuse(session, holdClosed(hold), fields);
+      const allocations = await repo.holdAllocationsOf(tx, [hold.id]);
+      for (const a of allocations) session.adjustHeld(a.bucketId, -a.amountMillis);
+      await repo.closeHold(tx, hold.id, 'RELEASED', session.now);
+      await session.post({ ...fields, entries: [], heldChangeMillis: -hold.amountMillis });
+      await session.expireLapsedBuckets('system:expiry');
+      const released: HoldRow = { ...hold, status: 'RELEASED', closedAt: session.now };
+      return { outcome: { kind: 'hold', id: hold.id, snapshot: snapshotHold(released) }, value: released };
+    });
+  }
+
+  // ---------------------------------------------------------------- refunds and reversals
+
+  async refund(actor: Actor, input: RefundInput, authorize: (accountId: string) => void = () => {}): Promise<TransactionRow> {
+    return this.execute<TransactionRow>(actor, 'refund', input.idempotencyKey, input, async (tx, sessions) => {
+      const original = await repo.findTransaction(tx, input.transactionId);
+      if (!original) throw notFound('transaction');
+      authorize(original.accountId);
+      if (original.status !== 'SUCCEEDED' || (original.type !== 'CHARGE' && original.type !== 'CAPTURE') || original.amountMillis >= 0) {
+        throw badInput('only a succeeded CHARGE or CAPTURE can be refunded', 'transactionId');
+      }
+      const session = await this.open(tx, original.accountId, actor);
+      sessions.push(session);
+      const posted = await this.returnCredits(session, original, input.amountMillis, 'REFUND', actor, input.idempotencyKey, input.comment ?? null);
+      return { outcome: { kind: 'transaction', id: posted.id }, value: posted };
+    });
+  }
+
+  /**
+   * Gives back up to what is still refundable of a charge, undoing its entries last-taken first:
+   * the debt part reduces debt; a bucket still live gets its credits back; a bucket that expired
+   * meanwhile is replaced by a new REFUND bucket (expiring after `refundBucketTtlSeconds`).
+   */
+  private async returnCredits(session: WalletSession, original: TransactionRow, amountMillis: Millis | null, type: 'REFUND' | 'REVERSAL', actor: Actor, idempotencyKey: string, comment: string | null): Promise<TransactionRow> {
+    const tx = session.tx;
+    const related = await repo.relatedTransactions(tx, original.id);
+    if (related.some((t) => t.type === 'REVERSAL')) throw badInput('this transaction was reversed', 'transactionId');
+    const originalEntries = await repo.entriesByTransactionIds(tx, [original.id]);
+    const refundEntries = await repo.entriesByTransactionIds(tx, related.map((t) => t.id));
+    // What each origin (bucket id, or "DEBT") has had back so far.
+    const returned = new Map<string, number>();
+    for (const e of refundEntries) {
+      const origin = e.originBucketId ?? 'DEBT';
+      returned.set(origin, (returned.get(origin) ?? 0) + e.amountMillis);
+    }
+    const refundable = -original.amountMillis - related.reduce((s, t) => s + t.amountMillis, 0);
+    if (type === 'REVERSAL' && refundable !== -original.amountMillis) throw badInput('a partly refunded charge cannot be reversed; refund the rest instead', 'transactionId');
+    const amount = amountMillis ?? refundable;
+    if (amount <= 0 || amount > refundable) {
+      throw badInput(`at most ${formatCredits(refundable)} credits of this transaction can still be refunded`, 'amount');
+    }
+    const missing = originalEntries.filter((e) => e.bucketId && !session.buckets.has(e.bucketId)).map((e) => e.bucketId!);
+    for (const b of await repo.bucketsByIds(tx, missing)) session.addBucket({ ...b, heldActiveMillis: 0, heldStaleMillis: 0 });
+    const entries: PostEntry[] = [];
+    let left = amount;
+    for (const entry of [...originalEntries].reverse()) {
+      if (left === 0) break;
+      const origin = entry.bucketId ?? 'DEBT';
+      const give = Math.min(left, -entry.amountMillis - (returned.get(origin) ?? 0));
+      if (give <= 0) continue;
+      left -= give;
+      if (entry.bucketId === null) {
+        const repay = Math.min(give, session.wallet.debtMillis);
+        if (repay > 0) entries.push({ bucketId: null, millis: repay, originBucketId: null });
+        if (give > repay) entries.push({ bucketId: await this.refundBucket(session, null), millis: give - repay, originBucketId: null });
+        continue;
+      }
+      const bucket = session.buckets.get(entry.bucketId)!;
+      const target = session.isLive(bucket) ? bucket.id : await this.refundBucket(session, bucket);
+      entries.push({ bucketId: target, millis: give, originBucketId: entry.bucketId });
+    }
+    assert(left === 0, 'refund fully allocated to the original entries');
+    return session.post({
+      type, entries, actor: actor.id, relatedTransactionId: original.id, action: original.action, model: original.model,
+      idempotencyKey, comment, requestedMillis: amount,
+    });
+  }
+
+  /** A new REFUND bucket for credits whose original bucket expired (or for a refunded debt part). */
+  private async refundBucket(session: WalletSession, like: { priority: number; applicableActions: string[] | null; applicableModels: string[] | null } | null): Promise<string> {
+    const ttl = this.config.refundBucketTtlSeconds;
+    const bucket = {
+      id: newId(), accountId: session.accountId, source: 'REFUND', amountMillis: 0, remainingMillis: 0,
+      priority: like?.priority ?? defaultPriority('REFUND'), effectiveAt: session.now,
+      expiresAt: ttl === null ? null : new Date(session.now.getTime() + ttl * 1000),
+      applicableActions: like?.applicableActions ?? null, applicableModels: like?.applicableModels ?? null,
+      costPerCredit: null, currency: null, createdAt: session.now,
+    };
+    await repo.insertBucket(session.tx, bucket);
+    session.addBucket({ ...bucket, heldActiveMillis: 0, heldStaleMillis: 0 });
+    return bucket.id;
+  }
+
+  static readonly REVERSIBLE = ['GRANT', 'PURCHASE', 'ADJUSTMENT', 'ROLLOVER', 'CHARGE', 'CAPTURE', 'REFUND'];
+
+  async reverse(actor: Actor, input: { transactionId: string; idempotencyKey: string; comment?: string | null }): Promise<TransactionRow> {
+    return this.execute<TransactionRow>(actor, 'reverseTransaction', input.idempotencyKey, input, async (tx, sessions) => {
+      const original = await repo.findTransaction(tx, input.transactionId);
+      if (!original) throw notFound('transaction');
+      if (original.status !== 'SUCCEEDED' || !LedgerService.REVERSIBLE.includes(original.type)) {
+        throw badInput(`only a succeeded ${LedgerService.REVERSIBLE.join(', ')} transaction can be reversed`, 'transactionId');
+      }
+      const session = await this.open(tx, original.accountId, actor);
+      sessions.push(session);
+      if (original.type === 'CHARGE' || original.type === 'CAPTURE') {
+        const posted = await this.returnCredits(session, original, null, 'REVERSAL', actor, input.idempotencyKey, input.comment ?? null);
+        return { outcome: { kind: 'transaction', id: posted.id }, value: posted };
+      }
+      const related = await repo.relatedTransactions(tx, original.id);
+      if (related.some((t) => t.type === 'REVERSAL')) throw badInput('this transaction was already reversed', 'transactionId');
+      // Credits that came in go back out of the same buckets; debt that was reduced grows again.
+      const entries = await repo.entriesByTransactionIds(tx, [original.id]);
+      const fields = {
+        type: 'REVERSAL', actor: actor.id, relatedTransactionId: original.id, idempotencyKey: input.idempotencyKey,
+        comment: input.comment ?? null, requestedMillis: -original.amountMillis,
+      };
+      for (const e of entries) {
+        if (!e.bucketId) continue;
+        const bucket = session.buckets.get(e.bucketId);
+        const free = bucket ? bucket.remainingMillis - bucket.heldActiveMillis : 0;
+        if (free < e.amountMillis) {
+          return this.refuse(session, new AppError(ErrorCode.INSUFFICIENT_CREDITS, 'the credits of this transaction were already spent, held or expired', {
+            required: formatCredits(e.amountMillis), available: formatCredits(Math.max(0, free)), shortfall: formatCredits(e.amountMillis - Math.max(0, free)),
+          }), fields);
+        }
+      }
+      const posted = await session.post({ ...fields, entries: entries.map((e) => ({ bucketId: e.bucketId, millis: -e.amountMillis })) });
+      return { outcome: { kind: 'transaction', id: posted.id }, value: posted };
+    });
+  }
+
+  // ---------------------------------------------------------------- jobs
+
+  /**
+   * Releases holds past their TTL and expires lapsed buckets for wallets nobody touched.
+   * Each wallet is settled under its row lock, so two processes never write the same EXPIRE twice.
+   */
+  async runExpiry(batchSize = this.config.jobBatchSize): Promise<number> {
+    const accountIds = await repo.accountsNeedingExpiry(this.db, this.clock.now(), batchSize);
+    let settled = 0;
+    for (const accountId of accountIds) {
+      const posted = await this.db.transaction(async (tx) => {
+        const session = await WalletSession.open(tx, accountId, this.clock.now());
+        if (!session) return [];
+        await session.settle('system:expiry');
+        await session.finish();
+        return session.posted;
+      });
+      if (posted.length > 0) {
+        settled += 1;
+        this.publish(posted);
+      }
+    }
+    await repo.deleteExpiredIdempotencyKeys(this.db, this.clock.now());
+    return settled;
+  }
+
+  /** Records a refusal decided before any wallet work (e.g. an expired quote), with no balance effect. */
+  async recordRefusal(actor: Actor, operation: string, idempotencyKey: string, hashInput: unknown, accountId: string, error: AppError, fields: { type: string; action?: string | null; model?: string | null; quoteId?: string | null; requestedMillis?: number | null }): Promise<never> {
+    await this.execute<TransactionRow>(actor, operation, idempotencyKey, hashInput, async (tx) => {
+      const exists = await WalletSession.open(tx, accountId, this.clock.now());
+      if (!exists) throw notFound('account');
+      const failed = await recordFailure(tx, accountId, this.clock.now(), {
+        ...fields, actor: actor.id, idempotencyKey, failureCode: error.code, failureMessage: error.message,
+      }, null, null);
+      return { outcome: { kind: 'refusal', error: error.toJSON(), transactionId: failed.id } };
+    });
+    throw error; // unreachable: a refusal outcome always throws
+  }
+}
+
+function defaultPriority(source: string): number {
+  // Free credits burn before paid ones by default; an explicit priority overrides.
+  switch (source) {
+    case 'PROMO': return 10;
+    case 'PLAN_ALLOWANCE': return 20;
+    case 'ROLLOVER': return 30;
+    case 'REFUND': return 40;
+    case 'ADJUSTMENT': return 50;
+    default: return 60; // PURCHASE
+  }
+}
+
+function frozenError(): AppError {
+  return new AppError(ErrorCode.WALLET_FROZEN, 'the wallet is frozen: charges and holds are refused');
+}
+
+function insufficient(required: Millis, available: Millis): AppError {
+  const avail = Math.max(0, available);
+  return new AppError(ErrorCode.INSUFFICIENT_CREDITS, `this needs ${formatCredits(required)} credits but ${formatCredits(avail)} are available`, {
+    required: formatCredits(required), available: formatCredits(avail), shortfall: formatCredits(required - avail),
+  });
+}
+
+function holdClosed(hold: HoldRow): AppError {
+  return new AppError(ErrorCode.HOLD_NOT_FOUND, `no active hold with this id: it was ${hold.status.toLowerCase()}`, { holdStatus: hold.status });
+}
+
+function snapshotHold(hold: HoldRow): Record<string, unknown> {
+  return { ...hold, expiresAt: hold.expiresAt.toISOString(), createdAt: hold.createdAt.toISOString(), closedAt: hold.closedAt?.toISOString() ?? null };
+}
+
+function reviveHold(snapshot: Record<string, unknown>): HoldRow {
+  const s = snapshot as Record<string, string | null>;
+  return {
+    ...(snapshot as unknown as HoldRow),
+    expiresAt: new Date(s.expiresAt!), createdAt: new Date(s.createdAt!), closedAt: s.closedAt ? new Date(s.closedAt) : null,
+  };
+}

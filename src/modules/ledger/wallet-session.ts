@@ -1,0 +1,226 @@
+/**
+ * A wallet locked for one database transaction. It loads the wallet's live state once, settles
+ * what time has made due (holds past their TTL, lapsed buckets), and posts ledger transactions:
+ * each post writes the transaction, its entries and the bucket changes, and advances the wallet's
+ * gap-free sequence. `finish()` writes the wallet row once. Only the ledger module uses this.
+ */
+import type { Tx } from '../../db/client';
+import { newId } from '../../shared/ids';
+import { assert } from '../../shared/assert';
+import type { Millis } from '../../shared/credits';
+import * as repo from './ledger.repo';
+import type { BucketWithHeld, NewTransactionRow, TransactionRow, WalletRow } from './ledger.repo';
+import type { BurnBucket } from './burn-down';
+import { isLive } from './figures';
+
+export interface PostEntry {
+  /** null: the wallet's debt (negative = debt grows). */
+  bucketId: string | null;
+  millis: Millis;
+  originBucketId?: string | null;
+}
+
+export type PostInput = Omit<NewTransactionRow, 'id' | 'accountId' | 'sequence' | 'status' | 'amountMillis' | 'balanceAfterMillis' | 'availableAfterMillis' | 'createdAt' | 'pos' | 'debtChangeMillis'> & {
+  id?: string;
+  entries: PostEntry[];
+};
+
+export class WalletSession {
+  readonly posted: TransactionRow[] = [];
+  private dirty = false;
+
+  private constructor(
+    readonly tx: Tx,
+    readonly wallet: WalletRow,
+    readonly buckets: Map<string, BucketWithHeld>,
+    readonly now: Date,
+  ) {}
+
+  static async open(tx: Tx, accountId: string, now: Date): Promise<WalletSession | null> {
+    const wallet = await repo.lockWallet(tx, accountId);
+    if (!wallet) return null;
+    const buckets = await repo.loadBuckets(tx, accountId, now);
+    return new WalletSession(tx, wallet, new Map(buckets.map((b) => [b.id, b])), now);
+  }
+
+  get accountId(): string {
+    return this.wallet.accountId;
+  }
+
+  isLive(bucket: { expiresAt: Date | null; effectiveAt: Date }): boolean {
+    return isLive(bucket, this.now);
+  }
+
+  /**
+   * Under the lock every bucket's remaining counts: settle() has expired lapsed buckets down to what
+   * holds secure, and whatever a capture or release frees on a lapsed bucket is expired right after
+   * by its own EXPIRE transaction. So balanceAfter always equals the running sum of entries.
+   */
+  private figures() {
+    let remaining = 0;
+    let held = 0;
+    for (const b of this.buckets.values()) {
+      remaining += b.remainingMillis;
+      held += b.heldActiveMillis;
+    }
+    const balance = remaining - this.wallet.debtMillis;
+    return { balanceMillis: balance, heldMillis: held, availableMillis: balance - held + this.wallet.overdraftLimitMillis };
+  }
+
+  balance(): Millis {
+    return this.figures().balanceMillis;
+  }
+
+  held(): Millis {
+    return this.figures().heldMillis;
+  }
+
+  available(): Millis {
+    return this.figures().availableMillis;
+  }
+
+  /** How much more debt the overdraft allows. */
+  overdraftRoom(): Millis {
+    return Math.max(0, this.wallet.overdraftLimitMillis - this.wallet.debtMillis);
+  }
+
+  /** Buckets as the burn-down rule sees them: live ones with what is not secured by holds. */
+  burnBuckets(): BurnBucket[] {
+    const result: BurnBucket[] = [];
+    for (const b of this.buckets.values()) {
+      if (!this.isLive(b)) continue;
+      result.push({ ...b, freeMillis: b.remainingMillis - b.heldActiveMillis });
+    }
+    return result;
+  }
+
+  addBucket(bucket: BucketWithHeld): void {
+    this.buckets.set(bucket.id, bucket);
+  }
+
+  /** Moves secured credits in or out of the active-hold accounting of a bucket (state only; rows are the holds). */
+  adjustHeld(bucketId: string, millis: Millis): void {
+    const bucket = this.buckets.get(bucketId);
+    assert(bucket, `held change on unknown bucket ${bucketId}`);
+    bucket.heldActiveMillis += millis;
+    assert(bucket.heldActiveMillis >= 0 && bucket.heldActiveMillis <= bucket.remainingMillis, 'holds never exceed what they secured');
+  }
+
+  /** Posts one SUCCEEDED transaction with its entries; returns the row as stored. */
+  async post(input: PostInput): Promise<TransactionRow> {
+    const { entries, ...fields } = input;
+    const id = input.id ?? newId();
+    const deltas = new Map<string, number>();
+    let amount = 0;
+    let debtChange = 0;
+    for (const entry of entries) {
+      assert(Number.isSafeInteger(entry.millis), 'entry amounts are integers');
+      amount += entry.millis;
+      if (entry.bucketId === null) {
+        debtChange -= entry.millis; // a negative debt entry means the wallet owes more
+      } else {
+        const bucket = this.buckets.get(entry.bucketId);
+        assert(bucket, `entry on a bucket not loaded: ${entry.bucketId}`);
+        bucket.remainingMillis += entry.millis;
+        assert(bucket.remainingMillis >= 0, 'no bucket below zero');
+        deltas.set(entry.bucketId, (deltas.get(entry.bucketId) ?? 0) + entry.millis);
+      }
+    }
+    this.wallet.debtMillis += debtChange;
+    assert(this.wallet.debtMillis >= 0, 'debt is never negative');
+    this.wallet.sequence += 1;
+    this.dirty = true;
+    const row: TransactionRow = {
+      pos: 0,
+      vendorUsage: null, pricing: null, params: null, action: null, model: null, comment: null,
+      idempotencyKey: null, quoteId: null, holdId: null, relatedTransactionId: null, failureCode: null,
+      failureMessage: null, requestedMillis: null, heldChangeMillis: 0,
+      ...fields,
+      id,
+      accountId: this.accountId,
+      sequence: this.wallet.sequence,
+      status: 'SUCCEEDED',
+      amountMillis: amount,
+      debtChangeMillis: debtChange,
+      balanceAfterMillis: this.balance(),
+      availableAfterMillis: this.available(),
+      createdAt: this.now,
+    } as TransactionRow;
+    const { pos: _pos, ...insertable } = row;
+    await repo.addToBuckets(this.tx, deltas);
+    await repo.insertTransaction(this.tx, insertable, entries.map((e) => ({
+      transactionId: id,
+      accountId: this.accountId,
+      kind: e.bucketId === null ? 'DEBT' : 'BUCKET',
+      bucketId: e.bucketId,
+      originBucketId: e.originBucketId ?? null,
+      amountMillis: e.millis,
+    })));
+    this.posted.push(row);
+    return row;
+  }
+
+  /** Records a refused attempt: status FAILED, no sequence, no balance effect. */
+  async recordFailure(input: Omit<PostInput, 'entries'> & { failureCode: string; failureMessage: string }): Promise<TransactionRow> {
+    return recordFailure(this.tx, this.accountId, this.now, input, this.balance(), this.available());
+  }
+
+  /**
+   * Settles what time made due, in this order: holds past their TTL release (their credits return
+   * to the buckets' free amount), then lapsed buckets expire (all but what active holds secured).
+   * Under the wallet lock, so it happens exactly once however many processes run.
+   */
+  async settle(actor: string): Promise<void> {
+    let stale = false;
+    for (const b of this.buckets.values()) if (b.heldStaleMillis > 0) stale = true;
+    if (stale) {
+      const holds = await repo.staleHolds(this.tx, this.accountId, this.now);
+      for (const b of this.buckets.values()) b.heldStaleMillis = 0;
+      for (const hold of holds) {
+        await repo.closeHold(this.tx, hold.id, 'EXPIRED', this.now);
+        await this.post({
+          type: 'RELEASE', entries: [], heldChangeMillis: -hold.amountMillis, holdId: hold.id, actor,
+          action: hold.action, model: hold.model, comment: 'hold expired after its TTL',
+        });
+      }
+    }
+    await this.expireLapsedBuckets(actor);
+  }
+
+  async expireLapsedBuckets(actor: string): Promise<void> {
+    const entries: PostEntry[] = [];
+    for (const b of this.buckets.values()) {
+      if (b.expiresAt === null || b.expiresAt > this.now) continue;
+      const expirable = b.remainingMillis - b.heldActiveMillis;
+      if (expirable > 0) entries.push({ bucketId: b.id, millis: -expirable });
+    }
+    if (entries.length > 0) await this.post({ type: 'EXPIRE', entries, actor, comment: 'credits expired' });
+  }
+
+  async finish(): Promise<void> {
+    if (!this.dirty) return;
+    await repo.updateWallet(this.tx, this.accountId, {
+      sequence: this.wallet.sequence,
+      debtMillis: this.wallet.debtMillis,
+      updatedAt: this.now,
+    });
+  }
+}
+
+export async function recordFailure(
+  tx: Tx, accountId: string, now: Date,
+  input: Omit<PostInput, 'entries'> & { failureCode: string; failureMessage: string },
+  balance: Millis | null, available: Millis | null,
+): Promise<TransactionRow> {
+  const id = newId();
+  const row = {
+    vendorUsage: null, pricing: null, params: null, action: null, model: null, comment: null,
+    idempotencyKey: null, quoteId: null, holdId: null, relatedTransactionId: null, requestedMillis: null,
+    heldChangeMillis: 0,
+    ...input,
+    id, accountId, sequence: null, status: 'FAILED', amountMillis: 0, debtChangeMillis: 0,
+    balanceAfterMillis: balance, availableAfterMillis: available, createdAt: now,
+  };
+  await repo.insertTransaction(tx, row, []);
+  return { ...row, pos: 0 } as TransactionRow;
+}

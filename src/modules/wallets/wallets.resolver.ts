@@ -1,0 +1,22 @@
+import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import type { Context } from '../../graphql/context';
+import { assertAdmin, assertCanRead } from '../../auth/viewer';
+import { UpdateWalletInput, Wallet } from './wallet.type';
+import type { WalletView } from './wallets.service';
+
+@Resolver(() => Wallet)
+export class WalletsResolver {
+  @Query(() => Wallet, { nullable: true })
+  async wallet(@Ctx() ctx: Context, @Arg('accountId', () => ID) accountId: string): Promise<WalletView | null> {
+    assertCanRead(ctx.viewer, accountId);
+    return ctx.services.wallets.get(accountId);
+  }
+
+  @Mutation(() => Wallet, { description: 'Admin: overdraft limit, freeze, low-credit thresholds.' })
+  async updateWallet(@Ctx() ctx: Context, @Arg('input', () => UpdateWalletInput) input: UpdateWalletInput): Promise<WalletView> {
+    assertAdmin(ctx.viewer);
+    return ctx.services.wallets.update(input.accountId, {
+      overdraftLimitMillis: input.overdraftLimit, frozen: input.frozen, lowCreditThresholdsMillis: input.lowCreditThresholds,
+    });
+  }
+}
