@@ -35,6 +35,8 @@ export interface TestApp {
   key(role: 'ADMIN' | 'SERVICE' | 'READONLY'): Promise<string>;
   userToken(accountId: string): Promise<string>;
   audit(): Promise<{ ok: boolean; violations: string[] }>;
+  /** Number of SQL statements the server ran while `fn` ran (authentication is cached after first use). */
+  countQueries(fn: () => Promise<unknown>): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -46,7 +48,8 @@ export const isPostgres = () => Boolean(process.env.DATABASE_URL);
 export async function startTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
   const config = loadConfig({ port: 0, databaseUrl: process.env.DATABASE_URL || null, dataDir: '', loadDemo: false, ...overrides });
   const clock = new ManualClock(new Date());
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: null, poolSize: config.databasePoolSize });
+  let queries = 0;
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: null, poolSize: config.databasePoolSize, onQuery: () => { queries += 1; } });
   const app = await createApp({ config, clock, database, runJobs: false });
   const url = await app.listen(0);
   const adminKey = (await app.services.auth.createApiKey('test admin', 'ADMIN')).secret;
@@ -101,6 +104,11 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
     async audit() {
       const data = await ok<{ auditLedger: { ok: boolean; violations: string[] } }>(`{ auditLedger { ok violations } }`);
       return data.auditLedger;
+    },
+    async countQueries(fn) {
+      const before = queries;
+      await fn();
+      return queries - before;
     },
     async close() {
       await Promise.all(sockets.map((s) => s.dispose()));
