@@ -10,7 +10,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
-import { execute, subscribe, validate, specifiedRules, type GraphQLSchema } from 'graphql';
+import { GraphQLError, execute, subscribe, validate, specifiedRules, type GraphQLSchema } from 'graphql';
 import { loadConfig, type Config } from './config';
 import { openDatabase, type Database } from './db/client';
 import { systemClock, type Clock } from './shared/clock';
@@ -22,6 +22,7 @@ import { AccountsService } from './modules/accounts';
 import { WalletsService } from './modules/wallets';
 import { AuditService, LedgerService, transactionsAfterSequence } from './modules/ledger';
 import { WalletEventHub } from './modules/events';
+import { PricingService, RateCardCache } from './modules/pricing';
 import { buildAppSchema } from './graphql/schema';
 import { createContext, type Context } from './graphql/context';
 import { loadersFor, type Services } from './graphql/services';
@@ -53,10 +54,13 @@ export async function createServices(config: Readonly<Config>, database: Databas
   const accounts = new AccountsService(db, clock);
   const events = new WalletEventHub((accountId, after, limit) => transactionsAfterSequence(db, accountId, after, limit));
   const ledger = new LedgerService(database, clock, config, (rows) => events.publish(rows));
+  const wallets = new WalletsService(db, clock);
+  const rateCards = new RateCardCache(database);
+  await rateCards.start();
   return {
-    config, clock, database, db, accounts, events, ledger,
+    config, clock, database, db, accounts, events, ledger, wallets,
     auth: await AuthService.create(db, clock, config.tokenSecret),
-    wallets: new WalletsService(db, clock),
+    pricing: new PricingService(database, clock, config, accounts, wallets, rateCards),
     audit: new AuditService(database),
     createLoaders: loadersFor(db, accounts),
   };
@@ -103,6 +107,18 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
+      // Subscriptions run over graphql-ws only; over HTTP their resolvers would get no event and fail as internal errors.
+      {
+        async requestDidStart() {
+          return {
+            async didResolveOperation({ operation }) {
+              if (operation.operation === 'subscription') {
+                throw new GraphQLError('subscriptions are served over WebSocket (graphql-ws) at /graphql', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+              }
+            },
+          };
+        },
+      },
     ],
   });
   await apollo.start();
@@ -127,6 +143,17 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
       }
     },
   }));
+  // Errors before GraphQL (body too large, malformed JSON): a JSON error, never Express's HTML page with a stack trace.
+  app.use((error: { status?: unknown; statusCode?: unknown; expose?: unknown; message?: unknown }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (res.headersSent) return next(error);
+    const raw = Number(error?.status ?? error?.statusCode);
+    const status = Number.isInteger(raw) && raw >= 400 && raw < 500 ? raw : 500;
+    if (status === 500) logger.error('http error', { error: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) });
+    const message = status === 413 ? `request body exceeds ${config.bodySizeLimitBytes} bytes`
+      : status < 500 && error.expose === true && typeof error.message === 'string' ? error.message
+      : status < 500 ? 'bad request' : 'Internal server error';
+    res.status(status).json({ errors: [{ message, extensions: { code: status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR' } }] });
+  });
 
   let timer: NodeJS.Timeout | null = null;
   let jobRunning: Promise<unknown> | null = null;
@@ -154,6 +181,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
       if (timer) clearInterval(timer);
       await jobRunning;
       await apollo.stop(); // drains: stops accepting, waits for in-flight requests, closes sockets
+      await services.pricing.cache.stop();
       if (ownsDatabase) await database.close();
     },
   };

@@ -18,6 +18,10 @@ export type Executor = Db | Tx;
 export interface Database {
   db: Db;
   driver: 'pglite' | 'postgres';
+  /** LISTEN on a channel (cross-instance signals such as cache invalidation); returns an unlisten. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /** NOTIFY outside any ledger transaction (it takes a cluster-wide lock at commit). */
+  notify(channel: string, payload: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -66,7 +70,15 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       onnotice: () => {},
     });
     const db = drizzle(client, { schema, logger: queryLogger(options) }) as unknown as Db;
-    return { db, driver: 'postgres', close: () => client.end({ timeout: 5 }) };
+    return {
+      db, driver: 'postgres',
+      listen: async (channel, onPayload) => {
+        const { unlisten } = await client.listen(channel, onPayload);
+        return unlisten;
+      },
+      notify: async (channel, payload) => { await client.notify(channel, payload); },
+      close: () => client.end({ timeout: 5 }),
+    };
   }
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
@@ -80,7 +92,12 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
   await client.waitReady;
   const db = drizzle(client, { schema, logger: queryLogger(options) });
   await migrate(db, { migrationsFolder: migrationsFolder() });
-  return { db: db as unknown as Db, driver: 'pglite', close: () => client.close() };
+  return {
+    db: db as unknown as Db, driver: 'pglite',
+    listen: (channel, onPayload) => client.listen(channel, onPayload),
+    notify: async (channel, payload) => { await client.query(`select pg_notify($1, $2)`, [channel, payload]); },
+    close: () => client.close(),
+  };
 }
 
 /** Rows of a raw SQL statement, whichever driver ran it. */

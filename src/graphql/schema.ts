@@ -8,10 +8,11 @@ import { AccountsResolver, TransactionAccountResolver } from '../modules/account
 import { WalletsResolver } from '../modules/wallets';
 import { LedgerResolver, LedgerTransactionResolver } from '../modules/ledger';
 import { WalletEventsResolver } from '../modules/events';
+import { PricingResolver } from '../modules/pricing';
 
 export const RESOLVERS = [
   AuthResolver, AccountsResolver, TransactionAccountResolver, WalletsResolver, LedgerResolver, LedgerTransactionResolver,
-  WalletEventsResolver,
+  WalletEventsResolver, PricingResolver,
 ] as const;
 
 let cached: GraphQLSchema | null = null;

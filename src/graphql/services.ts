@@ -8,6 +8,7 @@ import type { AccountsService } from '../modules/accounts';
 import type { WalletsService } from '../modules/wallets';
 import { AuditService, LedgerService, bucketsByIds, entriesByTransactionIds, transactionsByIds, type EntryRow } from '../modules/ledger';
 import type { WalletEventHub } from '../modules/events';
+import type { PricingService } from '../modules/pricing';
 import type { Loaders } from './context';
 
 export interface Services {
@@ -21,6 +22,7 @@ export interface Services {
   ledger: LedgerService;
   audit: AuditService;
   events: WalletEventHub;
+  pricing: PricingService;
   createLoaders(): Loaders;
 }
 

@@ -1,5 +1,6 @@
 /** What other modules may use of the ledger. */
-export { LedgerService, type Actor, type ChargeInput, type ReserveInput, type PricingRecord, type ChargeHooks } from './ledger.service';
+export { LedgerService, type Actor, type ChargeInput, type ReserveInput, type PricingRecord, type ChargeHooks, type HoldHooks, type Priced } from './ledger.service';
+export { findHold } from './ledger.repo';
 export { LedgerResolver, LedgerTransactionResolver } from './ledger.resolver';
 export { AuditService } from './audit.service';
 export { loadBuckets as readBuckets, transactionsAfterSequence, findTransaction, entriesByTransactionIds, bucketsByIds, transactionsByIds } from './ledger.repo';

@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } fro
 import type { Context } from '../../graphql/context';
 import { actorOf, assertAdmin, assertCanMoveCredits, assertCanRead } from '../../auth/viewer';
 import { decodeCursor, encodeCursor, pageSize } from '../../graphql/connection';
-import { badInput, notFound } from '../../shared/errors';
+import { AppError, ErrorCode, badInput, notFound } from '../../shared/errors';
 import { isUuid } from '../../shared/validate';
 import {
   CaptureInput, ChargeInput, GrantCreditsInput, Hold, LedgerAudit, LedgerEntry, LedgerTransaction,
@@ -87,22 +87,41 @@ export class LedgerResolver {
     });
   }
 
-  @Mutation(() => Hold, { description: 'Secures credits for a generation that takes time; capture or release it later.' })
+  @Mutation(() => Hold, { description: 'Secures credits (an amount, a quote or a generation) for work that takes time; capture or release it later.' })
   async reserveCredits(@Ctx() ctx: Context, @Arg('input', () => ReserveInput) input: ReserveInput) {
     const viewer = assertCanMoveCredits(ctx.viewer);
-    return ctx.services.ledger.reserve(actorOf(viewer), {
-      accountId: requireAccountId(input.accountId), amountMillis: requirePositive(input.amount), idempotencyKey: input.idempotencyKey,
+    const accountId = requireAccountId(input.accountId);
+    const ways = [input.amount != null, input.quoteId != null, input.generation != null].filter(Boolean).length;
+    if (ways !== 1) throw badInput('give exactly one of amount, quoteId and generation', 'amount');
+    const fields = {
+      accountId, amountMillis: input.amount != null ? requirePositive(input.amount) : 0, idempotencyKey: input.idempotencyKey,
       ttlSeconds: input.ttlSeconds, action: text(input.action, 'action'), model: text(input.model, 'model'), comment: text(input.comment, 'comment'),
-    });
+    };
+    if (input.amount != null) return ctx.services.ledger.reserve(actorOf(viewer), fields);
+    const { pricing } = ctx.services;
+    return ctx.services.ledger.reserve(actorOf(viewer), fields, {
+      prepare: (tx) => pricing.prepare(tx, accountId, input.generation, input.quoteId, true),
+      afterHold: async (tx, hold) => { if (hold.quoteId) await pricing.markQuoteUsed(tx, hold.quoteId, hold.id); },
+    }, { ...fields, quoteId: input.quoteId ?? null, generation: input.generation ?? null });
   }
 
-  @Mutation(() => LedgerTransaction, { description: 'Debits up to the hold; the rest returns.' })
+  @Mutation(() => LedgerTransaction, { description: 'Debits up to the hold (an amount, or the actual usage priced by the hold\'s card); the rest returns.' })
   async captureHold(@Ctx() ctx: Context, @Arg('input', () => CaptureInput) input: CaptureInput): Promise<TransactionRow> {
     const viewer = assertCanMoveCredits(ctx.viewer);
     if (input.amount !== null && input.amount !== undefined && input.amount < 0) throw badInput('amount must be ≥ 0', 'amount');
-    if (!isUuid(input.holdId)) throw notFound('hold');
+    if (input.amount != null && input.generation != null) throw badInput('give an amount or a generation, not both', 'amount');
+    if (!isUuid(input.holdId)) throw new AppError(ErrorCode.HOLD_NOT_FOUND, 'no hold with this id');
+    let amountMillis = input.amount ?? null;
+    let pricing = null;
+    if (input.generation) {
+      const hold = await ctx.services.ledger.findHold(input.holdId);
+      if (!hold) throw new AppError(ErrorCode.HOLD_NOT_FOUND, 'no hold with this id');
+      const priced = await ctx.services.pricing.priceCapture(hold, input.generation, await ctx.services.pricing.planTierOf(hold.accountId));
+      amountMillis = priced.amountMillis;
+      pricing = priced.pricing;
+    }
     return ctx.services.ledger.capture(actorOf(viewer), {
-      holdId: input.holdId, amountMillis: input.amount ?? null, idempotencyKey: input.idempotencyKey,
+      holdId: input.holdId, amountMillis, pricing, idempotencyKey: input.idempotencyKey,
       comment: text(input.comment, 'comment'), vendorUsage: input.vendorUsage ?? null,
     });
   }
@@ -110,7 +129,7 @@ export class LedgerResolver {
   @Mutation(() => Hold)
   async releaseHold(@Ctx() ctx: Context, @Arg('input', () => ReleaseInput) input: ReleaseInput) {
     const viewer = assertCanMoveCredits(ctx.viewer);
-    if (!isUuid(input.holdId)) throw notFound('hold');
+    if (!isUuid(input.holdId)) throw new AppError(ErrorCode.HOLD_NOT_FOUND, 'no hold with this id');
     return ctx.services.ledger.release(actorOf(viewer), { holdId: input.holdId, idempotencyKey: input.idempotencyKey, comment: text(input.comment, 'comment') });
   }
 

@@ -47,8 +47,11 @@ export interface GrantInput {
 /** What a generation's pricing adds to a charge or hold (recorded on the transaction). */
 export interface PricingRecord {
   rateCardVersion: number;
-  lineItems: { label: string; credits: string }[];
-  quotedMillis?: Millis;
+  lineItems: { label: string; credits: string; kind?: string }[];
+  /** The quote's locked price, when a quote was used. */
+  quotedCredits?: string | null;
+  /** Holds: the generation's params, to price the actual usage at capture. */
+  params?: unknown;
 }
 
 export interface ChargeInput {
@@ -80,6 +83,8 @@ export interface CaptureInput {
   holdId: string;
   amountMillis: Millis | null; // null: the whole hold
   idempotencyKey: string;
+  /** Pricing of the actual usage, when the capture was priced from a generation. */
+  pricing?: PricingRecord | null;
   comment?: string | null;
   vendorUsage?: unknown;
 }
@@ -93,13 +98,30 @@ export interface RefundInput {
 
 export type WalletEventSink = (posted: TransactionRow[]) => void;
 
+/** What a pricing step decides for a charge or hold: the amount and what to record with it. */
+export interface Priced {
+  amountMillis: Millis;
+  action?: string | null;
+  model?: string | null;
+  params?: unknown;
+  quoteId?: string | null;
+  pricing?: PricingRecord | null;
+}
+
 /**
- * Hooks other modules attach to the ledger without the ledger importing them: they run inside the
- * charge's database transaction (e.g. marking a quote used) and may refuse it.
+ * Hooks other modules attach to the ledger without the ledger importing them. They run inside the
+ * operation's database transaction, after the idempotency key is claimed and the wallet locked:
+ * `prepare` prices the operation (an AppError result is recorded as a FAILED transaction; a thrown
+ * error rolls everything back), `afterPost` runs with the posted transaction (e.g. marks a quote used).
  */
 export interface ChargeHooks {
-  /** Called with the posted transaction in the same tx; throw to roll everything back. */
+  prepare?: (tx: Tx) => Promise<Priced | AppError>;
   afterPost?: (tx: Tx, transaction: TransactionRow) => Promise<void>;
+}
+
+export interface HoldHooks {
+  prepare?: (tx: Tx) => Promise<Priced | AppError>;
+  afterHold?: (tx: Tx, hold: HoldRow) => Promise<void>;
 }
 
 type Refusal = AppError;
@@ -210,12 +232,15 @@ export class LedgerService {
     return this.execute<TransactionRow>(actor, operation, input.idempotencyKey, hashInput, async (tx, sessions) => {
       const session = await this.open(tx, input.accountId, actor);
       sessions.push(session);
+      const priced = hooks.prepare ? await hooks.prepare(tx) : null;
+      if (priced && !(priced instanceof AppError)) input = { ...input, ...priced };
       const fields = {
         type: 'CHARGE', actor: actor.id, action: input.action ?? null, model: input.model ?? null,
         params: input.params ?? null, comment: input.comment ?? null, idempotencyKey: input.idempotencyKey,
         quoteId: input.quoteId ?? null, pricing: input.pricing ?? null, vendorUsage: input.vendorUsage ?? null,
         requestedMillis: input.amountMillis,
       };
+      if (priced instanceof AppError) return this.refuse(session, priced, fields);
       if (session.wallet.frozen) return this.refuse(session, frozenError(), fields);
       const target: UseTarget = { action: input.action, model: input.model };
       const plan = allocate(session.burnBuckets(), target, input.amountMillis);
@@ -233,7 +258,7 @@ export class LedgerService {
 
   // ---------------------------------------------------------------- holds
 
-  async reserve(actor: Actor, input: ReserveInput, hooks: { afterHold?: (tx: Tx, hold: HoldRow) => Promise<void> } = {}, hashInput: unknown = input): Promise<HoldRow> {
+  async reserve(actor: Actor, input: ReserveInput, hooks: HoldHooks = {}, hashInput: unknown = input): Promise<HoldRow> {
     const ttlSeconds = input.ttlSeconds ?? this.config.holdTtlSecondsDefault;
     if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > this.config.holdTtlSecondsMax) {
       throw badInput(`ttlSeconds must be between 1 and ${this.config.holdTtlSecondsMax}`, 'ttlSeconds');
@@ -241,11 +266,14 @@ export class LedgerService {
     return this.execute<HoldRow>(actor, 'reserveCredits', input.idempotencyKey, hashInput, async (tx, sessions) => {
       const session = await this.open(tx, input.accountId, actor);
       sessions.push(session);
+      const priced = hooks.prepare ? await hooks.prepare(tx) : null;
+      if (priced && !(priced instanceof AppError)) input = { ...input, ...priced };
       const fields = {
         type: 'HOLD', actor: actor.id, action: input.action ?? null, model: input.model ?? null,
         comment: input.comment ?? null, idempotencyKey: input.idempotencyKey, quoteId: input.quoteId ?? null,
         pricing: input.pricing ?? null, requestedMillis: input.amountMillis,
       };
+      if (priced instanceof AppError) return this.refuse(session, priced, fields);
       if (session.wallet.frozen) return this.refuse(session, frozenError(), fields);
       // A hold is secured by bucket credits only: overdraft is never reserved.
       const plan = allocate(session.burnBuckets(), { action: input.action, model: input.model }, input.amountMillis);
@@ -284,7 +312,7 @@ export class LedgerService {
       const amount = input.amountMillis ?? hold.amountMillis;
       const fields = {
         type: 'CAPTURE', actor: actor.id, action: hold.action, model: hold.model, holdId: hold.id,
-        quoteId: hold.quoteId, pricing: hold.pricing, comment: input.comment ?? null,
+        quoteId: hold.quoteId, pricing: input.pricing ?? hold.pricing, comment: input.comment ?? null,
         idempotencyKey: input.idempotencyKey, vendorUsage: input.vendorUsage ?? null, requestedMillis: amount,
       };
       if (amount > hold.amountMillis) {
@@ -387,11 +415,11 @@ export class LedgerService {
       if (entry.bucketId === null) {
         const repay = Math.min(give, session.wallet.debtMillis);
         if (repay > 0) entries.push({ bucketId: null, millis: repay, originBucketId: null });
-        if (give > repay) entries.push({ bucketId: await this.refundBucket(session, null), millis: give - repay, originBucketId: null });
+        if (give > repay) entries.push({ bucketId: await this.refundBucket(session, null, give - repay), millis: give - repay, originBucketId: null });
         continue;
       }
       const bucket = session.buckets.get(entry.bucketId)!;
-      const target = session.isLive(bucket) ? bucket.id : await this.refundBucket(session, bucket);
+      const target = session.isLive(bucket) ? bucket.id : await this.refundBucket(session, bucket, give);
       entries.push({ bucketId: target, millis: give, originBucketId: entry.bucketId });
     }
     assert(left === 0, 'refund fully allocated to the original entries');
@@ -402,10 +430,10 @@ export class LedgerService {
   }
 
   /** A new REFUND bucket for credits whose original bucket expired (or for a refunded debt part). */
-  private async refundBucket(session: WalletSession, like: { priority: number; applicableActions: string[] | null; applicableModels: string[] | null } | null): Promise<string> {
+  private async refundBucket(session: WalletSession, like: { priority: number; applicableActions: string[] | null; applicableModels: string[] | null } | null, amountMillis: Millis): Promise<string> {
     const ttl = this.config.refundBucketTtlSeconds;
     const bucket = {
-      id: newId(), accountId: session.accountId, source: 'REFUND', amountMillis: 0, remainingMillis: 0,
+      id: newId(), accountId: session.accountId, source: 'REFUND', amountMillis, remainingMillis: 0, // the entry posts the credits
       priority: like?.priority ?? defaultPriority('REFUND'), effectiveAt: session.now,
       expiresAt: ttl === null ? null : new Date(session.now.getTime() + ttl * 1000),
       applicableActions: like?.applicableActions ?? null, applicableModels: like?.applicableModels ?? null,
@@ -452,6 +480,10 @@ export class LedgerService {
       const posted = await session.post({ ...fields, entries: entries.map((e) => ({ bucketId: e.bucketId, millis: -e.amountMillis })) });
       return { outcome: { kind: 'transaction', id: posted.id }, value: posted };
     });
+  }
+
+  async findHold(id: string): Promise<HoldRow | undefined> {
+    return repo.findHold(this.db, id);
   }
 
   // ---------------------------------------------------------------- jobs

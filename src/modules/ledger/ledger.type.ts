@@ -3,6 +3,7 @@ import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-gr
 import { GraphQLDateTime, GraphQLJSON } from 'graphql-scalars';
 import { CreditsScalar } from '../../graphql/scalars';
 import { PageInfo } from '../../graphql/connection';
+import { GenerationInput } from '../pricing/pricing.type';
 
 export enum TransactionType {
   GRANT = 'GRANT', PURCHASE = 'PURCHASE', CHARGE = 'CHARGE', HOLD = 'HOLD', CAPTURE = 'CAPTURE', RELEASE = 'RELEASE',
@@ -263,6 +264,9 @@ export class CaptureInput {
   @Field(() => CreditsScalar, { nullable: true, description: 'At most the hold; omitted: the whole hold. The rest returns.' })
   amount?: number | null;
 
+  @Field(() => GenerationInput, { nullable: true, description: "The actual usage, priced by the hold's rate card and capped at the hold." })
+  generation?: GenerationInput | null;
+
   @Field()
   idempotencyKey: string;
 
@@ -319,6 +323,12 @@ export class ReserveInput {
 
   @Field(() => CreditsScalar, { nullable: true, description: 'The amount to hold (or give quoteId / generation).' })
   amount?: number | null;
+
+  @Field(() => ID, { nullable: true, description: 'Hold the locked price of this quote (uses the quote).' })
+  quoteId?: string | null;
+
+  @Field(() => GenerationInput, { nullable: true, description: 'Hold the price of this generation by the current rate card.' })
+  generation?: GenerationInput | null;
 
   @Field()
   idempotencyKey: string;

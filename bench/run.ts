@@ -1,0 +1,416 @@
+/**
+ * `npm run bench`: the charge path over HTTP against PostgreSQL, as a ratio to the bare-SQL floor
+ * measured in the same run (../shared/bench/sql-floor.sh, pgbench). These machines are noisy, so
+ * every figure is a median over BENCH_REPEATS rounds, and the rounds interleave the shapes.
+ *
+ * It starts the compiled server (dist/src/main.js) as a child process on PostgreSQL with
+ * LOAD_DEMO=false, creates an admin key with the create-admin-key CLI, seeds BENCH_WALLETS wallets
+ * over GraphQL, then drives each shape with BENCH_CONNECTIONS keep-alive connections for
+ * BENCH_SECONDS. Prints a table, then one JSON line.
+ *
+ * env: DATABASE_URL      use this database as is (default: a fresh credits_bench on the local server,
+ *                        dropped at the end)
+ *      BENCH_SECONDS     per shape and round (default 5)     BENCH_REPEATS  rounds (default 3)
+ *      BENCH_CONNECTIONS HTTP connections (default 64)       BENCH_WALLETS  wallets (default 10000)
+ *      FLOOR_CLIENTS     pgbench clients (default 16)        BENCH_SKIP_FLOOR=1 skips the floor
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+// Compiled to dist/bench/run.js; sources at bench/run.ts. Either way the repo root is two levels up
+// from dist/bench or one level up from bench.
+const ROOT = fs.existsSync(path.resolve(__dirname, '../package.json')) ? path.resolve(__dirname, '..') : path.resolve(__dirname, '../..');
+const MAIN = path.join(ROOT, 'dist/src/main.js');
+const CREATE_ADMIN_KEY = path.join(ROOT, 'dist/src/cli/create-admin-key.js');
+const FLOOR_SCRIPT = path.resolve(ROOT, '../shared/bench/sql-floor.sh');
+
+function envInt(name: string, fallback: number, min = 1): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
+  return value;
+}
+
+// ---------------------------------------------------------------- HTTP load generator
+
+export interface Target {
+  port: number;
+  token: string;
+  agent: http.Agent;
+}
+
+export interface GraphQLBody {
+  query: string;
+  variables?: Record<string, unknown>;
+}
+
+/** Produces the request body of the i-th request on connection `connection`. */
+export type BodyGenerator = (connection: number, i: number) => GraphQLBody;
+
+export interface Shape {
+  name: string;
+  body: BodyGenerator;
+  /** Whether a response counts as a success (default: no `errors`). */
+  ok?: (response: { data?: any; errors?: unknown[] }) => boolean;
+}
+
+export interface ShapeResult {
+  shape: string;
+  seconds: number;
+  requests: number;
+  failures: number;
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  firstFailure?: string;
+}
+
+export function post(target: Target, body: unknown, timeoutMs = 30_000): Promise<{ status: number; json: any }> {
+  const payload = Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1', port: target.port, path: '/graphql', method: 'POST', agent: target.agent, timeout: timeoutMs,
+      headers: { 'content-type': 'application/json', 'content-length': payload.length, authorization: `Bearer ${target.token}` },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/**
+ * Runs one shape: `connections` closed loops, each sending the next request as soon as the previous
+ * answers, for `seconds`. Latency is measured per request on the client (includes queueing).
+ */
+export async function runShape(target: Target, shape: Shape, seconds: number, connections: number): Promise<ShapeResult> {
+  const isOk = shape.ok ?? ((r) => !r.errors);
+  const latencies: number[] = [];
+  let failures = 0;
+  let firstFailure: string | undefined;
+  const started = process.hrtime.bigint();
+  const deadline = started + BigInt(Math.round(seconds * 1e9));
+  const loop = async (connection: number) => {
+    for (let i = 0; i < 10_000_000; i += 1) {
+      const t0 = process.hrtime.bigint();
+      if (t0 >= deadline) return;
+      try {
+        const { json } = await post(target, shape.body(connection, i));
+        if (isOk(json)) latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        else {
+          failures += 1;
+          firstFailure ??= JSON.stringify(json).slice(0, 300);
+        }
+      } catch (error) {
+        failures += 1;
+        firstFailure ??= String(error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, (_, c) => loop(c)));
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    shape: shape.name, seconds: elapsed, requests: latencies.length, failures,
+    perSecond: latencies.length / elapsed, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99),
+    ...(firstFailure ? { firstFailure } : {}),
+  };
+}
+
+// ---------------------------------------------------------------- shapes
+
+const CHARGE = `mutation Charge($i: ChargeInput!) { charge(input: $i) { id sequence balanceAfter } }`;
+const WALLET = `query Wallet($id: ID!) { wallet(accountId: $id) { balance available held sequence } }`;
+
+export interface Fixture {
+  /** Account ids of the seeded wallets; wallets[0] is the hot one. */
+  wallets: string[];
+  /** Unique per process run, so idempotency keys never repeat across runs on the same database. */
+  runTag: string;
+}
+
+/** A key unique per (run, shape, round, connection, request). */
+const keyOf = (fixture: Fixture, shape: string, round: number, connection: number, i: number) =>
+  `${fixture.runTag}-${shape}-${round}-${connection}-${i}`;
+
+const pick = (n: number) => Math.floor(Math.random() * n);
+
+export function shapes(fixture: Fixture, round: number): Shape[] {
+  const { wallets } = fixture;
+  return [
+    {
+      name: 'charge uniform',
+      body: (c, i) => ({ query: CHARGE, variables: { i: { accountId: wallets[pick(wallets.length)], amount: '1', idempotencyKey: keyOf(fixture, 'u', round, c, i) } } }),
+      ok: (r) => Boolean(r.data?.charge?.id),
+    },
+    {
+      name: 'charge hot wallet',
+      body: (c, i) => ({ query: CHARGE, variables: { i: { accountId: wallets[0], amount: '1', idempotencyKey: keyOf(fixture, 'h', round, c, i) } } }),
+      ok: (r) => Boolean(r.data?.charge?.id),
+    },
+    {
+      name: 'wallet query',
+      body: () => ({ query: WALLET, variables: { id: wallets[pick(wallets.length)] } }),
+      ok: (r) => Boolean(r.data?.wallet),
+    },
+    // ---- MORE SHAPES GO HERE (e.g. the quote benchmark: { name: 'quote', body: (c, i) => ({ query, variables }) }).
+    // Every shape runs once per round, interleaved with the others, and is reported as a median.
+  ];
+}
+
+/** Which floor figure a shape is compared with (shapes without one show no ratio). */
+function floorFor(shape: string, floor: Floor | null): number | null {
+  if (!floor) return null;
+  if (shape === 'charge uniform') return floor.uniform_tps;
+  if (shape === 'charge hot wallet') return floor.hot_tps;
+  return null;
+}
+
+// ---------------------------------------------------------------- the floor
+
+interface Floor { uniform_tps: number; hot_tps: number; seconds: number; clients: number }
+
+async function measureFloor(databaseUrl: string, seconds: number, clients: number): Promise<Floor | { skipped: string }> {
+  if (process.env.BENCH_SKIP_FLOOR === '1') return { skipped: 'BENCH_SKIP_FLOOR=1' };
+  if (!fs.existsSync(FLOOR_SCRIPT)) return { skipped: `${FLOOR_SCRIPT} not found` };
+  try {
+    await run('sh', ['-c', 'command -v pgbench']);
+  } catch {
+    return { skipped: 'pgbench not found (Debian package postgresql-client)' };
+  }
+  try {
+    const { stdout } = await run('bash', [FLOOR_SCRIPT, String(seconds), String(clients)], {
+      cwd: ROOT, env: { ...process.env, FLOOR_DATABASE_URL: databaseUrl }, timeout: (seconds * 2 + 60) * 1000,
+    });
+    const line = stdout.trim().split('\n').pop() ?? '';
+    const floor = JSON.parse(line) as Floor;
+    if (!floor.uniform_tps || !floor.hot_tps) return { skipped: `floor script printed no figures: ${line}` };
+    return floor;
+  } catch (error) {
+    return { skipped: `floor script failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}` };
+  }
+}
+
+// ---------------------------------------------------------------- server, database, seeding
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function startServer(port: number, databaseUrl: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [MAIN], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), DATABASE_URL: databaseUrl, LOAD_DEMO: 'false', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`server did not start in 60 s: ${output}`)); }, 60_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Credits server ready at')) { clearTimeout(timer); resolve(child); }
+    });
+    child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`server exited (${code ?? signal}) before ready: ${output}`)); });
+  });
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 25_000);
+    child.once('exit', () => { clearTimeout(force); resolve(); });
+    child.kill('SIGTERM');
+  });
+}
+
+async function adminSql(url: string, statement: string): Promise<void> {
+  const { default: postgres } = await import('postgres');
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(statement);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+/** A fresh database on the local server (dropped by the returned function). */
+async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const base = 'postgres://postgres@127.0.0.1:5432';
+  const name = 'credits_bench';
+  await adminSql(`${base}/postgres`, `drop database if exists ${name} with (force)`);
+  await adminSql(`${base}/postgres`, `create database ${name}`);
+  return { url: `${base}/${name}`, drop: () => adminSql(`${base}/postgres`, `drop database if exists ${name} with (force)`) };
+}
+
+/** Creates `count` accounts and grants each `credits`, over GraphQL: aliased batches, in parallel. */
+async function seed(target: Target, count: number, credits: string, runTag: string, parallel = 16): Promise<string[]> {
+  const batch = 25; // ≤ the server's alias limit (30)
+  const ids: string[] = new Array(count);
+  const batches = Math.ceil(count / batch);
+  let nextBatch = 0;
+  const worker = async () => {
+    for (let b = nextBatch++; b < batches; b = nextBatch++) {
+      const from = b * batch;
+      const to = Math.min(count, from + batch);
+      const create = Array.from({ length: to - from }, (_, k) =>
+        `a${k}: createAccount(input: { name: "bench ${from + k}", kind: USER }) { id }`).join('\n');
+      const created = await post(target, { query: `mutation {\n${create}\n}` });
+      if (created.json.errors) throw new Error(`seeding accounts failed: ${JSON.stringify(created.json.errors).slice(0, 500)}`);
+      for (let k = 0; k < to - from; k += 1) ids[from + k] = created.json.data[`a${k}`].id;
+      const grant = Array.from({ length: to - from }, (_, k) =>
+        `g${k}: grantCredits(input: { accountId: "${ids[from + k]}", amount: "${credits}", source: PURCHASE, idempotencyKey: "${runTag}-seed-${from + k}" }) { id }`).join('\n');
+      const granted = await post(target, { query: `mutation {\n${grant}\n}` });
+      if (granted.json.errors) throw new Error(`seeding grants failed: ${JSON.stringify(granted.json.errors).slice(0, 500)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return ids;
+}
+
+// ---------------------------------------------------------------- report
+
+const median = (values: number[]) => {
+  const finite = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (finite.length === 0) return NaN;
+  const mid = Math.floor(finite.length / 2);
+  return finite.length % 2 ? finite[mid] : (finite[mid - 1] + finite[mid]) / 2;
+};
+
+export interface SummaryRow {
+  shape: string;
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  failures: number;
+  floorPerSecond: number | null;
+  ratioToFloor: number | null;
+  rounds: ShapeResult[];
+}
+
+function summarize(results: ShapeResult[], floor: Floor | null): SummaryRow[] {
+  const byShape = new Map<string, ShapeResult[]>();
+  for (const r of results) byShape.set(r.shape, [...(byShape.get(r.shape) ?? []), r]);
+  return [...byShape].map(([shape, rounds]) => {
+    const perSecond = median(rounds.map((r) => r.perSecond));
+    const floorPerSecond = floorFor(shape, floor);
+    return {
+      shape, perSecond, p50Ms: median(rounds.map((r) => r.p50Ms)), p99Ms: median(rounds.map((r) => r.p99Ms)),
+      failures: rounds.reduce((s, r) => s + r.failures, 0), floorPerSecond,
+      ratioToFloor: floorPerSecond ? perSecond / floorPerSecond : null, rounds,
+    };
+  });
+}
+
+function table(rows: SummaryRow[]): string {
+  const header = ['shape', 'req/s', 'p50 ms', 'p99 ms', 'failures', 'floor tps', 'ratio to floor'];
+  const lines = rows.map((r) => [
+    r.shape, r.perSecond.toFixed(0), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), String(r.failures),
+    r.floorPerSecond === null ? '-' : r.floorPerSecond.toFixed(0), r.ratioToFloor === null ? '-' : r.ratioToFloor.toFixed(3),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)].join('\n');
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const seconds = envInt('BENCH_SECONDS', 5);
+  const repeats = envInt('BENCH_REPEATS', 3);
+  const connections = envInt('BENCH_CONNECTIONS', 64);
+  const walletCount = envInt('BENCH_WALLETS', 10_000);
+  const floorClients = envInt('FLOOR_CLIENTS', 16);
+  const log = (message: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+  if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} not found: run \`npm run build\` first (npm run bench does)`);
+
+  const owned = process.env.DATABASE_URL ? null : await freshDatabase();
+  const databaseUrl = process.env.DATABASE_URL || owned!.url;
+  log(`database ${databaseUrl.replace(/\/\/[^@]*@/, '//')}${owned ? ' (fresh, dropped at the end)' : ''}`);
+  const port = await freePort();
+  let server: ChildProcess | null = null;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
+  const started = Date.now();
+  try {
+    server = await startServer(port, databaseUrl);
+    const { stdout } = await run(process.execPath, [CREATE_ADMIN_KEY, 'bench'], { cwd: ROOT, env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' } });
+    const target: Target = { port, token: stdout.trim().split('\n').pop()!.trim(), agent };
+    const runTag = `bench-${process.pid}-${Date.now().toString(36)}`;
+
+    const seedStarted = Date.now();
+    const wallets = await seed(target, walletCount, '1000000', runTag);
+    log(`seeded ${wallets.length} wallets in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
+    const fixture: Fixture = { wallets, runTag };
+
+    // Warm-up: JIT, connection pools, caches. Not reported.
+    await runShape(target, shapes(fixture, -1)[0], Math.min(2, seconds), connections);
+
+    const results: ShapeResult[] = [];
+    for (let round = 0; round < repeats; round += 1) {
+      for (const shape of shapes(fixture, round)) {
+        const result = await runShape(target, shape, seconds, connections);
+        log(`round ${round + 1}/${repeats} ${shape.name}: ${result.perSecond.toFixed(0)}/s p50 ${result.p50Ms.toFixed(1)} ms p99 ${result.p99Ms.toFixed(1)} ms${result.failures ? ` failures ${result.failures}: ${result.firstFailure}` : ''}`);
+        results.push(result);
+      }
+    }
+
+    // The floor is measured with the server idle (its pool stays open, nothing runs on it).
+    log(`measuring the bare-SQL floor (${seconds} s uniform + ${seconds} s hot, ${floorClients} pgbench clients)`);
+    const floorResult = await measureFloor(databaseUrl, seconds, floorClients);
+    const floor = 'skipped' in floorResult ? null : floorResult;
+    if ('skipped' in floorResult) log(`floor skipped: ${floorResult.skipped}`);
+
+    const rows = summarize(results, floor);
+    const note = [
+      `charges over HTTP: ${connections} keep-alive connections, ${seconds} s per shape, median of ${repeats} round(s); ${walletCount} wallets;`,
+      `floor: pgbench ${floorClients} clients, ${floor ? `${floor.uniform_tps.toFixed(0)} uniform / ${floor.hot_tps.toFixed(0)} hot tps` : 'skipped'};`,
+      `machine: ${os.cpus().length} CPUs (client, server and PostgreSQL share them), node ${process.version}`,
+    ].join('\n');
+    process.stdout.write(`\n${table(rows)}\n\n${note}\n\n`);
+    process.stdout.write(JSON.stringify({
+      seconds, repeats, connections, wallets: walletCount, cpus: os.cpus().length, node: process.version,
+      floor: floorResult, totalSeconds: (Date.now() - started) / 1000,
+      shapes: rows.map(({ rounds, ...row }) => ({ ...row, rounds: rounds.map(({ firstFailure, ...r }) => ({ ...r, ...(firstFailure ? { firstFailure } : {}) })) })),
+    }) + '\n');
+  } finally {
+    agent.destroy();
+    if (server) await stopServer(server);
+    if (owned) await owned.drop().catch((error) => log(`could not drop the bench database: ${String(error)}`));
+  }
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
+}

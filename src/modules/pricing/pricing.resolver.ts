@@ -1,0 +1,86 @@
+import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import type { Context } from '../../graphql/context';
+import { actorOf, assertAdmin, assertCanMoveCredits, assertCanRead, requireViewer } from '../../auth/viewer';
+import { badInput, notFound } from '../../shared/errors';
+import { isUuid } from '../../shared/validate';
+import { LedgerTransaction, type TransactionRow } from '../ledger';
+import { readStored } from './rate-card.content';
+import type { RateCardRow } from './pricing.repo';
+import { ChargeGenerationInput, CreateRateCardDraftInput, GenerationInput, Quote, RateCard, SetRateInput, SetRatesInput } from './pricing.type';
+import type { QuoteView } from './pricing.service';
+
+function view(row: RateCardRow): RateCard {
+  const card = readStored(row.content);
+  return { ...row, rates: card.rates, requiredPairs: card.requiredPairs };
+}
+
+const TEXT_LENGTH_MAX = 500;
+
+@Resolver()
+export class PricingResolver {
+  @Query(() => RateCard, { nullable: true, description: 'A published version; without version, the current one.' })
+  async rateCard(@Ctx() ctx: Context, @Arg('version', () => Int, { nullable: true }) version?: number | null): Promise<RateCard | null> {
+    requireViewer(ctx.viewer); // prices are visible to every caller, user tokens included
+    const row = await ctx.services.pricing.rateCard(version);
+    return row ? view(row) : null;
+  }
+
+  @Query(() => RateCard, { nullable: true, description: 'Admin: a draft (or any card) by id.' })
+  async rateCardDraft(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<RateCard | null> {
+    assertAdmin(ctx.viewer);
+    const row = await ctx.services.pricing.findDraft(id);
+    return row ? view(row) : null;
+  }
+
+  @Mutation(() => RateCard, { description: 'Admin: a new draft, copied from the current (or a given) version unless empty.' })
+  async createRateCardDraft(@Ctx() ctx: Context, @Arg('input', () => CreateRateCardDraftInput) input: CreateRateCardDraftInput): Promise<RateCard> {
+    assertAdmin(ctx.viewer);
+    return view(await ctx.services.pricing.createDraft(input.name, input.basedOnVersion, input.empty ?? false));
+  }
+
+  @Mutation(() => RateCard, { description: "Admin: replaces a draft's rates (and the pairs it must price)." })
+  async setRateCardRates(@Ctx() ctx: Context, @Arg('input', () => SetRatesInput) input: SetRatesInput): Promise<RateCard> {
+    assertAdmin(ctx.viewer);
+    return view(await ctx.services.pricing.setRates(input.draftId, input.rates, input.requiredPairs));
+  }
+
+  @Mutation(() => RateCard, { description: 'Admin: adds or replaces one rate (by action × model) in a draft.' })
+  async setRateCardRate(@Ctx() ctx: Context, @Arg('input', () => SetRateInput) input: SetRateInput): Promise<RateCard> {
+    assertAdmin(ctx.viewer);
+    return view(await ctx.services.pricing.setRate(input.draftId, input.rate));
+  }
+
+  @Mutation(() => RateCard, { description: 'Admin: publishes a complete draft as the next immutable version; refused with every problem listed.' })
+  async publishRateCard(@Ctx() ctx: Context, @Arg('draftId', () => ID) draftId: string): Promise<RateCard> {
+    assertAdmin(ctx.viewer);
+    return view(await ctx.services.pricing.publish(draftId));
+  }
+
+  @Query(() => Quote, { description: 'Prices a generation for an account and locks the price for a few minutes.' })
+  async quote(
+    @Ctx() ctx: Context,
+    @Arg('accountId', () => ID) accountId: string,
+    @Arg('generation', () => GenerationInput) generation: GenerationInput,
+  ): Promise<QuoteView> {
+    assertCanRead(ctx.viewer, accountId);
+    if (!isUuid(accountId)) throw notFound('account');
+    return ctx.services.pricing.quote(accountId, generation);
+  }
+
+  @Mutation(() => LedgerTransaction, { description: 'Charges a generation priced by the rate card, or at most the locked price of a quote.' })
+  async chargeGeneration(@Ctx() ctx: Context, @Arg('input', () => ChargeGenerationInput) input: ChargeGenerationInput): Promise<TransactionRow> {
+    const viewer = assertCanMoveCredits(ctx.viewer);
+    if (!isUuid(input.accountId)) throw notFound('account');
+    if (!input.generation && !input.quoteId) throw badInput('give a generation or a quoteId', 'generation');
+    if (input.comment && input.comment.length > TEXT_LENGTH_MAX) throw badInput(`comment must be at most ${TEXT_LENGTH_MAX} characters`, 'comment');
+    const { pricing } = ctx.services;
+    const clientInput = { accountId: input.accountId, generation: input.generation ?? null, quoteId: input.quoteId ?? null, comment: input.comment ?? null, vendorUsage: input.vendorUsage ?? null };
+    return ctx.services.ledger.charge(actorOf(viewer), {
+      accountId: input.accountId, amountMillis: 0, idempotencyKey: input.idempotencyKey, comment: input.comment ?? null,
+      vendorUsage: input.vendorUsage ?? null,
+    }, {
+      prepare: (tx) => pricing.prepare(tx, input.accountId, input.generation, input.quoteId, false),
+      afterPost: async (tx, posted) => { if (posted.quoteId) await pricing.markQuoteUsed(tx, posted.quoteId, posted.id); },
+    }, 'chargeGeneration', clientInput);
+  }
+}

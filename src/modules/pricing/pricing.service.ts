@@ -1,0 +1,252 @@
+/**
+ * Pricing: rate-card drafts and versions, quotes that lock a price, and the pricing hooks of
+ * generation charges, holds and captures. Arithmetic lives in pricing.engine.ts (pure); this file
+ * decides which card, which tier and which quote apply, and records the result.
+ */
+import type { Database, Tx } from '../../db/client';
+import type { Config } from '../../config';
+import type { Clock } from '../../shared/clock';
+import { AppError, ErrorCode, badInput, notFound } from '../../shared/errors';
+import { formatCredits, type Millis } from '../../shared/credits';
+import { newId } from '../../shared/ids';
+import { isUuid } from '../../shared/validate';
+import { allocate, type HoldRow, type Priced, type PricingRecord } from '../ledger';
+import type { AccountsService } from '../accounts';
+import type { WalletsService } from '../wallets';
+import { PricingInputError, priceGeneration, validateRateCard, type GenerationInput, type PriceResult } from './pricing.engine';
+import type { RateDefinition, RatePair } from './rate-card.model';
+import { RATES_MAX, pricingContent, readStored, type StoredRateCard } from './rate-card.content';
+import { RATE_CARD_CHANNEL, RateCardCache, type CachedCard } from './rate-card.cache';
+import * as repo from './pricing.repo';
+
+export interface QuoteView {
+  id: string;
+  accountId: string;
+  creditsMillis: Millis;
+  lineItems: { label: string; millis: Millis; kind: string }[];
+  affordable: boolean;
+  payingBuckets: { bucketId: string; source: string; millis: Millis }[];
+  availableMillis: Millis;
+  rateCardVersion: number;
+  action: string;
+  model: string | null;
+  expiresAt: Date;
+}
+
+const KEY_LENGTH_MAX = 100;
+const PARAMS_JSON_LENGTH_MAX = 4_000;
+
+export class PricingService {
+  constructor(
+    private readonly database: Database,
+    private readonly clock: Clock,
+    private readonly config: Readonly<Config>,
+    private readonly accounts: AccountsService,
+    private readonly wallets: WalletsService,
+    readonly cache: RateCardCache,
+  ) {}
+
+  private get db() {
+    return this.database.db;
+  }
+
+  // ------------------------------------------------------------ rate cards
+
+  async createDraft(name: string, basedOnVersion: number | null | undefined, empty: boolean): Promise<repo.RateCardRow> {
+    if (!name.trim() || name.length > 200) throw badInput('name must be 1 to 200 characters', 'name');
+    let card: StoredRateCard = { rates: [], requiredPairs: [] };
+    if (!empty) {
+      const base = basedOnVersion ? await this.cache.getVersion(basedOnVersion) : await this.cache.getCurrent();
+      if (basedOnVersion && !base) throw notFound('rate card version');
+      if (base) card = base.card;
+    }
+    const row: repo.RateCardRow = {
+      id: newId(), version: null, status: 'DRAFT', name: name.trim(), content: card, createdAt: this.clock.now(), publishedAt: null,
+    };
+    await repo.insertRateCard(this.db, row);
+    return row;
+  }
+
+  async setRates(draftId: string, rates: unknown, requiredPairs: RatePair[] | null | undefined): Promise<repo.RateCardRow> {
+    const draft = await this.draft(draftId);
+    if (!Array.isArray(rates)) throw badInput('rates must be a list of rates', 'rates');
+    if (rates.length > RATES_MAX) throw badInput(`at most ${RATES_MAX} rates`, 'rates');
+    const card: StoredRateCard = { rates: rates as RateDefinition[], requiredPairs: requiredPairs ?? readStored(draft.content).requiredPairs };
+    await repo.updateDraft(this.db, draft.id, { content: card });
+    return { ...draft, content: card };
+  }
+
+  async setRate(draftId: string, rate: unknown): Promise<repo.RateCardRow> {
+    const draft = await this.draft(draftId);
+    if (!rate || typeof rate !== 'object' || typeof (rate as RateDefinition).action !== 'string') throw badInput('rate must be an object with an action', 'rate');
+    const r = rate as RateDefinition;
+    const card = readStored(draft.content);
+    const others = card.rates.filter((x) => !(x.action === r.action && (x.model ?? null) === (r.model ?? null)));
+    if (others.length >= RATES_MAX) throw badInput(`at most ${RATES_MAX} rates`, 'rate');
+    const next: StoredRateCard = { ...card, rates: [...others, r] };
+    await repo.updateDraft(this.db, draft.id, { content: next });
+    return { ...draft, content: next };
+  }
+
+  /** Publishes a complete draft as the next version; refused with every problem listed otherwise. */
+  async publish(draftId: string): Promise<repo.RateCardRow> {
+    const draft = await this.draft(draftId);
+    const card = readStored(draft.content);
+    const problems = validateRateCard(pricingContent(card), card.requiredPairs);
+    if (problems.length > 0) {
+      throw new AppError(ErrorCode.BAD_USER_INPUT, `the rate card cannot be published: ${problems.length} problem${problems.length > 1 ? 's' : ''}`, { field: 'rates', problems });
+    }
+    const published = await this.db.transaction((tx) => repo.publishDraft(tx, draft.id, this.clock.now()));
+    if (!published) throw badInput('this draft was published meanwhile', 'draftId');
+    this.cache.invalidate();
+    await this.database.notify(RATE_CARD_CHANNEL, String(published.version));
+    return published;
+  }
+
+  async rateCard(version: number | null | undefined): Promise<repo.RateCardRow | null> {
+    if (version === null || version === undefined) return (await repo.currentVersion(this.db)) ?? null;
+    return (await repo.findVersion(this.db, version)) ?? null;
+  }
+
+  async findDraft(id: string): Promise<repo.RateCardRow | null> {
+    return isUuid(id) ? ((await repo.findRateCard(this.db, id)) ?? null) : null;
+  }
+
+  private async draft(id: string): Promise<repo.RateCardRow> {
+    const row = await this.findDraft(id);
+    if (!row) throw notFound('rate card draft');
+    if (row.status !== 'DRAFT') throw badInput('a published version is immutable; create a new draft', 'draftId');
+    return row;
+  }
+
+  // ------------------------------------------------------------ pricing
+
+  private async requireCurrent(): Promise<CachedCard> {
+    const current = await this.cache.getCurrent();
+    if (!current) throw badInput('no rate card is published yet', 'generation');
+    return current;
+  }
+
+  private price(card: CachedCard, generation: GenerationInput, planTier: string | null): PriceResult {
+    checkGeneration(generation);
+    try {
+      return priceGeneration(pricingContent(card.card), generation, { at: this.clock.now(), planTier });
+    } catch (error) {
+      if (error instanceof PricingInputError) throw badInput(error.message, error.field);
+      throw error;
+    }
+  }
+
+  /** Prices a generation for an account now, stores the quote and says whether the wallet can pay. */
+  async quote(accountId: string, generation: GenerationInput): Promise<QuoteView> {
+    const account = await this.accounts.find(accountId);
+    if (!account) throw notFound('account');
+    const card = await this.requireCurrent();
+    const result = this.price(card, generation, account.planTier);
+    const wallet = await this.wallets.get(accountId);
+    if (!wallet) throw notFound('account');
+    const buckets = wallet.buckets.map((b) => ({ ...b, freeMillis: b.remainingMillis - b.heldActiveMillis }));
+    const plan = allocate(buckets, { action: generation.action, model: generation.model }, result.totalMillis);
+    const overdraftRoom = Math.max(0, wallet.overdraftLimitMillis - wallet.debtMillis);
+    const now = this.clock.now();
+    const quote: repo.QuoteRow = {
+      id: newId(), accountId, rateCardVersion: card.version, action: generation.action, model: generation.model ?? null,
+      params: generation.params ?? null, creditsMillis: result.totalMillis,
+      lineItems: result.lineItems.map((i) => ({ label: i.label, millis: i.millis, kind: i.kind })),
+      expiresAt: new Date(now.getTime() + this.config.quoteTtlSeconds * 1000), usedAt: null, usedBy: null, createdAt: now,
+    };
+    await repo.insertQuote(this.db, quote);
+    const sourceOf = new Map(wallet.buckets.map((b) => [b.id, b.source]));
+    return {
+      id: quote.id, accountId, creditsMillis: quote.creditsMillis, lineItems: quote.lineItems as QuoteView['lineItems'],
+      affordable: !wallet.frozen && plan.shortMillis <= overdraftRoom,
+      payingBuckets: plan.allocations.map((a) => ({ bucketId: a.bucketId, source: sourceOf.get(a.bucketId)!, millis: a.millis })),
+      availableMillis: plan.applicableFreeMillis + overdraftRoom,
+      rateCardVersion: card.version, action: quote.action, model: quote.model, expiresAt: quote.expiresAt,
+    };
+  }
+
+  /**
+   * The pricing step of chargeGeneration / reserveCredits, run inside the ledger's transaction
+   * (after the idempotency key is claimed, so a replay never re-prices). With a quote: its locked
+   * price, or less when the generation given with it prices lower; never more.
+   */
+  async prepare(tx: Tx, accountId: string, generation: GenerationInput | null | undefined, quoteId: string | null | undefined, forHold: boolean): Promise<Priced | AppError> {
+    if (quoteId) return this.prepareFromQuote(tx, accountId, generation, quoteId, forHold);
+    if (!generation) throw badInput('give a generation or a quoteId', 'generation');
+    const account = await this.accounts.find(accountId);
+    if (!account) throw notFound('account');
+    const card = await this.requireCurrent();
+    const result = this.price(card, generation, account.planTier);
+    return {
+      amountMillis: result.totalMillis, action: generation.action, model: generation.model ?? null, params: generation.params ?? null,
+      pricing: record(card.version, result.lineItems, null, forHold ? generation.params : undefined),
+    };
+  }
+
+  private async prepareFromQuote(tx: Tx, accountId: string, generation: GenerationInput | null | undefined, quoteId: string, forHold: boolean): Promise<Priced | AppError> {
+    const quote = isUuid(quoteId) ? await repo.findQuote(tx, quoteId, true) : undefined;
+    if (!quote || quote.accountId !== accountId) throw notFound('quote');
+    const base = { action: quote.action, model: quote.model, params: quote.params, quoteId: quote.id, amountMillis: quote.creditsMillis };
+    if (quote.usedAt) return new AppError(ErrorCode.QUOTE_EXPIRED, 'this quote was already used; request a new one', { reason: 'ALREADY_USED', quoteId: quote.id });
+    if (quote.expiresAt <= this.clock.now()) return new AppError(ErrorCode.QUOTE_EXPIRED, 'this quote expired; request a new one', { reason: 'EXPIRED', quoteId: quote.id, expiredAt: quote.expiresAt.toISOString() });
+    const quoted = record(quote.rateCardVersion, quote.lineItems as PriceResult['lineItems'], quote.creditsMillis, forHold ? quote.params : undefined);
+    if (!generation) return { ...base, pricing: quoted };
+    if (generation.action !== quote.action || (generation.model ?? null) !== quote.model) {
+      throw badInput('the generation differs from the quote (action/model)', 'generation');
+    }
+    const card = await this.cache.getVersion(quote.rateCardVersion);
+    if (!card) throw new Error(`quoted rate card version ${quote.rateCardVersion} is missing`);
+    const account = await this.accounts.find(accountId);
+    const actual = this.price(card, generation, account?.planTier ?? null);
+    if (actual.totalMillis >= quote.creditsMillis) return { ...base, pricing: quoted };
+    return { ...base, params: generation.params ?? null, amountMillis: actual.totalMillis, pricing: record(quote.rateCardVersion, actual.lineItems, quote.creditsMillis, forHold ? generation.params : undefined) };
+  }
+
+  /** Marks a quote used by the charge or hold that paid it (same transaction). */
+  async markQuoteUsed(tx: Tx, quoteId: string, usedBy: string): Promise<void> {
+    if (!(await repo.markQuoteUsed(tx, quoteId, usedBy, this.clock.now()))) {
+      throw new AppError(ErrorCode.QUOTE_EXPIRED, 'this quote was already used; request a new one', { reason: 'ALREADY_USED', quoteId });
+    }
+  }
+
+  /** The amount to capture for a hold given the actual usage: priced by the hold's card, capped at the hold. */
+  async priceCapture(hold: HoldRow, generation: GenerationInput, accountPlanTier: string | null): Promise<{ amountMillis: Millis; pricing: PricingRecord }> {
+    const held = hold.pricing as PricingRecord | null;
+    if (!held) throw badInput('this hold was not priced from a generation; capture an amount instead', 'generation');
+    if (generation.action !== hold.action || (generation.model ?? null) !== hold.model) throw badInput('the generation differs from the hold (action/model)', 'generation');
+    const card = await this.cache.getVersion(held.rateCardVersion);
+    if (!card) throw new Error(`rate card version ${held.rateCardVersion} is missing`);
+    const actual = this.price(card, generation, accountPlanTier);
+    const amountMillis = Math.min(actual.totalMillis, hold.amountMillis);
+    const items: PricingRecord['lineItems'] = actual.lineItems.map((i) => ({ label: i.label, credits: formatCredits(i.millis), kind: i.kind }));
+    if (amountMillis < actual.totalMillis) items.push({ label: 'capped at the hold', credits: formatCredits(amountMillis - actual.totalMillis), kind: 'CAP' });
+    return { amountMillis, pricing: { rateCardVersion: held.rateCardVersion, lineItems: items, quotedCredits: held.quotedCredits ?? null } };
+  }
+
+  async planTierOf(accountId: string): Promise<string | null> {
+    return (await this.accounts.find(accountId))?.planTier ?? null;
+  }
+}
+
+function record(version: number, items: { label: string; millis: number; kind: string }[], quotedMillis: Millis | null, params: unknown): PricingRecord {
+  return {
+    rateCardVersion: version,
+    lineItems: items.map((i) => ({ label: i.label, credits: formatCredits(i.millis), kind: i.kind })),
+    quotedCredits: quotedMillis === null ? null : formatCredits(quotedMillis),
+    ...(params !== undefined ? { params } : {}),
+  };
+}
+
+/** Bounds on what a client may send as a generation (the engine checks the meaning). */
+function checkGeneration(generation: GenerationInput): void {
+  if (!generation.action || generation.action.length > KEY_LENGTH_MAX) throw badInput(`generation.action must be 1 to ${KEY_LENGTH_MAX} characters`, 'generation.action');
+  if (generation.model !== null && generation.model !== undefined && (!generation.model || generation.model.length > KEY_LENGTH_MAX)) {
+    throw badInput(`generation.model must be 1 to ${KEY_LENGTH_MAX} characters`, 'generation.model');
+  }
+  const params = generation.params;
+  if (params !== null && params !== undefined) {
+    if (typeof params !== 'object' || Array.isArray(params)) throw badInput('generation.params must be an object', 'generation.params');
+    if (JSON.stringify(params).length > PARAMS_JSON_LENGTH_MAX) throw badInput(`generation.params must be at most ${PARAMS_JSON_LENGTH_MAX} characters of JSON`, 'generation.params');
+  }
+}

@@ -1,0 +1,166 @@
+/** GraphQL types of pricing: rate cards, generations, quotes. */
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { GraphQLDateTime, GraphQLJSON } from 'graphql-scalars';
+import { CreditsScalar } from '../../graphql/scalars';
+
+@InputType({ description: 'An AI action to price: action key, optional model, and its parameters.' })
+export class GenerationInput {
+  @Field({ description: 'e.g. image.generate, text.generate, image.erase, audio.tts, video.generate' })
+  action: string;
+
+  @Field(() => String, { nullable: true, description: 'e.g. sdxl, dall-e-3, gpt-4o' })
+  model?: string | null;
+
+  @Field(() => GraphQLJSON, { nullable: true, description: 'count, resolution, quality, inputTokens, outputTokens, seconds, megabytes, megapixels | width+height, steps, …' })
+  params?: Record<string, unknown> | null;
+}
+
+@ObjectType()
+export class QuoteLineItem {
+  @Field()
+  label: string;
+
+  @Field(() => CreditsScalar, { name: 'credits' })
+  millis: number;
+
+  @Field({ description: 'BASE, RESOLUTION, MODIFIER, TIER, BATCH_DISCOUNT, PLAN_MULTIPLIER, TIME_WINDOW or MINIMUM.' })
+  kind: string;
+}
+
+@ObjectType({ description: 'A bucket that would pay, in burn-down order.' })
+export class PayingBucket {
+  @Field(() => ID)
+  bucketId: string;
+
+  @Field()
+  source: string;
+
+  @Field(() => CreditsScalar, { name: 'credits' })
+  millis: number;
+}
+
+@ObjectType({ description: 'A price locked until expiresAt; charge or reserve with its id to pay at most this.' })
+export class Quote {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => ID)
+  accountId: string;
+
+  @Field(() => CreditsScalar, { name: 'credits' })
+  creditsMillis: number;
+
+  @Field(() => [QuoteLineItem])
+  lineItems: QuoteLineItem[];
+
+  @Field({ description: 'Whether the wallet could pay it now (buckets that apply + overdraft, not frozen).' })
+  affordable: boolean;
+
+  @Field(() => [PayingBucket], { description: 'The buckets that would pay, by the burn-down rule.' })
+  payingBuckets: PayingBucket[];
+
+  @Field(() => CreditsScalar, { name: 'available', description: 'What the wallet can spend on this action now.' })
+  availableMillis: number;
+
+  @Field(() => Int)
+  rateCardVersion: number;
+
+  @Field()
+  action: string;
+
+  @Field(() => String, { nullable: true })
+  model: string | null;
+
+  @Field(() => GraphQLDateTime)
+  expiresAt: Date;
+}
+
+@ObjectType({ description: 'A rate card: a draft (version null) or an immutable published version.' })
+export class RateCard {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => Int, { nullable: true })
+  version: number | null;
+
+  @Field({ description: 'DRAFT or PUBLISHED.' })
+  status: string;
+
+  @Field()
+  name: string;
+
+  @Field(() => GraphQLJSON, { description: 'The rates: [{ action, model, components, resolutions, modifiers, minimumCredits, batchDiscounts, planTierMultipliers, timeZone, timeWindows }].' })
+  rates: unknown;
+
+  @Field(() => GraphQLJSON, { description: 'Action × model pairs this card must price to be published.' })
+  requiredPairs: unknown;
+
+  @Field(() => GraphQLDateTime)
+  createdAt: Date;
+
+  @Field(() => GraphQLDateTime, { nullable: true })
+  publishedAt: Date | null;
+}
+
+@InputType()
+export class RatePairInput {
+  @Field()
+  action: string;
+
+  @Field(() => String, { nullable: true })
+  model?: string | null;
+}
+
+@InputType()
+export class CreateRateCardDraftInput {
+  @Field()
+  name: string;
+
+  @Field(() => Int, { nullable: true, description: 'Start from this published version (default: the current one, if any).' })
+  basedOnVersion?: number | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Start empty instead of from the current version.' })
+  empty?: boolean | null;
+}
+
+@InputType()
+export class SetRatesInput {
+  @Field(() => ID)
+  draftId: string;
+
+  @Field(() => GraphQLJSON, { description: 'The full list of rates (replaces the draft\'s rates).' })
+  rates: unknown;
+
+  @Field(() => [RatePairInput], { nullable: true, description: 'Action × model pairs that must have a price.' })
+  requiredPairs?: RatePairInput[] | null;
+}
+
+@InputType()
+export class SetRateInput {
+  @Field(() => ID)
+  draftId: string;
+
+  @Field(() => GraphQLJSON, { description: 'One rate; replaces the draft\'s rate for the same action × model, or adds it.' })
+  rate: unknown;
+}
+
+@InputType()
+export class ChargeGenerationInput {
+  @Field(() => ID)
+  accountId: string;
+
+  @Field(() => GenerationInput, { nullable: true, description: 'Priced by the current rate card (or, with quoteId, the quote\'s card, capped at the quote).' })
+  generation?: GenerationInput | null;
+
+  @Field(() => ID, { nullable: true, description: 'Pay the locked price of this quote (at most once, before it expires).' })
+  quoteId?: string | null;
+
+  @Field()
+  idempotencyKey: string;
+
+  @Field(() => String, { nullable: true })
+  comment?: string | null;
+
+  @Field(() => GraphQLJSON, { nullable: true, description: "The vendor's usage: { vendor, requestId, cost, currency, units }." })
+  vendorUsage?: unknown;
+}
