@@ -112,8 +112,8 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
         async requestDidStart() {
           return {
             async didResolveOperation({ operation }) {
-              if (operation.operation === 'subscription') {
-                throw new GraphQLError('subscriptions are served over WebSocket (graphql-ws) at /graphql', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+              if (operation?.operation === 'subscription') {
+                throw new GraphQLError('subscriptions need the graphql-ws WebSocket protocol on the /graphql endpoint', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
               }
             },
           };

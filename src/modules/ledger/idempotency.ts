@@ -39,6 +39,20 @@ export function validateIdempotencyKey(key: unknown, lengthMax: number): string 
   return key;
 }
 
+export function requestHash(operation: string, input: unknown): string {
+  return createHash('sha256').update(operation).update('\0').update(canonicalJson(input)).digest('hex');
+}
+
+/** The stored result of a key claimed earlier: a replay, or IDEMPOTENCY_KEY_REUSED when the input differs. */
+export async function storedOutcome(db: Db, scope: string, key: string, hash: string): Promise<StoredOutcome> {
+  const existing = await repo.findIdempotencyKey(db, scope, key);
+  if (!existing || existing.response === null) throw new Error('idempotency key claimed without a stored result');
+  if (existing.requestHash !== hash) {
+    throw new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'this idempotency key was already used with a different request');
+  }
+  return existing.response as StoredOutcome;
+}
+
 export interface IdempotentResult<T> {
   outcome: StoredOutcome;
   /** true when this call did the work; false when it returned a stored result. */
@@ -55,17 +69,17 @@ export async function runIdempotent<T>(
   work: (tx: Tx) => Promise<{ outcome: StoredOutcome; value?: T }>,
 ): Promise<IdempotentResult<T>> {
   const key = validateIdempotencyKey(options.key, options.keyLengthMax);
-  const requestHash = createHash('sha256').update(options.operation).update('\0').update(canonicalJson(options.input)).digest('hex');
+  const hash = requestHash(options.operation, options.input);
   return db.transaction(async (tx) => {
     const now = clock.now();
     const claimed = await repo.claimIdempotencyKey(tx, {
-      scope: options.scope, key, requestHash, response: null, createdAt: now,
+      scope: options.scope, key, requestHash: hash, response: null, createdAt: now,
       expiresAt: new Date(now.getTime() + options.keyTtlSeconds * 1000),
     });
     if (!claimed) {
       const existing = await repo.findIdempotencyKey(tx, options.scope, key);
       if (!existing || existing.response === null) throw new Error('idempotency key claimed without a stored result');
-      if (existing.requestHash !== requestHash) {
+      if (existing.requestHash !== hash) {
         throw new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'this idempotency key was already used with a different request');
       }
       return { outcome: existing.response as StoredOutcome, fresh: false };

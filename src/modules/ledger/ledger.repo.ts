@@ -69,9 +69,12 @@ export async function addToBuckets(tx: Tx, deltas: Map<string, number>): Promise
     from (values ${values}) as v(id, delta) where buckets.id = v.id`);
 }
 
-export async function insertTransaction(tx: Tx, row: NewTransactionRow, entries: NewEntryRow[]): Promise<void> {
-  await tx.insert(ledgerTransactions).values(row);
-  if (entries.length > 0) await tx.insert(ledgerEntries).values(entries);
+export async function insertTransactions(tx: Tx, rows: NewTransactionRow[]): Promise<void> {
+  if (rows.length > 0) await tx.insert(ledgerTransactions).values(rows);
+}
+
+export async function insertEntries(tx: Tx, rows: NewEntryRow[]): Promise<void> {
+  if (rows.length > 0) await tx.insert(ledgerEntries).values(rows);
 }
 
 export async function updateWallet(tx: Tx, accountId: string, set: Partial<WalletRow>): Promise<void> {
@@ -150,6 +153,21 @@ export type IdempotencyRow = typeof idempotencyKeys.$inferSelect;
 export async function claimIdempotencyKey(tx: Tx, row: typeof idempotencyKeys.$inferInsert): Promise<boolean> {
   const inserted = await tx.insert(idempotencyKeys).values(row).onConflictDoNothing().returning({ key: idempotencyKeys.key });
   return inserted.length > 0;
+}
+
+/** Claims several keys in one statement, in (scope, key) order so concurrent batches never deadlock; returns the claimed ones. */
+export async function claimIdempotencyKeys(tx: Tx, rows: (typeof idempotencyKeys.$inferInsert)[]): Promise<Set<string>> {
+  const sorted = [...rows].sort((a, b) => (a.scope + '\0' + a.key < b.scope + '\0' + b.key ? -1 : 1));
+  const inserted = await tx.insert(idempotencyKeys).values(sorted).onConflictDoNothing()
+    .returning({ scope: idempotencyKeys.scope, key: idempotencyKeys.key });
+  return new Set(inserted.map((r) => r.scope + '\0' + r.key));
+}
+
+export async function storeIdempotencyResponses(tx: Tx, rows: { scope: string; key: string; response: unknown }[]): Promise<void> {
+  if (rows.length === 1) return storeIdempotencyResponse(tx, rows[0].scope, rows[0].key, rows[0].response);
+  const values = sql.join(rows.map((r) => sql`(${r.scope}, ${r.key}, ${JSON.stringify(r.response)}::jsonb)`), sql`, `);
+  await tx.execute(sql`update idempotency_keys set response = v.response from (values ${values}) as v(scope, key, response)
+    where idempotency_keys.scope = v.scope and idempotency_keys.key = v.key`);
 }
 
 export async function findIdempotencyKey(executor: Executor, scope: string, key: string): Promise<IdempotencyRow | undefined> {

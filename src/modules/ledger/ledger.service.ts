@@ -12,9 +12,10 @@ import { AppError, ErrorCode, badInput, notFound } from '../../shared/errors';
 import { formatCredits, type Millis } from '../../shared/credits';
 import { newId } from '../../shared/ids';
 import { assert } from '../../shared/assert';
-import { allocate, compareBurnOrder, type UseTarget } from './burn-down';
+import { allocate, compareBurnOrder } from './burn-down';
 import { WalletSession, recordFailure, type PostEntry } from './wallet-session';
-import { runIdempotent, type StoredOutcome } from './idempotency';
+import { requestHash, runIdempotent, storedOutcome, validateIdempotencyKey, type StoredOutcome } from './idempotency';
+import { WalletQueue } from './wallet-queue';
 import * as repo from './ledger.repo';
 import type { HoldRow, TransactionRow } from './ledger.repo';
 
@@ -126,6 +127,15 @@ export interface HoldHooks {
 
 type Refusal = AppError;
 
+interface QueuedCharge {
+  actor: Actor;
+  input: ChargeInput;
+  hooks: ChargeHooks;
+  hash: string;
+}
+
+const keyOf = (item: QueuedCharge) => item.actor.scope + '\0' + item.input.idempotencyKey;
+
 export class LedgerService {
   constructor(
     private readonly database: Database,
@@ -228,32 +238,76 @@ export class LedgerService {
 
   // ---------------------------------------------------------------- charges
 
+  /**
+   * Charges go through the wallet's queue: concurrent charges on one wallet are coalesced into one
+   * database transaction (see wallet-queue.ts); each keeps its own idempotency key and result.
+   */
   async charge(actor: Actor, input: ChargeInput, hooks: ChargeHooks = {}, operation = 'charge', hashInput: unknown = input): Promise<TransactionRow> {
-    return this.execute<TransactionRow>(actor, operation, input.idempotencyKey, hashInput, async (tx, sessions) => {
-      const session = await this.open(tx, input.accountId, actor);
+    validateIdempotencyKey(input.idempotencyKey, this.config.idempotencyKeyLengthMax);
+    const outcome = await this.charges.submit(input.accountId, { actor, input, hooks, hash: requestHash(operation, hashInput) });
+    return this.resolveOutcome<TransactionRow>(outcome.outcome, outcome.value);
+  }
+
+  private readonly charges = new WalletQueue<QueuedCharge, { outcome: StoredOutcome; value?: TransactionRow }>(
+    (accountId, items) => this.runCharges(accountId, items),
+    (item) => Boolean(item.hooks.prepare || item.hooks.afterPost),
+  );
+
+  /** One database transaction for a batch of charges on one wallet. */
+  private async runCharges(accountId: string, items: QueuedCharge[]): Promise<({ outcome: StoredOutcome; value?: TransactionRow } | Error)[]> {
+    const results: ({ outcome: StoredOutcome; value?: TransactionRow } | null)[] = items.map(() => null);
+    const sessions: WalletSession[] = [];
+    await this.db.transaction(async (tx) => {
+      const now = this.clock.now();
+      const expiresAt = new Date(now.getTime() + this.config.idempotencyKeyTtlSeconds * 1000);
+      const firstOfKey = new Map<string, number>();
+      items.forEach((item, i) => { if (!firstOfKey.has(keyOf(item))) firstOfKey.set(keyOf(item), i); });
+      const claimed = await repo.claimIdempotencyKeys(tx, [...firstOfKey].map(([, i]) => ({
+        scope: items[i].actor.scope, key: items[i].input.idempotencyKey, requestHash: items[i].hash, response: null, createdAt: now, expiresAt,
+      })));
+      const fresh = [...firstOfKey].filter(([key]) => claimed.has(key)).map(([, i]) => i).sort((a, b) => a - b);
+      if (fresh.length === 0) return;
+      const session = await this.open(tx, accountId, items[fresh[0]].actor);
       sessions.push(session);
-      const priced = hooks.prepare ? await hooks.prepare(tx) : null;
-      if (priced && !(priced instanceof AppError)) input = { ...input, ...priced };
-      const fields = {
-        type: 'CHARGE', actor: actor.id, action: input.action ?? null, model: input.model ?? null,
-        params: input.params ?? null, comment: input.comment ?? null, idempotencyKey: input.idempotencyKey,
-        quoteId: input.quoteId ?? null, pricing: input.pricing ?? null, vendorUsage: input.vendorUsage ?? null,
-        requestedMillis: input.amountMillis,
-      };
-      if (priced instanceof AppError) return this.refuse(session, priced, fields);
-      if (session.wallet.frozen) return this.refuse(session, frozenError(), fields);
-      const target: UseTarget = { action: input.action, model: input.model };
-      const plan = allocate(session.burnBuckets(), target, input.amountMillis);
-      const room = session.overdraftRoom();
-      if (plan.shortMillis > room) {
-        return this.refuse(session, insufficient(input.amountMillis, plan.applicableFreeMillis + room), fields);
-      }
-      const entries: PostEntry[] = plan.allocations.map((a) => ({ bucketId: a.bucketId, millis: -a.millis }));
-      if (plan.shortMillis > 0) entries.push({ bucketId: null, millis: -plan.shortMillis });
-      const posted = await session.post({ ...fields, entries });
-      await hooks.afterPost?.(tx, posted);
-      return { outcome: { kind: 'transaction', id: posted.id }, value: posted };
+      for (const i of fresh) results[i] = await this.chargeOne(tx, session, items[i]);
+      await session.finish();
+      await repo.storeIdempotencyResponses(tx, fresh.map((i) => ({ scope: items[i].actor.scope, key: items[i].input.idempotencyKey, response: results[i]!.outcome })));
     });
+    for (const s of sessions) if (s.posted.length > 0) this.publish(s.posted);
+    // Keys that were claimed before (or twice in this batch): their stored first result.
+    return Promise.all(items.map(async (item, i) => {
+      if (results[i]) return results[i]!;
+      try {
+        return { outcome: await storedOutcome(this.db, item.actor.scope, item.input.idempotencyKey, item.hash) };
+      } catch (error) {
+        return error instanceof Error ? error : new Error(String(error));
+      }
+    }));
+  }
+
+  private async chargeOne(tx: Tx, session: WalletSession, item: QueuedCharge): Promise<{ outcome: StoredOutcome; value?: TransactionRow }> {
+    const { actor, hooks } = item;
+    let input = item.input;
+    const priced = hooks.prepare ? await hooks.prepare(tx) : null;
+    if (priced && !(priced instanceof AppError)) input = { ...input, ...priced };
+    const fields = {
+      type: 'CHARGE', actor: actor.id, action: input.action ?? null, model: input.model ?? null,
+      params: input.params ?? null, comment: input.comment ?? null, idempotencyKey: input.idempotencyKey,
+      quoteId: input.quoteId ?? null, pricing: input.pricing ?? null, vendorUsage: input.vendorUsage ?? null,
+      requestedMillis: input.amountMillis,
+    };
+    if (priced instanceof AppError) return this.refuse(session, priced, fields);
+    if (session.wallet.frozen) return this.refuse(session, frozenError(), fields);
+    const plan = allocate(session.burnBuckets(), { action: input.action, model: input.model }, input.amountMillis);
+    const room = session.overdraftRoom();
+    if (plan.shortMillis > room) {
+      return this.refuse(session, insufficient(input.amountMillis, plan.applicableFreeMillis + room), fields);
+    }
+    const entries: PostEntry[] = plan.allocations.map((a) => ({ bucketId: a.bucketId, millis: -a.millis }));
+    if (plan.shortMillis > 0) entries.push({ bucketId: null, millis: -plan.shortMillis });
+    const posted = await session.post({ ...fields, entries });
+    await hooks.afterPost?.(tx, posted);
+    return { outcome: { kind: 'transaction', id: posted.id }, value: posted };
   }
 
   // ---------------------------------------------------------------- holds

@@ -9,7 +9,7 @@ import { newId } from '../../shared/ids';
 import { assert } from '../../shared/assert';
 import type { Millis } from '../../shared/credits';
 import * as repo from './ledger.repo';
-import type { BucketWithHeld, NewTransactionRow, TransactionRow, WalletRow } from './ledger.repo';
+import type { BucketWithHeld, NewEntryRow, NewTransactionRow, TransactionRow, WalletRow } from './ledger.repo';
 import type { BurnBucket } from './burn-down';
 import { isLive } from './figures';
 
@@ -28,6 +28,10 @@ export type PostInput = Omit<NewTransactionRow, 'id' | 'accountId' | 'sequence' 
 export class WalletSession {
   readonly posted: TransactionRow[] = [];
   private dirty = false;
+  /** Writes are buffered and flushed in a few multi-row statements (a batch of charges costs O(1) statements). */
+  private readonly pendingTransactions: NewTransactionRow[] = [];
+  private readonly pendingEntries: NewEntryRow[] = [];
+  private readonly pendingDeltas = new Map<string, number>();
 
   private constructor(
     readonly tx: Tx,
@@ -110,7 +114,6 @@ export class WalletSession {
   async post(input: PostInput): Promise<TransactionRow> {
     const { entries, ...fields } = input;
     const id = input.id ?? newId();
-    const deltas = new Map<string, number>();
     let amount = 0;
     let debtChange = 0;
     for (const entry of entries) {
@@ -123,7 +126,7 @@ export class WalletSession {
         assert(bucket, `entry on a bucket not loaded: ${entry.bucketId}`);
         bucket.remainingMillis += entry.millis;
         assert(bucket.remainingMillis >= 0, 'no bucket below zero');
-        deltas.set(entry.bucketId, (deltas.get(entry.bucketId) ?? 0) + entry.millis);
+        this.pendingDeltas.set(entry.bucketId, (this.pendingDeltas.get(entry.bucketId) ?? 0) + entry.millis);
       }
     }
     this.wallet.debtMillis += debtChange;
@@ -147,22 +150,32 @@ export class WalletSession {
       createdAt: this.now,
     } as TransactionRow;
     const { pos: _pos, ...insertable } = row;
-    await repo.addToBuckets(this.tx, deltas);
-    await repo.insertTransaction(this.tx, insertable, entries.map((e) => ({
-      transactionId: id,
-      accountId: this.accountId,
-      kind: e.bucketId === null ? 'DEBT' : 'BUCKET',
-      bucketId: e.bucketId,
-      originBucketId: e.originBucketId ?? null,
-      amountMillis: e.millis,
-    })));
+    this.pendingTransactions.push(insertable);
+    for (const e of entries) {
+      this.pendingEntries.push({
+        transactionId: id, accountId: this.accountId, kind: e.bucketId === null ? 'DEBT' : 'BUCKET',
+        bucketId: e.bucketId, originBucketId: e.originBucketId ?? null, amountMillis: e.millis,
+      });
+    }
     this.posted.push(row);
     return row;
   }
 
-  /** Records a refused attempt: status FAILED, no sequence, no balance effect. */
+  /** Records a refused attempt: status FAILED, no sequence, no balance effect (written at flush). */
   async recordFailure(input: Omit<PostInput, 'entries'> & { failureCode: string; failureMessage: string }): Promise<TransactionRow> {
-    return recordFailure(this.tx, this.accountId, this.now, input, this.balance(), this.available());
+    const row = failureRow(this.accountId, this.now, input, this.balance(), this.available());
+    this.pendingTransactions.push(row);
+    this.dirty = true;
+    return { ...row, pos: 0 } as TransactionRow;
+  }
+
+  /** Writes what post() and recordFailure() buffered: transactions, then entries, then bucket changes. */
+  async flush(): Promise<void> {
+    if (this.pendingTransactions.length > 0) await repo.insertTransactions(this.tx, this.pendingTransactions.splice(0));
+    if (this.pendingEntries.length > 0) await repo.insertEntries(this.tx, this.pendingEntries.splice(0));
+    const deltas = new Map([...this.pendingDeltas].filter(([, d]) => d !== 0));
+    this.pendingDeltas.clear();
+    await repo.addToBuckets(this.tx, deltas);
   }
 
   /**
@@ -199,6 +212,7 @@ export class WalletSession {
 
   async finish(): Promise<void> {
     if (!this.dirty) return;
+    await this.flush();
     await repo.updateWallet(this.tx, this.accountId, {
       sequence: this.wallet.sequence,
       debtMillis: this.wallet.debtMillis,
@@ -207,20 +221,26 @@ export class WalletSession {
   }
 }
 
+function failureRow(
+  accountId: string, now: Date, input: Omit<PostInput, 'entries'> & { failureCode: string; failureMessage: string },
+  balance: Millis | null, available: Millis | null,
+): NewTransactionRow {
+  return {
+    vendorUsage: null, pricing: null, params: null, action: null, model: null, comment: null,
+    idempotencyKey: null, quoteId: null, holdId: null, relatedTransactionId: null, requestedMillis: null,
+    ...input,
+    heldChangeMillis: 0, id: newId(), accountId, sequence: null, status: 'FAILED', amountMillis: 0, debtChangeMillis: 0,
+    balanceAfterMillis: balance, availableAfterMillis: available, createdAt: now,
+  };
+}
+
+/** Records a refused attempt outside a wallet session (e.g. before any wallet work). */
 export async function recordFailure(
   tx: Tx, accountId: string, now: Date,
   input: Omit<PostInput, 'entries'> & { failureCode: string; failureMessage: string },
   balance: Millis | null, available: Millis | null,
 ): Promise<TransactionRow> {
-  const id = newId();
-  const row = {
-    vendorUsage: null, pricing: null, params: null, action: null, model: null, comment: null,
-    idempotencyKey: null, quoteId: null, holdId: null, relatedTransactionId: null, requestedMillis: null,
-    heldChangeMillis: 0,
-    ...input,
-    id, accountId, sequence: null, status: 'FAILED', amountMillis: 0, debtChangeMillis: 0,
-    balanceAfterMillis: balance, availableAfterMillis: available, createdAt: now,
-  };
-  await repo.insertTransaction(tx, row, []);
+  const row = failureRow(accountId, now, input, balance, available);
+  await repo.insertTransactions(tx, [row]);
   return { ...row, pos: 0 } as TransactionRow;
 }

@@ -1,0 +1,61 @@
+/**
+ * Coalesces concurrent charges on one wallet. A hot wallet is limited by its row lock to about one
+ * commit per commit latency; instead, while one batch for a wallet is in its database transaction,
+ * later charges for that wallet wait here and then run together in the next transaction (one lock,
+ * one commit, a few multi-row statements). An idle wallet's charge runs at once: no timer, no added
+ * latency. Per process only; across processes the wallet row lock still serializes batches.
+ */
+import { AppError, ErrorCode } from '../../shared/errors';
+
+interface Waiting<I, R> {
+  item: I;
+  resolve: (result: R) => void;
+  reject: (error: unknown) => void;
+}
+
+export type BatchRunner<I, R> = (accountId: string, items: I[]) => Promise<(R | Error)[]>;
+
+export class WalletQueue<I, R> {
+  private readonly queues = new Map<string, Waiting<I, R>[]>();
+
+  constructor(
+    private readonly run: BatchRunner<I, R>,
+    /** Items that must run in a batch of their own (e.g. with pricing hooks). */
+    private readonly runsAlone: (item: I) => boolean,
+    private readonly batchSizeMax = 100,
+    private readonly waitingMax = 10_000,
+  ) {}
+
+  submit(accountId: string, item: I): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      let queue = this.queues.get(accountId);
+      if (queue && queue.length >= this.waitingMax) {
+        reject(new AppError(ErrorCode.RATE_LIMITED, 'too many charges are waiting for this wallet; retry shortly'));
+        return;
+      }
+      const idle = !queue;
+      if (!queue) this.queues.set(accountId, (queue = []));
+      queue.push({ item, resolve, reject });
+      if (idle) void this.drain(accountId, queue);
+    });
+  }
+
+  private async drain(accountId: string, queue: Waiting<I, R>[]): Promise<void> {
+    while (queue.length > 0) {
+      const batch = this.runsAlone(queue[0].item) ? queue.splice(0, 1) : this.takeBatch(queue);
+      try {
+        const results = await this.run(accountId, batch.map((w) => w.item));
+        batch.forEach((w, i) => (results[i] instanceof Error ? w.reject(results[i]) : w.resolve(results[i] as R)));
+      } catch (error) {
+        for (const w of batch) w.reject(error);
+      }
+    }
+    this.queues.delete(accountId);
+  }
+
+  private takeBatch(queue: Waiting<I, R>[]): Waiting<I, R>[] {
+    let n = 0;
+    while (n < queue.length && n < this.batchSizeMax && !this.runsAlone(queue[n].item)) n++;
+    return queue.splice(0, n);
+  }
+}
