@@ -28,6 +28,7 @@ import { createContext, type Context } from './graphql/context';
 import { loadersFor, type Services } from './graphql/services';
 import { formatError, formatGraphQLError } from './graphql/errors';
 import { aliasLimit, depthLimit } from './graphql/limits';
+import { containsNul, nulInputError, nulInputGuard } from './graphql/input-guard';
 import { loadDemo } from './cli/demo';
 
 export interface App {
@@ -80,18 +81,29 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   let ready = true;
 
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.bodySizeLimitBytes });
-  const wsCleanup = useServer<Record<string, unknown>, { viewer?: Viewer }>({
+  const wsCleanup = useServer<Record<string, unknown>, { viewer?: Viewer; authorization?: string | null }>({
     schema,
     execute, subscribe,
     validate: (s, document) => validate(s, document, [...specifiedRules, ...validationRules]),
     onConnect: async (ctx) => {
       try {
         const authorization = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
-        ctx.extra.viewer = await services.auth.authenticate(typeof authorization === 'string' ? authorization : null);
+        ctx.extra.authorization = typeof authorization === 'string' ? authorization : null;
+        ctx.extra.viewer = await services.auth.authenticate(ctx.extra.authorization);
         return true;
       } catch {
         return false; // closes with 4403 Forbidden
       }
+    },
+    // Each new subscription re-checks the credential, so a revoked key or an expired token opens nothing new.
+    onSubscribe: async (ctx, _id, payload) => {
+      if (containsNul(payload.variables) || /\\u0000|\u0000/.test(payload.query)) return [nulInputError()];
+      try {
+        ctx.extra.viewer = await services.auth.authenticate(ctx.extra.authorization);
+      } catch (error) {
+        return [error instanceof AppError ? error.toGraphQL() : new GraphQLError('authentication failed', { extensions: { code: 'UNAUTHENTICATED' } })];
+      }
+      return undefined;
     },
     context: (ctx): Context => createContext(ctx.extra.viewer ?? { kind: 'anonymous' }, services),
     onError: (_ctx, _id, _payload, errors) => errors.map(formatGraphQLError),
@@ -106,6 +118,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     includeStacktraceInErrorResponses: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      nulInputGuard,
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
       // Subscriptions run over graphql-ws only; over HTTP their resolvers would get no event and fail as internal errors.
       {
@@ -138,7 +151,11 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
       try {
         return createContext(await services.auth.authenticate(req.headers.authorization), services);
       } catch (error) {
-        if (error instanceof AppError) throw error.toGraphQL();
+        if (error instanceof AppError) {
+          // A bad credential is the client's doing: 401, not the 500 Apollo gives a failed context.
+          const g = error.toGraphQL();
+          throw new GraphQLError(g.message, { extensions: { ...g.extensions, http: { status: error.code === 'UNAUTHENTICATED' ? 401 : 400 } } });
+        }
         throw error;
       }
     },

@@ -229,6 +229,28 @@ describe('API keys and roles', () => {
     expect((await t.ok(Q_WALLET, { id: accountId })).wallet).toMatchObject({ balance: '9', sequence: 2 });
   });
 
+  test('a key revoked while its WebSocket connection stays open cannot open new subscriptions on it', async () => {
+    const accountId = await accountWithCredits('10');
+    const created = (await t.ok(M_CREATE_KEY, { i: { name: 'revoked while connected', role: 'SERVICE' } })).createApiKey;
+    const client = t.ws(created.secret);
+    // A first subscription keeps the (lazy) connection open while the key is revoked.
+    let firstEvent: () => void = () => {};
+    const opened = new Promise<void>((resolve) => (firstEvent = resolve));
+    const keepOpen = client.subscribe({ query: S_EVENTS, variables: { id: accountId, after: 0 } }, { next: () => firstEvent(), error: () => {}, complete: () => {} });
+    await opened;
+    expect((await t.ok(M_REVOKE_KEY, { id: created.id })).revokeApiKey).toBe(true);
+    expectErrorCode(await firstOutcome(client, S_EVENTS, { id: accountId, after: 0 }), 'UNAUTHENTICATED');
+    keepOpen();
+  });
+
+  test('NUL characters in text inputs are BAD_USER_INPUT on HTTP and WebSocket, and nothing is written', async () => {
+    const accountId = await accountWithCredits('10');
+    expect(await codeOf(M_CHARGE, { i: { accountId, amount: '1', idempotencyKey: uniqueKey(), comment: 'a\u0000b' } }, t.adminKey)).toBe('BAD_USER_INPUT');
+    expect(await codeOf(`{ account(externalId: "x\\u0000y") { id } }`, {}, t.adminKey)).toBe('BAD_USER_INPUT');
+    expectErrorCode(await firstOutcome(t.ws(), S_EVENTS, { id: 'a\u0000' }), 'BAD_USER_INPUT');
+    expect((await t.ok(Q_WALLET, { id: accountId })).wallet).toMatchObject({ balance: '10', sequence: 1 });
+  });
+
   test('revokeApiKey is admin only and NOT_FOUND for an unknown key', async () => {
     const service = await t.key('SERVICE');
     const created = (await t.ok(M_CREATE_KEY, { i: { name: 'other', role: 'READONLY' } })).createApiKey;
@@ -278,6 +300,10 @@ describe('API keys and roles', () => {
     for (const garbage of ['garbage', 'ck_not-a-real-key', 'ut1.', 'ut1.bm9wZQ.nope', 'ck_' + 'x'.repeat(5000)]) {
       expect(await codeOf(Q_WALLET, { id: accountId }, garbage)).toBe('UNAUTHENTICATED');
     }
+    // A client error, not a server failure.
+    const response = await rawPost(JSON.stringify({ query: Q_WALLET, variables: { id: accountId } }), 'garbage');
+    expect(response.status).toBe(401);
+    expect(JSON.parse(response.text).errors.map((e: any) => e.extensions.code)).toEqual(['UNAUTHENTICATED']);
     expect(await firstOutcome(t.ws('ck_not-a-real-key'), S_EVENTS, { id: accountId, after: 0 })).toMatchObject({ kind: 'closed', code: 4403 });
   });
 

@@ -1,0 +1,382 @@
+/**
+ * Live wallet events (PRODUCT.md §6): every committed change, in sequence order, with no gap and no
+ * duplicate — across replay-then-live, concurrent commits and out-of-order publishes — and nothing
+ * for refused or uncommitted work.
+ */
+import type { Client } from 'graphql-ws';
+import { WalletEventHub } from '../../src/modules/events';
+import type { TransactionRow } from '../../src/modules/ledger';
+import { collect, startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
+
+let t: TestApp;
+beforeAll(async () => { t = await startTestApp(); });
+afterAll(async () => { await t.close(); });
+
+const S_EVENTS = `subscription($id: ID!, $after: Int) {
+  walletEvents(accountId: $id, afterSequence: $after) {
+    accountId sequence kind balance available transaction { id type status amount sequence balanceAfter }
+  }
+}`;
+const M_CHARGE = `mutation($i: ChargeInput!) { charge(input: $i) { id sequence status amount balanceAfter } }`;
+const M_RESERVE = `mutation($i: ReserveInput!) { reserveCredits(input: $i) { id status amount } }`;
+const M_CAPTURE = `mutation($i: CaptureInput!) { captureHold(input: $i) { id type amount sequence } }`;
+const M_RELEASE = `mutation($i: ReleaseInput!) { releaseHold(input: $i) { id status } }`;
+const Q_WALLET = `query($id: ID!) { wallet(accountId: $id) { balance available held sequence } }`;
+
+interface Event {
+  accountId: string;
+  sequence: number;
+  kind: string;
+  balance: string;
+  available: string;
+  transaction: { id: string; type: string; status: string; amount: string; sequence: number; balanceAfter: string };
+}
+
+const charge = (accountId: string, amount: string, idempotencyKey = uniqueKey('charge')) =>
+  t.gql(M_CHARGE, { i: { accountId, amount, idempotencyKey } });
+
+async function chargeOk(accountId: string, amount: string) {
+  const result = await charge(accountId, amount);
+  if (result.errors) throw new Error(JSON.stringify(result.errors));
+  return result.data.charge;
+}
+
+/**
+ * A running subscription: events as they arrive, `until(n)` resolves once n have, and `onEvent`
+ * runs for each event when it arrives (before the next one is handled).
+ */
+function live(client: Client, variables: Record<string, unknown>, onEvent?: (event: Event) => void) {
+  const events: Event[] = [];
+  let failure: unknown = null;
+  const waiters: { n: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  const check = () => {
+    for (const w of [...waiters]) {
+      if (failure) w.reject(failure);
+      else if (events.length >= w.n) w.resolve();
+      else continue;
+      waiters.splice(waiters.indexOf(w), 1);
+    }
+  };
+  const unsubscribe = client.subscribe<{ walletEvents: Event }>({ query: S_EVENTS, variables }, {
+    next: (value) => {
+      if (value.errors) failure = new Error(`subscription error: ${JSON.stringify(value.errors)}`);
+      else {
+        events.push(value.data!.walletEvents);
+        onEvent?.(value.data!.walletEvents);
+      }
+      check();
+    },
+    error: (error) => { failure = error instanceof Error ? error : new Error(`subscription failed: ${JSON.stringify(error)}`); check(); },
+    complete: () => { failure = failure ?? new Error('subscription completed'); check(); },
+  });
+  return {
+    events,
+    until(n: number): Promise<void> {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`got ${events.length}/${n} events: ${JSON.stringify(events.map((e) => e.sequence))}`)), 20000);
+        waiters.push({ n, resolve: () => { clearTimeout(timer); resolve(); }, reject: (e) => { clearTimeout(timer); reject(e); } });
+        check();
+      });
+    },
+    stop: () => unsubscribe(),
+  };
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/** Waits until the server's hub has `n` listeners (a subscription is live once it is listening). */
+async function subscribers(n: number): Promise<void> {
+  for (let i = 0; t.app.services.events.subscriberCount() < n; i += 1) {
+    if (i > 2000) throw new Error(`${t.app.services.events.subscriberCount()} subscribers, expected ${n}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Lets in-flight publishes and socket frames through, so a stray extra event would be seen. */
+async function settle(accountId: string): Promise<void> {
+  await t.ok(Q_WALLET, { id: accountId });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+describe('walletEvents', () => {
+  test('pushes each committed change in order with balance/available after and the transaction', async () => {
+    const accountId = await t.createAccount();
+    const sub = live(t.ws(), { id: accountId, after: 0 });
+    const grant = await t.grant(accountId, '10');
+    await sub.until(1);
+    const first = await chargeOk(accountId, '2.5');
+    const second = await chargeOk(accountId, '0.125');
+    await sub.until(3);
+    await settle(accountId);
+    sub.stop();
+    expect(sub.events).toEqual([
+      { accountId, sequence: 1, kind: 'GRANT', balance: '10', available: '10', transaction: { id: grant.id, type: 'GRANT', status: 'SUCCEEDED', amount: '10', sequence: 1, balanceAfter: '10' } },
+      { accountId, sequence: 2, kind: 'CHARGE', balance: '7.5', available: '7.5', transaction: { id: first.id, type: 'CHARGE', status: 'SUCCEEDED', amount: '-2.5', sequence: 2, balanceAfter: '7.5' } },
+      { accountId, sequence: 3, kind: 'CHARGE', balance: '7.375', available: '7.375', transaction: { id: second.id, type: 'CHARGE', status: 'SUCCEEDED', amount: '-0.125', sequence: 3, balanceAfter: '7.375' } },
+    ]);
+  });
+
+  test('without afterSequence only live events arrive', async () => {
+    const accountId = await t.createAccount();
+    await t.grant(accountId, '10');
+    await chargeOk(accountId, '1');
+    const listening = t.app.services.events.subscriberCount();
+    const sub = live(t.ws(), { id: accountId });
+    await subscribers(listening + 1);
+    await chargeOk(accountId, '1');
+    await sub.until(1);
+    await settle(accountId);
+    sub.stop();
+    expect(sub.events.map((e) => e.sequence)).toEqual([3]);
+    expect(sub.events[0]).toMatchObject({ kind: 'CHARGE', balance: '8', available: '8' });
+  });
+
+  test('afterSequence replays from the ledger, then continues live with no gap and no duplicate', async () => {
+    const accountId = await t.createAccount();
+    await t.grant(accountId, '100');
+    await chargeOk(accountId, '1');
+    await t.grant(accountId, '5');
+    await chargeOk(accountId, '2');
+    await chargeOk(accountId, '3'); // sequences 1..5
+    const sub = live(t.ws(), { id: accountId, after: 2 });
+    await sub.until(3); // 3, 4, 5 replayed: the subscription is live from here
+    const more = [];
+    for (let i = 0; i < 5; i += 1) more.push(await chargeOk(accountId, '1'));
+    await t.grant(accountId, '1'); // sequences 6..11
+    await sub.until(9);
+    await settle(accountId);
+    sub.stop();
+    expect(sub.events.map((e) => e.sequence)).toEqual(range(3, 11));
+    expect(sub.events.map((e) => e.kind)).toEqual(['GRANT', 'CHARGE', 'CHARGE', 'CHARGE', 'CHARGE', 'CHARGE', 'CHARGE', 'CHARGE', 'GRANT']);
+    expect(sub.events.slice(3, 8).map((e) => e.transaction.id)).toEqual(more.map((m) => m.id));
+    expect(sub.events.map((e) => e.balance)).toEqual(['104', '102', '99', '98', '97', '96', '95', '94', '95']);
+    expect(sub.events.every((e) => e.transaction.sequence === e.sequence && e.transaction.balanceAfter === e.balance)).toBe(true);
+  });
+
+  test('afterSequence 0 replays everything, and changes committed while it starts are neither lost nor repeated', async () => {
+    const accountId = await t.createAccount();
+    await t.grant(accountId, '1000');
+    for (let i = 0; i < 9; i += 1) await chargeOk(accountId, '1'); // sequences 1..10
+    const sub = live(t.ws(), { id: accountId, after: 0 });
+    // Commits racing with the subscription's start: each lands in the replay read, arrives live, or both.
+    const racing = Promise.all(range(1, 10).map(() => chargeOk(accountId, '1')));
+    await racing;
+    await sub.until(20);
+    await settle(accountId);
+    sub.stop();
+    expect(sub.events.map((e) => e.sequence)).toEqual(range(1, 20));
+    expect(sub.events[19].balance).toBe('981');
+  });
+
+  test('concurrent charges arrive as consecutive sequences with no gap or duplicate', async () => {
+    const accountId = await t.createAccount();
+    await t.grant(accountId, '100');
+    const sub = live(t.ws(), { id: accountId, after: 0 });
+    await sub.until(1);
+    const charged = await Promise.all(range(1, 20).map(() => chargeOk(accountId, '1.5')));
+    await sub.until(21);
+    await settle(accountId);
+    sub.stop();
+    expect(sub.events.map((e) => e.sequence)).toEqual(range(1, 21));
+    expect(charged.map((c) => c.sequence).sort((a, b) => a - b)).toEqual(range(2, 21));
+    // Each event carries the transaction that took that sequence, and balances fall by 1.5 each step.
+    const bySequence = new Map(charged.map((c) => [c.sequence, c.id]));
+    for (const event of sub.events.slice(1)) {
+      expect(event.transaction.id).toBe(bySequence.get(event.sequence));
+      expect(event).toMatchObject({ kind: 'CHARGE', transaction: { type: 'CHARGE', amount: '-1.5' } });
+    }
+    expect(sub.events.map((e) => Number(e.balance))).toEqual(range(0, 20).map((i) => 100 - 1.5 * i));
+    const wallet = (await t.ok(Q_WALLET, { id: accountId })).wallet;
+    expect(wallet).toMatchObject({ balance: '70', sequence: 21 });
+  });
+
+  test('two subscribers of one wallet each get the same complete sequence', async () => {
+    const accountId = await t.createAccount();
+    await t.grant(accountId, '50');
+    const a = live(t.ws(), { id: accountId, after: 0 });
+    const b = live(t.ws(await t.userToken(accountId)), { id: accountId, after: 0 });
+    await Promise.all([a.until(1), b.until(1)]);
+    await Promise.all(range(1, 10).map(() => chargeOk(accountId, '1')));
+    await Promise.all([a.until(11), b.until(11)]);
+    await settle(accountId);
+    a.stop();
+    b.stop();
+    expect(a.events.map((e) => e.sequence)).toEqual(range(1, 11));
+    expect(b.events).toEqual(a.events);
+  });
+
+  test('a refused charge produces no event, and events are only delivered once committed', async () => {
+    const accountId = await t.createAccount();
+    await t.grant(accountId, '5');
+    const seenAtDelivery: { sequence: number; wallet: Promise<any> }[] = [];
+    // When an event arrives, the wallet read at that moment must already show it: it was committed first.
+    const sub = live(t.ws(), { id: accountId, after: 0 }, (event) => {
+      seenAtDelivery.push({ sequence: event.sequence, wallet: t.ok(Q_WALLET, { id: accountId }) });
+    });
+    await sub.until(1);
+    const refused = await charge(accountId, '100');
+    expect(refused.errors?.[0].extensions?.code).toBe('INSUFFICIENT_CREDITS');
+    const refusedAgain = await charge(accountId, '5.001');
+    expect(refusedAgain.errors?.[0].extensions?.code).toBe('INSUFFICIENT_CREDITS');
+    const ok = await chargeOk(accountId, '2');
+    expect(ok.sequence).toBe(2);
+    await sub.until(2);
+    await settle(accountId);
+    sub.stop();
+    expect(sub.events.map((e) => [e.sequence, e.kind, e.transaction.status, e.transaction.amount])).toEqual([
+      [1, 'GRANT', 'SUCCEEDED', '5'],
+      [2, 'CHARGE', 'SUCCEEDED', '-2'],
+    ]);
+    // The refusals were recorded (FAILED, no sequence) but never pushed.
+    const history = await t.ok(`query($id: ID!) { transactions(accountId: $id, filter: { statuses: [FAILED] }) { edges { node { id status sequence } } } }`, { id: accountId });
+    const failedIds = history.transactions.edges.map((e: any) => e.node.id);
+    expect(failedIds).toHaveLength(2);
+    expect(history.transactions.edges.every((e: any) => e.node.sequence === null)).toBe(true);
+    expect(sub.events.some((e) => failedIds.includes(e.transaction.id))).toBe(false);
+    for (const { sequence, wallet } of seenAtDelivery) expect((await wallet).wallet.sequence).toBeGreaterThanOrEqual(sequence);
+  });
+
+  test('an idempotent retry of a charge produces no second event', async () => {
+    const accountId = await t.createAccount();
+    await t.grant(accountId, '10');
+    const sub = live(t.ws(), { id: accountId, after: 0 });
+    await sub.until(1);
+    const key = uniqueKey('retry');
+    const first = (await charge(accountId, '3', key)).data.charge;
+    const again = (await charge(accountId, '3', key)).data.charge;
+    expect(again.id).toBe(first.id);
+    await chargeOk(accountId, '1');
+    await sub.until(3);
+    await settle(accountId);
+    sub.stop();
+    expect(sub.events.map((e) => [e.sequence, e.kind, e.balance])).toEqual([[1, 'GRANT', '10'], [2, 'CHARGE', '7'], [3, 'CHARGE', '6']]);
+  });
+
+  test('holds produce HOLD, CAPTURE and RELEASE events', async () => {
+    const accountId = await t.createAccount();
+    await t.grant(accountId, '10');
+    const sub = live(t.ws(), { id: accountId, after: 0 });
+    await sub.until(1);
+    const hold = (await t.ok(M_RESERVE, { i: { accountId, amount: '4', idempotencyKey: uniqueKey('hold') } })).reserveCredits;
+    await t.ok(M_CAPTURE, { i: { holdId: hold.id, amount: '3', idempotencyKey: uniqueKey('capture') } });
+    const second = (await t.ok(M_RESERVE, { i: { accountId, amount: '2', idempotencyKey: uniqueKey('hold') } })).reserveCredits;
+    await t.ok(M_RELEASE, { i: { holdId: second.id, idempotencyKey: uniqueKey('release') } });
+    await sub.until(5);
+    await settle(accountId);
+    sub.stop();
+    expect(sub.events.map((e) => [e.sequence, e.kind, e.balance, e.available, e.transaction.type, e.transaction.amount])).toEqual([
+      [1, 'GRANT', '10', '10', 'GRANT', '10'],
+      [2, 'HOLD', '10', '6', 'HOLD', '0'], // held, not spent
+      [3, 'CAPTURE', '7', '7', 'CAPTURE', '-3'], // 3 of the 4 debited, the rest available again
+      [4, 'HOLD', '7', '5', 'HOLD', '0'],
+      [5, 'RELEASE', '7', '7', 'RELEASE', '0'],
+    ]);
+    expect((await t.ok(Q_WALLET, { id: accountId })).wallet).toEqual({ balance: '7', available: '7', held: '0', sequence: 5 });
+  });
+
+  test('a subscription ends cleanly and leaves no listener behind', async () => {
+    const accountId = await t.createAccount();
+    await t.grant(accountId, '3');
+    const before = t.app.services.events.subscriberCount();
+    const events = await collect(t.ws(), S_EVENTS, { id: accountId, after: 0 }, 1);
+    expect(events[0].walletEvents.sequence).toBe(1);
+    await settle(accountId);
+    expect(t.app.services.events.subscriberCount()).toBe(before);
+  });
+});
+
+describe('WalletEventHub', () => {
+  const ACCOUNT = 'acc-1';
+  const row = (sequence: number, accountId = ACCOUNT) =>
+    ({ id: `tx-${accountId}-${sequence}`, accountId, sequence, type: 'CHARGE', balanceAfterMillis: -sequence, availableAfterMillis: -sequence }) as unknown as TransactionRow;
+
+  /** The "ledger" the hub reads back from: committed rows per account. */
+  function fakeLedger() {
+    const committed: TransactionRow[] = [];
+    const reads: [number, number][] = [];
+    const readAfter = async (accountId: string, after: number, limit: number) => {
+      reads.push([after, limit]);
+      return committed.filter((r) => r.accountId === accountId && r.sequence! > after).sort((a, b) => a.sequence! - b.sequence!).slice(0, limit);
+    };
+    return { committed, reads, readAfter };
+  }
+
+  async function take(iterator: AsyncIterator<TransactionRow>, n: number): Promise<number[]> {
+    const out: number[] = [];
+    while (out.length < n) {
+      let timer: NodeJS.Timeout | undefined;
+      const next = await Promise.race([
+        iterator.next(),
+        new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`stalled after ${JSON.stringify(out)}`)), 5000); }),
+      ]).finally(() => clearTimeout(timer));
+      if (next.done) throw new Error(`ended after ${JSON.stringify(out)}`);
+      out.push(next.value.sequence!);
+    }
+    return out;
+  }
+
+  test('an out-of-order publish (3 before 2) still yields 1, 2, 3 by filling the gap from the ledger', async () => {
+    const ledger = fakeLedger();
+    const hub = new WalletEventHub(ledger.readAfter);
+    const iterator = hub.subscribe(ACCOUNT, 0);
+    const firstThree = take(iterator, 3);
+    await new Promise((resolve) => setImmediate(resolve)); // the initial (empty) replay has run
+    ledger.committed.push(row(1), row(2), row(3));
+    hub.publish([row(1)]);
+    hub.publish([row(3)]); // commit 3 finished publishing before commit 2
+    hub.publish([row(2)]);
+    expect(await firstThree).toEqual([1, 2, 3]);
+    expect(ledger.reads.map(([after]) => after)).toEqual([0, 1]); // the initial replay, then the gap after 1
+    ledger.committed.push(row(4));
+    hub.publish([row(4)]);
+    expect(await take(iterator, 1)).toEqual([4]);
+    await iterator.return!();
+    expect(hub.subscriberCount()).toBe(0);
+  });
+
+  test('a gap at the start is filled too: only 3 published, 1..3 delivered once', async () => {
+    const ledger = fakeLedger();
+    const hub = new WalletEventHub(ledger.readAfter);
+    const iterator = hub.subscribe(ACCOUNT, 0);
+    const pending = take(iterator, 3);
+    await new Promise((resolve) => setImmediate(resolve));
+    ledger.committed.push(row(1), row(2), row(3));
+    hub.publish([row(3)]);
+    expect(await pending).toEqual([1, 2, 3]);
+    hub.publish([row(2)]); // late publishes of what was already delivered are dropped
+    hub.publish([row(1)]);
+    ledger.committed.push(row(4));
+    hub.publish([row(4)]);
+    expect(await take(iterator, 1)).toEqual([4]);
+    await iterator.return!();
+  });
+
+  test('replay after a sequence, then live, with no duplicate when a live publish races the replay', async () => {
+    const ledger = fakeLedger();
+    ledger.committed.push(row(1), row(2), row(3));
+    const hub = new WalletEventHub(ledger.readAfter);
+    const iterator = hub.subscribe(ACCOUNT, 1);
+    // Row 3 is published after the subscription started but before the replay read it.
+    hub.publish([row(3)]);
+    expect(await take(iterator, 2)).toEqual([2, 3]);
+    ledger.committed.push(row(4), row(5));
+    hub.publish([row(5), row(4)].reverse());
+    expect(await take(iterator, 2)).toEqual([4, 5]);
+    await iterator.return!();
+  });
+
+  test('other accounts and unsequenced rows are not delivered', async () => {
+    const ledger = fakeLedger();
+    const hub = new WalletEventHub(ledger.readAfter);
+    const iterator = hub.subscribe(ACCOUNT, 0);
+    const pending = take(iterator, 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    ledger.committed.push(row(1, 'acc-2'));
+    hub.publish([row(1, 'acc-2'), { ...row(99), sequence: null } as TransactionRow]);
+    ledger.committed.push(row(1));
+    hub.publish([row(1)]);
+    expect(await pending).toEqual([1]);
+    await iterator.return!();
+    expect(hub.subscriberCount()).toBe(0);
+  });
+});
