@@ -199,9 +199,10 @@ export class LedgerService {
   // ---------------------------------------------------------------- grants
 
   async grant(actor: Actor, input: GrantInput): Promise<TransactionRow> {
-    const now = this.clock.now();
-    if (input.expiresAt && input.expiresAt <= now) throw badInput('expiresAt must be in the future', 'expiresAt');
     return this.execute<TransactionRow>(actor, 'grantCredits', input.idempotencyKey, input, async (tx, sessions) => {
+      // Checked after the key is claimed: a replay of a grant whose expiresAt has passed since returns the
+      // stored result (a fresh request is still refused, and the throw rolls the key claim back).
+      if (input.expiresAt && input.expiresAt <= this.clock.now()) throw badInput('expiresAt must be in the future', 'expiresAt');
       const session = await this.open(tx, input.accountId, actor);
       sessions.push(session);
       const bucketId = newId();
@@ -249,9 +250,31 @@ export class LedgerService {
   }
 
   private readonly charges = new WalletQueue<QueuedCharge, { outcome: StoredOutcome; value?: TransactionRow }>(
-    (accountId, items) => this.runCharges(accountId, items),
+    (accountId, items) => this.runChargesIsolated(accountId, items),
     (item) => Boolean(item.hooks.prepare || item.hooks.afterPost),
   );
+
+  /**
+   * A batch that fails as a whole (e.g. one charge carries text the database refuses) rolled back and
+   * wrote nothing: its charges then run one by one, so a bad request never fails the charges it was
+   * coalesced with.
+   */
+  private async runChargesIsolated(accountId: string, items: QueuedCharge[]): Promise<({ outcome: StoredOutcome; value?: TransactionRow } | Error)[]> {
+    try {
+      return await this.runCharges(accountId, items);
+    } catch (error) {
+      if (items.length === 1) throw error;
+      const results: ({ outcome: StoredOutcome; value?: TransactionRow } | Error)[] = [];
+      for (const item of items) {
+        try {
+          results.push((await this.runCharges(accountId, [item]))[0]);
+        } catch (alone) {
+          results.push(alone instanceof Error ? alone : new Error(String(alone)));
+        }
+      }
+      return results;
+    }
+  }
 
   /** One database transaction for a batch of charges on one wallet. */
   private async runCharges(accountId: string, items: QueuedCharge[]): Promise<({ outcome: StoredOutcome; value?: TransactionRow } | Error)[]> {
