@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the charge path over HTTP against PostgreSQL, as a ratio to the bare-SQL floor
  * measured in the same run (../shared/bench/sql-floor.sh, pgbench). These machines are noisy, so
- * every figure is a median over BENCH_REPEATS rounds, and the rounds interleave the shapes.
+ * every figure is a median over BENCH_REPEATS rounds; each round measures the floor (server idle)
+ * and then every shape, and a shape's ratio is the median of its per-round ratios.
  *
  * It starts the compiled server (dist/src/main.js) as a child process on PostgreSQL with
  * LOAD_DEMO=false, creates an admin key with the create-admin-key CLI, seeds BENCH_WALLETS wallets
@@ -69,6 +70,8 @@ export interface ShapeResult {
   perSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** This round's throughput over this round's floor figure (when the shape has one). */
+  ratioToFloor?: number;
   firstFailure?: string;
 }
 
@@ -326,7 +329,7 @@ function summarize(results: ShapeResult[], floor: Floor | null): SummaryRow[] {
     return {
       shape, perSecond, p50Ms: median(rounds.map((r) => r.p50Ms)), p99Ms: median(rounds.map((r) => r.p99Ms)),
       failures: rounds.reduce((s, r) => s + r.failures, 0), floorPerSecond,
-      ratioToFloor: floorPerSecond ? perSecond / floorPerSecond : null, rounds,
+      ratioToFloor: rounds.some((r) => r.ratioToFloor !== undefined) ? median(rounds.map((r) => r.ratioToFloor ?? NaN)) : null, rounds,
     };
   });
 }
@@ -367,38 +370,46 @@ async function main(): Promise<void> {
     const runTag = `bench-${process.pid}-${Date.now().toString(36)}`;
 
     const seedStarted = Date.now();
-    const wallets = await seed(target, walletCount, '1000000', runTag);
+    const wallets = await seed(target, walletCount, '1000000', runTag, 32);
     log(`seeded ${wallets.length} wallets in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
     const fixture: Fixture = { wallets, runTag };
 
     // Warm-up: JIT, connection pools, caches. Not reported.
     await runShape(target, shapes(fixture, -1)[0], Math.min(2, seconds), connections);
 
+    // Each round measures the floor (server idle) and then every shape, so a ratio compares figures
+    // taken minutes apart at most; the table shows medians over rounds.
     const results: ShapeResult[] = [];
+    const floors: (Floor | { skipped: string })[] = [];
     for (let round = 0; round < repeats; round += 1) {
+      const floorResult = await measureFloor(databaseUrl, seconds, floorClients);
+      floors.push(floorResult);
+      if ('skipped' in floorResult) log(`round ${round + 1}/${repeats} floor skipped: ${floorResult.skipped}`);
+      else log(`round ${round + 1}/${repeats} floor: ${floorResult.uniform_tps.toFixed(0)} uniform / ${floorResult.hot_tps.toFixed(0)} hot tps`);
       for (const shape of shapes(fixture, round)) {
         const result = await runShape(target, shape, seconds, connections);
-        log(`round ${round + 1}/${repeats} ${shape.name}: ${result.perSecond.toFixed(0)}/s p50 ${result.p50Ms.toFixed(1)} ms p99 ${result.p99Ms.toFixed(1)} ms${result.failures ? ` failures ${result.failures}: ${result.firstFailure}` : ''}`);
+        const f = floorFor(shape.name, 'skipped' in floorResult ? null : floorResult);
+        if (f) result.ratioToFloor = result.perSecond / f;
+        log(`round ${round + 1}/${repeats} ${shape.name}: ${result.perSecond.toFixed(0)}/s p50 ${result.p50Ms.toFixed(1)} ms p99 ${result.p99Ms.toFixed(1)} ms${f ? ` ratio ${result.ratioToFloor!.toFixed(3)}` : ''}${result.failures ? ` failures ${result.failures}: ${result.firstFailure}` : ''}`);
         results.push(result);
       }
     }
-
-    // The floor is measured with the server idle (its pool stays open, nothing runs on it).
-    log(`measuring the bare-SQL floor (${seconds} s uniform + ${seconds} s hot, ${floorClients} pgbench clients)`);
-    const floorResult = await measureFloor(databaseUrl, seconds, floorClients);
-    const floor = 'skipped' in floorResult ? null : floorResult;
-    if ('skipped' in floorResult) log(`floor skipped: ${floorResult.skipped}`);
+    const measured = floors.filter((f): f is Floor => !('skipped' in f));
+    const floor: Floor | null = measured.length === 0 ? null : {
+      uniform_tps: median(measured.map((f) => f.uniform_tps)), hot_tps: median(measured.map((f) => f.hot_tps)), seconds, clients: floorClients,
+    };
+    const floorResult = floor ?? floors[0];
 
     const rows = summarize(results, floor);
     const note = [
       `charges over HTTP: ${connections} keep-alive connections, ${seconds} s per shape, median of ${repeats} round(s); ${walletCount} wallets;`,
-      `floor: pgbench ${floorClients} clients, ${floor ? `${floor.uniform_tps.toFixed(0)} uniform / ${floor.hot_tps.toFixed(0)} hot tps` : 'skipped'};`,
+      `floor: pgbench ${floorClients} clients, ${seconds} s each, once per round: ${floor ? `median ${floor.uniform_tps.toFixed(0)} uniform / ${floor.hot_tps.toFixed(0)} hot tps; ratio = median over rounds of (shape / same round's floor)` : `skipped (${(floors[0] as { skipped: string }).skipped})`};`,
       `machine: ${os.cpus().length} CPUs (client, server and PostgreSQL share them), node ${process.version}`,
     ].join('\n');
     process.stdout.write(`\n${table(rows)}\n\n${note}\n\n`);
     process.stdout.write(JSON.stringify({
       seconds, repeats, connections, wallets: walletCount, cpus: os.cpus().length, node: process.version,
-      floor: floorResult, totalSeconds: (Date.now() - started) / 1000,
+      floor: floorResult, floorRounds: floors, totalSeconds: (Date.now() - started) / 1000,
       shapes: rows.map(({ rounds, ...row }) => ({ ...row, rounds: rounds.map(({ firstFailure, ...r }) => ({ ...r, ...(firstFailure ? { firstFailure } : {}) })) })),
     }) + '\n');
   } finally {

@@ -19,9 +19,11 @@ const CREATE_ADMIN_KEY = path.join(ROOT, 'dist/src/cli/create-admin-key.js');
 const run = promisify(execFile);
 
 const LOOPS = 16;
+const WALLETS = 4; // loop n charges wallet n % WALLETS: several commits in flight at the kill
 const ITERATIONS_MAX = 2000; // per loop
-const KILL_AFTER_ACKED = 400; // acknowledged charges before the kill …
-const KILL_AFTER_MS = 2000; // … or this much load, whichever comes first
+const CYCLES = 3; // load → SIGKILL → restart, each at a different moment
+const KILL_AFTER_ACKED = 400; // acknowledged charges in a cycle before the kill …
+const KILL_AFTER_MS = [1500, 650, 1100]; // … or this much load, whichever comes first
 const LOAD_MS_MAX = 15_000;
 
 const CHARGE = `mutation($i: ChargeInput!) { charge(input: $i) { id status amount idempotencyKey } }`;
@@ -98,7 +100,7 @@ function killed(child: ChildProcess): Promise<void> {
   });
 }
 
-type Attempt = { key: string; millis: number; state: 'pending' | 'succeeded' | 'refused' | 'unknown'; id?: string; code?: string };
+type Attempt = { key: string; wallet: number; millis: number; state: 'pending' | 'succeeded' | 'refused' | 'unknown'; id?: string; code?: string };
 
 const suite = isPostgres() ? describe : describe.skip;
 
@@ -137,47 +139,59 @@ suite('PostgreSQL crash: SIGKILL mid-load (runs only with DATABASE_URL)', () => 
   test('every acknowledged charge is in the ledger exactly once after a SIGKILL and restart', async () => {
     server = await startServer(port);
     const runId = `crash-${process.pid}-${Date.now()}`;
-    const accountId = (await ok(`mutation($i: CreateAccountInput!) { createAccount(input: $i) { id } }`, { i: { name: 'crash test', kind: 'USER' } })).createAccount.id;
     const grantedMillis = 10_000_000;
-    await ok(`mutation($i: GrantCreditsInput!) { grantCredits(input: $i) { id } }`,
-      { i: { accountId, amount: String(grantedMillis / 1000), source: 'PURCHASE', idempotencyKey: `${runId}-grant` } });
+    const accounts: string[] = [];
+    for (let w = 0; w < WALLETS; w += 1) {
+      const accountId = (await ok(`mutation($i: CreateAccountInput!) { createAccount(input: $i) { id } }`, { i: { name: `crash test ${w}`, kind: 'USER' } })).createAccount.id;
+      await ok(`mutation($i: GrantCreditsInput!) { grantCredits(input: $i) { id } }`,
+        { i: { accountId, amount: String(grantedMillis / 1000), source: 'PURCHASE', idempotencyKey: `${runId}-grant-${w}` } });
+      accounts.push(accountId);
+    }
 
-    // ---- load, then SIGKILL mid-run
+    // ---- load, then SIGKILL mid-run; CYCLES times (restart in between), at varying moments
     const attempts: Attempt[] = [];
-    let acked = 0;
-    let stop = false;
-    const started = Date.now();
-    const loop = async (n: number) => {
-      for (let i = 0; i < ITERATIONS_MAX && !stop && Date.now() - started < LOAD_MS_MAX; i += 1) {
-        const attempt: Attempt = { key: `${runId}-${n}-${i}`, millis: 1000 + ((n * 7 + i) % 5) * 250, state: 'pending' };
-        attempts.push(attempt);
-        try {
-          const result = await gql(CHARGE, { i: { accountId, amount: (attempt.millis / 1000).toFixed(3), idempotencyKey: attempt.key } });
-          if (result.data?.charge?.status === 'SUCCEEDED') {
-            attempt.state = 'succeeded';
-            attempt.id = result.data.charge.id;
-            acked += 1;
-          } else {
-            attempt.state = 'refused';
-            attempt.code = result.errors?.[0]?.extensions?.code;
-          }
-        } catch {
-          attempt.state = 'unknown'; // no answer: the server died before (or while) answering
-          return;
-        }
+    for (let cycle = 0; cycle < CYCLES; cycle += 1) {
+      if (cycle > 0) {
+        agent.destroy(); // fresh sockets: the old ones died with the server
+        agent = new http.Agent({ keepAlive: true, maxSockets: LOOPS });
+        server = await startServer(port);
       }
-    };
-    const loops = Array.from({ length: LOOPS }, (_, n) => loop(n));
-    const victim = server.child;
-    await new Promise<void>((resolve) => {
-      const tick = setInterval(() => {
-        if (acked >= KILL_AFTER_ACKED || Date.now() - started >= KILL_AFTER_MS) { clearInterval(tick); resolve(); }
-      }, 5);
-    });
-    await killed(victim);
-    server = null;
-    stop = true;
-    await Promise.all(loops);
+      let acked = 0;
+      let stop = false;
+      const started = Date.now();
+      const killAfterMs = KILL_AFTER_MS[cycle % KILL_AFTER_MS.length];
+      const loop = async (n: number) => {
+        for (let i = 0; i < ITERATIONS_MAX && !stop && Date.now() - started < LOAD_MS_MAX; i += 1) {
+          const attempt: Attempt = { key: `${runId}-${cycle}-${n}-${i}`, wallet: n % WALLETS, millis: 1000 + ((n * 7 + i) % 5) * 250, state: 'pending' };
+          attempts.push(attempt);
+          try {
+            const result = await gql(CHARGE, { i: { accountId: accounts[attempt.wallet], amount: (attempt.millis / 1000).toFixed(3), idempotencyKey: attempt.key } });
+            if (result.data?.charge?.status === 'SUCCEEDED') {
+              attempt.state = 'succeeded';
+              attempt.id = result.data.charge.id;
+              acked += 1;
+            } else {
+              attempt.state = 'refused';
+              attempt.code = result.errors?.[0]?.extensions?.code;
+            }
+          } catch {
+            attempt.state = 'unknown'; // no answer: the server died before (or while) answering
+            return;
+          }
+        }
+      };
+      const loops = Array.from({ length: LOOPS }, (_, n) => loop(n));
+      const victim = server!.child;
+      await new Promise<void>((resolve) => {
+        const tick = setInterval(() => {
+          if (acked >= KILL_AFTER_ACKED || Date.now() - started >= killAfterMs) { clearInterval(tick); resolve(); }
+        }, 2);
+      });
+      await killed(victim);
+      server = null;
+      stop = true;
+      await Promise.all(loops);
+    }
 
     const succeeded = attempts.filter((a) => a.state === 'succeeded');
     const unknown = attempts.filter((a) => a.state === 'unknown');
@@ -186,29 +200,33 @@ suite('PostgreSQL crash: SIGKILL mid-load (runs only with DATABASE_URL)', () => 
     expect(succeeded.length).toBeGreaterThan(0);
     expect(unknown.length).toBeGreaterThan(0); // the kill did land mid-run
 
-    // ---- restart and check (fresh sockets: the old ones died with the server)
+    // ---- restart and check
     agent.destroy();
     agent = new http.Agent({ keepAlive: true, maxSockets: LOOPS });
     server = await startServer(port);
+    /** Every CHARGE of the test's wallets, by idempotency key (read through the API, paged, bounded). */
     const byKey = async () => {
-      const posted = new Map<string, { id: string; amount: string }[]>();
-      let after: string | null = null;
-      for (let page = 0; page < 500; page += 1) {
-        const data: any = await ok(`query($id: ID!, $after: String) { transactions(accountId: $id, first: 100, after: $after, filter: { types: [CHARGE] }) {
-          edges { node { id status amount idempotencyKey } } pageInfo { hasNextPage endCursor } } }`, { id: accountId, after });
-        for (const { node } of data.transactions.edges) {
-          expect(node.status).toBe('SUCCEEDED');
-          posted.set(node.idempotencyKey, [...(posted.get(node.idempotencyKey) ?? []), { id: node.id, amount: node.amount }]);
+      const posted = new Map<string, { id: string; amount: string; wallet: number }[]>();
+      for (const [wallet, accountId] of accounts.entries()) {
+        let after: string | null = null;
+        for (let page = 0; ; page += 1) {
+          if (page >= 500) throw new Error('too many pages');
+          const data: any = await ok(`query($id: ID!, $after: String) { transactions(accountId: $id, first: 100, after: $after, filter: { types: [CHARGE] }) {
+            edges { node { id status amount idempotencyKey } } pageInfo { hasNextPage endCursor } } }`, { id: accountId, after });
+          for (const { node } of data.transactions.edges) {
+            expect(node.status).toBe('SUCCEEDED');
+            posted.set(node.idempotencyKey, [...(posted.get(node.idempotencyKey) ?? []), { id: node.id, amount: node.amount, wallet }]);
+          }
+          if (!data.transactions.pageInfo.hasNextPage) break;
+          after = data.transactions.pageInfo.endCursor;
         }
-        if (!data.transactions.pageInfo.hasNextPage) return posted;
-        after = data.transactions.pageInfo.endCursor;
       }
-      throw new Error('too many pages');
+      return posted;
     };
 
     const before = await byKey();
     for (const a of succeeded) {
-      expect(before.get(a.key)).toEqual([{ id: a.id, amount: String(-a.millis / 1000) }]);
+      expect(before.get(a.key)).toEqual([{ id: a.id, amount: String(-a.millis / 1000), wallet: a.wallet }]);
     }
     for (const a of unknown) expect((before.get(a.key) ?? []).length).toBeLessThanOrEqual(1);
     const known = new Set(attempts.map((a) => a.key));
@@ -219,7 +237,7 @@ suite('PostgreSQL crash: SIGKILL mid-load (runs only with DATABASE_URL)', () => 
     const resend = [...succeeded, ...unknown];
     for (let i = 0; i < resend.length; i += LOOPS) {
       await Promise.all(resend.slice(i, i + LOOPS).map(async (a) => {
-        const result = await gql(CHARGE, { i: { accountId, amount: (a.millis / 1000).toFixed(3), idempotencyKey: a.key } });
+        const result = await gql(CHARGE, { i: { accountId: accounts[a.wallet], amount: (a.millis / 1000).toFixed(3), idempotencyKey: a.key } });
         expect(result.errors).toBeUndefined();
         if (a.state === 'succeeded') expect(result.data.charge.id).toBe(a.id);
         const earlier = before.get(a.key);
@@ -230,16 +248,19 @@ suite('PostgreSQL crash: SIGKILL mid-load (runs only with DATABASE_URL)', () => 
     const after = await byKey();
     for (const a of resend) expect(after.get(a.key)).toHaveLength(1);
     expect(after.size).toBe(resend.length);
-    const chargedMillis = resend.reduce((s, a) => s + a.millis, 0);
-    const wallet = (await ok(`query($id: ID!) { wallet(accountId: $id) { balance sequence } }`, { id: accountId })).wallet;
-    expect(Math.round(Number(wallet.balance) * 1000)).toBe(grantedMillis - chargedMillis);
-    expect(wallet.sequence).toBe(1 + resend.length);
+    for (const [w, accountId] of accounts.entries()) {
+      const mine = resend.filter((a) => a.wallet === w);
+      const chargedMillis = mine.reduce((s, a) => s + a.millis, 0);
+      const wallet = (await ok(`query($id: ID!) { wallet(accountId: $id) { balance sequence } }`, { id: accountId })).wallet;
+      expect(Math.round(Number(wallet.balance) * 1000)).toBe(grantedMillis - chargedMillis);
+      expect(wallet.sequence).toBe(1 + mine.length);
+    }
     const audit = (await ok(`{ auditLedger { ok violations } }`, {})).auditLedger;
     expect(audit).toEqual({ ok: true, violations: [] });
 
     // eslint-disable-next-line no-console
-    console.log(`crash test: ${succeeded.length} acknowledged, ${unknown.length} unanswered at the kill (${unknown.filter((a) => before.has(a.key)).length} of them had committed)`);
-  }, 120_000);
+    console.log(`crash test: ${CYCLES} kills, ${succeeded.length} acknowledged, ${unknown.length} unanswered at the kills (${unknown.filter((a) => before.has(a.key)).length} of them had committed)`);
+  }, 240_000);
 });
 
 if (!isPostgres()) {

@@ -15,9 +15,23 @@ export type NewEntryRow = typeof ledgerEntries.$inferInsert;
 export type HoldRow = typeof holds.$inferSelect;
 export type HoldAllocationRow = typeof holdAllocations.$inferSelect;
 
-export async function lockWallet(tx: Tx, accountId: string): Promise<WalletRow | undefined> {
-  const [row] = await tx.select().from(wallets).where(eq(wallets.accountId, accountId)).for('update');
-  return row;
+/** Locks wallets in account id order (callers pass sorted ids; the ORDER BY makes the lock order explicit). */
+export async function lockWallets(tx: Tx, accountIds: readonly string[]): Promise<WalletRow[]> {
+  if (accountIds.length === 0) return [];
+  const where = accountIds.length === 1 ? eq(wallets.accountId, accountIds[0]) : inArray(wallets.accountId, [...accountIds]);
+  return tx.select().from(wallets).where(where).orderBy(asc(wallets.accountId)).for('update');
+}
+
+/** Sets sequence and debt of several wallets in one statement. */
+export async function updateWallets(tx: Tx, rows: { accountId: string; sequence: number; debtMillis: number }[], at: Date): Promise<void> {
+  if (rows.length === 0) return;
+  if (rows.length === 1) {
+    await tx.update(wallets).set({ sequence: rows[0].sequence, debtMillis: rows[0].debtMillis, updatedAt: at }).where(eq(wallets.accountId, rows[0].accountId));
+    return;
+  }
+  const values = sql.join(rows.map((r) => sql`(${r.accountId}::uuid, ${r.sequence}::int, ${r.debtMillis}::bigint)`), sql`, `);
+  await tx.execute(sql`update wallets set sequence = v.sequence, debt_millis = v.debt, updated_at = ${at.toISOString()}::timestamptz
+    from (values ${values}) as v(id, sequence, debt) where wallets.account_id = v.id`);
 }
 
 export interface BucketWithHeld extends BucketRow {
@@ -27,8 +41,14 @@ export interface BucketWithHeld extends BucketRow {
   heldStaleMillis: number;
 }
 
-/** Buckets that still have credits, with what active holds secured on each; one query. */
 export async function loadBuckets(executor: Executor, accountId: string, now: Date): Promise<BucketWithHeld[]> {
+  return loadBucketsOf(executor, [accountId], now);
+}
+
+/** Buckets of some wallets that still have credits, with what active holds secured on each; one query. */
+export async function loadBucketsOf(executor: Executor, accountIds: readonly string[], now: Date): Promise<BucketWithHeld[]> {
+  const ofAccounts = <C extends typeof holds.accountId | typeof buckets.accountId>(column: C) =>
+    accountIds.length === 1 ? eq(column, accountIds[0]) : inArray(column, [...accountIds]);
   const held = executor
     .select({
       bucketId: holdAllocations.bucketId,
@@ -37,14 +57,14 @@ export async function loadBuckets(executor: Executor, accountId: string, now: Da
     })
     .from(holdAllocations)
     .innerJoin(holds, eq(holds.id, holdAllocations.holdId))
-    .where(and(eq(holds.accountId, accountId), eq(holds.status, 'ACTIVE')))
+    .where(and(ofAccounts(holds.accountId), eq(holds.status, 'ACTIVE')))
     .groupBy(holdAllocations.bucketId)
     .as('held');
   const result = await executor
     .select({ bucket: buckets, active: held.active, stale: held.stale })
     .from(buckets)
     .leftJoin(held, eq(held.bucketId, buckets.id))
-    .where(and(eq(buckets.accountId, accountId), gt(buckets.remainingMillis, 0)));
+    .where(and(ofAccounts(buckets.accountId), gt(buckets.remainingMillis, 0)));
   return result.map((r) => ({
     ...r.bucket,
     heldActiveMillis: Number(r.active ?? 0),
@@ -75,10 +95,6 @@ export async function insertTransactions(tx: Tx, rows: NewTransactionRow[]): Pro
 
 export async function insertEntries(tx: Tx, rows: NewEntryRow[]): Promise<void> {
   if (rows.length > 0) await tx.insert(ledgerEntries).values(rows);
-}
-
-export async function updateWallet(tx: Tx, accountId: string, set: Partial<WalletRow>): Promise<void> {
-  await tx.update(wallets).set(set).where(eq(wallets.accountId, accountId));
 }
 
 export async function findTransaction(executor: Executor, id: string): Promise<TransactionRow | undefined> {
@@ -164,10 +180,15 @@ export async function claimIdempotencyKeys(tx: Tx, rows: (typeof idempotencyKeys
 }
 
 export async function storeIdempotencyResponses(tx: Tx, rows: { scope: string; key: string; response: unknown }[]): Promise<void> {
+  if (rows.length === 0) return;
   if (rows.length === 1) return storeIdempotencyResponse(tx, rows[0].scope, rows[0].key, rows[0].response);
   const values = sql.join(rows.map((r) => sql`(${r.scope}, ${r.key}, ${JSON.stringify(r.response)}::jsonb)`), sql`, `);
   await tx.execute(sql`update idempotency_keys set response = v.response from (values ${values}) as v(scope, key, response)
     where idempotency_keys.scope = v.scope and idempotency_keys.key = v.key`);
+}
+
+export async function releaseIdempotencyKeys(tx: Tx, keys: { scope: string; key: string }[]): Promise<void> {
+  for (const k of keys) await tx.delete(idempotencyKeys).where(and(eq(idempotencyKeys.scope, k.scope), eq(idempotencyKeys.key, k.key)));
 }
 
 export async function findIdempotencyKey(executor: Executor, scope: string, key: string): Promise<IdempotencyRow | undefined> {

@@ -134,7 +134,21 @@ interface QueuedCharge {
   hash: string;
 }
 
+type ChargeResult = { outcome: StoredOutcome; value?: TransactionRow };
+
 const keyOf = (item: QueuedCharge) => item.actor.scope + '\0' + item.input.idempotencyKey;
+
+/**
+ * Charges are coalesced per lane; a wallet always maps to the same lane, so its charges keep their
+ * order and never wait on each other's row lock inside one process. A few lanes let batches on
+ * different wallets overlap (one is in the database while the next is being built).
+ */
+const CHARGE_LANES = 4;
+function laneOf(accountId: string): string {
+  let h = 0;
+  for (let i = 0; i < accountId.length; i++) h = (h * 31 + accountId.charCodeAt(i)) | 0;
+  return String(Math.abs(h) % CHARGE_LANES);
+}
 
 export class LedgerService {
   constructor(
@@ -245,12 +259,12 @@ export class LedgerService {
    */
   async charge(actor: Actor, input: ChargeInput, hooks: ChargeHooks = {}, operation = 'charge', hashInput: unknown = input): Promise<TransactionRow> {
     validateIdempotencyKey(input.idempotencyKey, this.config.idempotencyKeyLengthMax);
-    const outcome = await this.charges.submit(input.accountId, { actor, input, hooks, hash: requestHash(operation, hashInput) });
+    const outcome = await this.charges.submit(laneOf(input.accountId), { actor, input, hooks, hash: requestHash(operation, hashInput) });
     return this.resolveOutcome<TransactionRow>(outcome.outcome, outcome.value);
   }
 
-  private readonly charges = new WalletQueue<QueuedCharge, { outcome: StoredOutcome; value?: TransactionRow }>(
-    (accountId, items) => this.runChargesIsolated(accountId, items),
+  private readonly charges = new WalletQueue<QueuedCharge, ChargeResult>(
+    (_lane, items) => this.runChargesIsolated(items),
     (item) => Boolean(item.hooks.prepare || item.hooks.afterPost),
   );
 
@@ -259,15 +273,15 @@ export class LedgerService {
    * wrote nothing: its charges then run one by one, so a bad request never fails the charges it was
    * coalesced with.
    */
-  private async runChargesIsolated(accountId: string, items: QueuedCharge[]): Promise<({ outcome: StoredOutcome; value?: TransactionRow } | Error)[]> {
+  private async runChargesIsolated(items: QueuedCharge[]): Promise<(ChargeResult | Error)[]> {
     try {
-      return await this.runCharges(accountId, items);
+      return await this.runCharges(items);
     } catch (error) {
       if (items.length === 1) throw error;
-      const results: ({ outcome: StoredOutcome; value?: TransactionRow } | Error)[] = [];
+      const results: (ChargeResult | Error)[] = [];
       for (const item of items) {
         try {
-          results.push((await this.runCharges(accountId, [item]))[0]);
+          results.push((await this.runCharges([item]))[0]);
         } catch (alone) {
           results.push(alone instanceof Error ? alone : new Error(String(alone)));
         }
@@ -276,9 +290,13 @@ export class LedgerService {
     }
   }
 
-  /** One database transaction for a batch of charges on one wallet. */
-  private async runCharges(accountId: string, items: QueuedCharge[]): Promise<({ outcome: StoredOutcome; value?: TransactionRow } | Error)[]> {
-    const results: ({ outcome: StoredOutcome; value?: TransactionRow } | null)[] = items.map(() => null);
+  /**
+   * One database transaction for a batch of charges on any wallets: keys claimed in one statement,
+   * wallets locked in id order and their buckets loaded in two, every write flushed in multi-row
+   * statements, results stored in one. Charges on one wallet run in arrival order.
+   */
+  private async runCharges(items: QueuedCharge[]): Promise<(ChargeResult | Error)[]> {
+    const results: (ChargeResult | Error | null)[] = items.map(() => null);
     const sessions: WalletSession[] = [];
     await this.db.transaction(async (tx) => {
       const now = this.clock.now();
@@ -290,16 +308,27 @@ export class LedgerService {
       })));
       const fresh = [...firstOfKey].filter(([key]) => claimed.has(key)).map(([, i]) => i).sort((a, b) => a - b);
       if (fresh.length === 0) return;
-      const session = await this.open(tx, accountId, items[fresh[0]].actor);
-      sessions.push(session);
-      for (const i of fresh) results[i] = await this.chargeOne(tx, session, items[i]);
-      await session.finish();
-      await repo.storeIdempotencyResponses(tx, fresh.map((i) => ({ scope: items[i].actor.scope, key: items[i].input.idempotencyKey, response: results[i]!.outcome })));
+      const opened = await WalletSession.openMany(tx, fresh.map((i) => items[i].input.accountId), now);
+      const unknown = fresh.filter((i) => !opened.has(items[i].input.accountId));
+      for (const i of unknown) results[i] = notFound('account');
+      // An unknown account's request has no effect: its key is released, as a thrown NOT_FOUND would.
+      await repo.releaseIdempotencyKeys(tx, unknown.map((i) => ({ scope: items[i].actor.scope, key: items[i].input.idempotencyKey })));
+      for (const session of opened.values()) {
+        sessions.push(session);
+        await session.settle('system:expiry');
+      }
+      const charged = fresh.filter((i) => opened.has(items[i].input.accountId));
+      for (const i of charged) results[i] = await this.chargeOne(tx, opened.get(items[i].input.accountId)!, items[i]);
+      await WalletSession.finishAll(sessions);
+      await repo.storeIdempotencyResponses(tx, charged.map((i) => ({
+        scope: items[i].actor.scope, key: items[i].input.idempotencyKey, response: (results[i] as ChargeResult).outcome,
+      })));
     });
     for (const s of sessions) if (s.posted.length > 0) this.publish(s.posted);
     // Keys that were claimed before (or twice in this batch): their stored first result.
     return Promise.all(items.map(async (item, i) => {
-      if (results[i]) return results[i]!;
+      const result = results[i];
+      if (result) return result;
       try {
         return { outcome: await storedOutcome(this.db, item.actor.scope, item.input.idempotencyKey, item.hash) };
       } catch (error) {

@@ -1,9 +1,9 @@
 /**
- * Coalesces concurrent charges on one wallet. A hot wallet is limited by its row lock to about one
- * commit per commit latency; instead, while one batch for a wallet is in its database transaction,
- * later charges for that wallet wait here and then run together in the next transaction (one lock,
- * one commit, a few multi-row statements). An idle wallet's charge runs at once: no timer, no added
- * latency. Per process only; across processes the wallet row lock still serializes batches.
+ * Coalesces concurrent work per key (for charges: a lane of wallets). A hot wallet is limited by its
+ * row lock to about one commit per commit latency, and every statement costs CPU; instead, while one
+ * batch of a key is in its database transaction, later items wait here and then run together in the
+ * next transaction (one commit, a few multi-row statements). An idle key's item runs at once: no
+ * timer, no added latency. Per process only; across processes row locks still serialize batches.
  */
 import { AppError, ErrorCode } from '../../shared/errors';
 
@@ -13,7 +13,7 @@ interface Waiting<I, R> {
   reject: (error: unknown) => void;
 }
 
-export type BatchRunner<I, R> = (accountId: string, items: I[]) => Promise<(R | Error)[]>;
+export type BatchRunner<I, R> = (key: string, items: I[]) => Promise<(R | Error)[]>;
 
 export class WalletQueue<I, R> {
   private readonly queues = new Map<string, Waiting<I, R>[]>();
@@ -26,31 +26,31 @@ export class WalletQueue<I, R> {
     private readonly waitingMax = 10_000,
   ) {}
 
-  submit(accountId: string, item: I): Promise<R> {
+  submit(key: string, item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      let queue = this.queues.get(accountId);
+      let queue = this.queues.get(key);
       if (queue && queue.length >= this.waitingMax) {
-        reject(new AppError(ErrorCode.RATE_LIMITED, 'too many charges are waiting for this wallet; retry shortly'));
+        reject(new AppError(ErrorCode.RATE_LIMITED, 'too many charges are waiting; retry shortly'));
         return;
       }
       const idle = !queue;
-      if (!queue) this.queues.set(accountId, (queue = []));
+      if (!queue) this.queues.set(key, (queue = []));
       queue.push({ item, resolve, reject });
-      if (idle) void this.drain(accountId, queue);
+      if (idle) void this.drain(key, queue);
     });
   }
 
-  private async drain(accountId: string, queue: Waiting<I, R>[]): Promise<void> {
+  private async drain(key: string, queue: Waiting<I, R>[]): Promise<void> {
     while (queue.length > 0) {
       const batch = this.runsAlone(queue[0].item) ? queue.splice(0, 1) : this.takeBatch(queue);
       try {
-        const results = await this.run(accountId, batch.map((w) => w.item));
+        const results = await this.run(key, batch.map((w) => w.item));
         batch.forEach((w, i) => (results[i] instanceof Error ? w.reject(results[i]) : w.resolve(results[i] as R)));
       } catch (error) {
         for (const w of batch) w.reject(error);
       }
     }
-    this.queues.delete(accountId);
+    this.queues.delete(key);
   }
 
   private takeBatch(queue: Waiting<I, R>[]): Waiting<I, R>[] {

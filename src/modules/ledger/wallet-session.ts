@@ -41,10 +41,21 @@ export class WalletSession {
   ) {}
 
   static async open(tx: Tx, accountId: string, now: Date): Promise<WalletSession | null> {
-    const wallet = await repo.lockWallet(tx, accountId);
-    if (!wallet) return null;
-    const buckets = await repo.loadBuckets(tx, accountId, now);
-    return new WalletSession(tx, wallet, new Map(buckets.map((b) => [b.id, b])), now);
+    return (await WalletSession.openMany(tx, [accountId], now)).get(accountId) ?? null;
+  }
+
+  /**
+   * Locks several wallets (in account id order, so concurrent batches never deadlock) and loads
+   * their buckets: two statements whatever the number of wallets. Missing accounts are absent.
+   */
+  static async openMany(tx: Tx, accountIds: readonly string[], now: Date): Promise<Map<string, WalletSession>> {
+    const ids = [...new Set(accountIds)].sort();
+    const wallets = await repo.lockWallets(tx, ids);
+    const buckets = wallets.length > 0 ? await repo.loadBucketsOf(tx, wallets.map((w) => w.accountId), now) : [];
+    const sessions = new Map<string, WalletSession>();
+    for (const wallet of wallets) sessions.set(wallet.accountId, new WalletSession(tx, wallet, new Map(), now));
+    for (const b of buckets) sessions.get(b.accountId)!.buckets.set(b.id, b);
+    return sessions;
   }
 
   get accountId(): string {
@@ -169,15 +180,6 @@ export class WalletSession {
     return { ...row, pos: 0 } as TransactionRow;
   }
 
-  /** Writes what post() and recordFailure() buffered: transactions, then entries, then bucket changes. */
-  async flush(): Promise<void> {
-    if (this.pendingTransactions.length > 0) await repo.insertTransactions(this.tx, this.pendingTransactions.splice(0));
-    if (this.pendingEntries.length > 0) await repo.insertEntries(this.tx, this.pendingEntries.splice(0));
-    const deltas = new Map([...this.pendingDeltas].filter(([, d]) => d !== 0));
-    this.pendingDeltas.clear();
-    await repo.addToBuckets(this.tx, deltas);
-  }
-
   /**
    * Settles what time made due, in this order: holds past their TTL release (their credits return
    * to the buckets' free amount), then lapsed buckets expire (all but what active holds secured).
@@ -211,13 +213,26 @@ export class WalletSession {
   }
 
   async finish(): Promise<void> {
-    if (!this.dirty) return;
-    await this.flush();
-    await repo.updateWallet(this.tx, this.accountId, {
-      sequence: this.wallet.sequence,
-      debtMillis: this.wallet.debtMillis,
-      updatedAt: this.now,
-    });
+    await WalletSession.finishAll([this]);
+  }
+
+  /** Writes what several sessions buffered, in a constant number of multi-row statements. */
+  static async finishAll(sessions: readonly WalletSession[]): Promise<void> {
+    const dirty = sessions.filter((s) => s.dirty);
+    if (dirty.length === 0) return;
+    const tx = dirty[0].tx;
+    const transactions = dirty.flatMap((s) => s.pendingTransactions.splice(0));
+    const entries = dirty.flatMap((s) => s.pendingEntries.splice(0));
+    const deltas = new Map<string, number>();
+    for (const s of dirty) {
+      for (const [bucketId, delta] of s.pendingDeltas) if (delta !== 0) deltas.set(bucketId, delta);
+      s.pendingDeltas.clear();
+      s.dirty = false;
+    }
+    await repo.insertTransactions(tx, transactions);
+    await repo.insertEntries(tx, entries);
+    await repo.addToBuckets(tx, deltas);
+    await repo.updateWallets(tx, dirty.map((s) => ({ accountId: s.accountId, sequence: s.wallet.sequence, debtMillis: s.wallet.debtMillis })), dirty[0].now);
   }
 }
 
