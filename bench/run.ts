@@ -155,6 +155,20 @@ export interface Fixture {
 }
 
 /** A key unique per (run, shape, round, connection, request). */
+const QUOTE = `query($id: ID!, $g: GenerationInput!) { quote(accountId: $id, generation: $g) { id credits affordable lineItems { label credits } } }`;
+
+/** Publishes the rate card the quote shape prices with. */
+async function publishBenchRateCard(target: Target): Promise<void> {
+  const draft = await post(target, { query: 'mutation { createRateCardDraft(input: { name: "bench", empty: true }) { id } }' });
+  const draftId = draft.json.data.createRateCardDraft.id;
+  const rates = [{ action: 'image.generate', model: 'sdxl', components: [{ unit: 'IMAGE', pricePerUnit: '5' }],
+    resolutions: { '720p': '1', '1080p': '2', '4K': '3', '8K': '4' }, modifiers: { quality: { standard: '1', hd: '2.5' } },
+    batchDiscounts: [{ minCount: 10, percentOff: '10' }] }];
+  await post(target, { query: 'mutation($i: SetRatesInput!) { setRateCardRates(input: $i) { id } }', variables: { i: { draftId, rates } } });
+  const published = await post(target, { query: 'mutation($id: ID!) { publishRateCard(draftId: $id) { version } }', variables: { id: draftId } });
+  if (published.json.errors) throw new Error(`publishing the bench rate card failed: ${JSON.stringify(published.json.errors)}`);
+}
+
 const keyOf = (fixture: Fixture, shape: string, round: number, connection: number, i: number) =>
   `${fixture.runTag}-${shape}-${round}-${connection}-${i}`;
 
@@ -178,7 +192,12 @@ export function shapes(fixture: Fixture, round: number): Shape[] {
       body: () => ({ query: WALLET, variables: { id: wallets[pick(wallets.length)] } }),
       ok: (r) => Boolean(r.data?.wallet),
     },
-    // ---- MORE SHAPES GO HERE (e.g. the quote benchmark: { name: 'quote', body: (c, i) => ({ query, variables }) }).
+    {
+      // Prices an image generation with the cached rate card, checks affordability and stores the quote.
+      name: 'quote',
+      body: () => ({ query: QUOTE, variables: { id: wallets[pick(wallets.length)], g: { action: 'image.generate', model: 'sdxl', params: { count: 2, resolution: '1080p', quality: 'hd' } } } }),
+      ok: (r) => Boolean(r.data?.quote?.id),
+    },
     // Every shape runs once per round, interleaved with the others, and is reported as a median.
   ];
 }
@@ -373,6 +392,7 @@ async function main(): Promise<void> {
     const wallets = await seed(target, walletCount, '1000000', runTag, 32);
     log(`seeded ${wallets.length} wallets in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
     const fixture: Fixture = { wallets, runTag };
+    await publishBenchRateCard(target);
 
     // Warm-up: JIT, connection pools, caches. Not reported.
     await runShape(target, shapes(fixture, -1)[0], Math.min(2, seconds), connections);
@@ -401,15 +421,19 @@ async function main(): Promise<void> {
     const floorResult = floor ?? floors[0];
 
     const rows = summarize(results, floor);
+    // Quote vs wallet read (target ≥ 0.8): median over rounds of quote/s ÷ the same round's wallet/s.
+    const perRound = (name: string) => results.filter((r) => r.shape === name).map((r) => r.perSecond);
+    const quoteRatios = perRound('quote').map((q, i) => q / perRound('wallet query')[i]);
+    const quoteVsWallet = median(quoteRatios);
     const note = [
       `charges over HTTP: ${connections} keep-alive connections, ${seconds} s per shape, median of ${repeats} round(s); ${walletCount} wallets;`,
       `floor: pgbench ${floorClients} clients, ${seconds} s each, once per round: ${floor ? `median ${floor.uniform_tps.toFixed(0)} uniform / ${floor.hot_tps.toFixed(0)} hot tps; ratio = median over rounds of (shape / same round's floor)` : `skipped (${(floors[0] as { skipped: string }).skipped})`};`,
       `machine: ${os.cpus().length} CPUs (client, server and PostgreSQL share them), node ${process.version}`,
     ].join('\n');
-    process.stdout.write(`\n${table(rows)}\n\n${note}\n\n`);
+    process.stdout.write(`\n${table(rows)}\n\nquote vs wallet query: ${quoteVsWallet.toFixed(3)} (median of per-round ratios; target ≥ 0.8)\n\n${note}\n\n`);
     process.stdout.write(JSON.stringify({
       seconds, repeats, connections, wallets: walletCount, cpus: os.cpus().length, node: process.version,
-      floor: floorResult, floorRounds: floors, totalSeconds: (Date.now() - started) / 1000,
+      floor: floorResult, floorRounds: floors, totalSeconds: (Date.now() - started) / 1000, quoteVsWallet,
       shapes: rows.map(({ rounds, ...row }) => ({ ...row, rounds: rounds.map(({ firstFailure, ...r }) => ({ ...r, ...(firstFailure ? { firstFailure } : {}) })) })),
     }) + '\n');
   } finally {

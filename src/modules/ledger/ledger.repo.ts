@@ -3,7 +3,7 @@ import { and, asc, desc, eq, gt, gte, inArray, lt, lte, sql, type SQL } from 'dr
 import type { Executor, Tx } from '../../db/client';
 import { at, rows } from '../../db/client';
 import {
-  buckets, holdAllocations, holds, idempotencyKeys, ledgerEntries, ledgerTransactions, wallets,
+  accounts, buckets, holdAllocations, holds, idempotencyKeys, ledgerEntries, ledgerTransactions, wallets,
 } from '../../db/schema';
 
 export type WalletRow = typeof wallets.$inferSelect;
@@ -46,10 +46,9 @@ export async function loadBuckets(executor: Executor, accountId: string, now: Da
 }
 
 /** Buckets of some wallets that still have credits, with what active holds secured on each; one query. */
-export async function loadBucketsOf(executor: Executor, accountIds: readonly string[], now: Date): Promise<BucketWithHeld[]> {
-  const ofAccounts = <C extends typeof holds.accountId | typeof buckets.accountId>(column: C) =>
-    accountIds.length === 1 ? eq(column, accountIds[0]) : inArray(column, [...accountIds]);
-  const held = executor
+/** What active holds secured per bucket of some accounts, split into live and past-TTL holds. */
+function heldByBucket(executor: Executor, accountIds: readonly string[], now: Date) {
+  return executor
     .select({
       bucketId: holdAllocations.bucketId,
       active: sql<string>`coalesce(sum(${holdAllocations.amountMillis}) filter (where ${holds.expiresAt} > ${at(now)}), 0)`.as('active'),
@@ -57,19 +56,40 @@ export async function loadBucketsOf(executor: Executor, accountIds: readonly str
     })
     .from(holdAllocations)
     .innerJoin(holds, eq(holds.id, holdAllocations.holdId))
-    .where(and(ofAccounts(holds.accountId), eq(holds.status, 'ACTIVE')))
+    .where(and(accountIds.length === 1 ? eq(holds.accountId, accountIds[0]) : inArray(holds.accountId, [...accountIds]), eq(holds.status, 'ACTIVE')))
     .groupBy(holdAllocations.bucketId)
     .as('held');
+}
+
+const withHeld = (bucket: BucketRow, active: string | null, stale: string | null): BucketWithHeld =>
+  ({ ...bucket, heldActiveMillis: Number(active ?? 0), heldStaleMillis: Number(stale ?? 0) });
+
+/** Buckets of some wallets that still have credits, with what active holds secured on each; one query. */
+export async function loadBucketsOf(executor: Executor, accountIds: readonly string[], now: Date): Promise<BucketWithHeld[]> {
+  const held = heldByBucket(executor, accountIds, now);
   const result = await executor
     .select({ bucket: buckets, active: held.active, stale: held.stale })
     .from(buckets)
     .leftJoin(held, eq(held.bucketId, buckets.id))
-    .where(and(ofAccounts(buckets.accountId), gt(buckets.remainingMillis, 0)));
-  return result.map((r) => ({
-    ...r.bucket,
-    heldActiveMillis: Number(r.active ?? 0),
-    heldStaleMillis: Number(r.stale ?? 0),
-  }));
+    .where(and(accountIds.length === 1 ? eq(buckets.accountId, accountIds[0]) : inArray(buckets.accountId, [...accountIds]), gt(buckets.remainingMillis, 0)));
+  return result.map((r) => withHeld(r.bucket, r.active, r.stale));
+}
+
+/** A wallet, its account's plan tier and its buckets with what holds secured, in one statement (no lock: reads). */
+export async function readWallet(executor: Executor, accountId: string, now: Date): Promise<{ wallet: WalletRow; planTier: string | null; buckets: BucketWithHeld[] } | null> {
+  const held = heldByBucket(executor, [accountId], now);
+  const result = await executor
+    .select({ wallet: wallets, planTier: accounts.planTier, bucket: buckets, active: held.active, stale: held.stale })
+    .from(wallets)
+    .innerJoin(accounts, eq(accounts.id, wallets.accountId))
+    .leftJoin(buckets, and(eq(buckets.accountId, wallets.accountId), gt(buckets.remainingMillis, 0)))
+    .leftJoin(held, eq(held.bucketId, buckets.id))
+    .where(eq(wallets.accountId, accountId));
+  if (result.length === 0) return null;
+  return {
+    wallet: result[0].wallet, planTier: result[0].planTier,
+    buckets: result.filter((r) => r.bucket !== null).map((r) => withHeld(r.bucket!, r.active, r.stale)),
+  };
 }
 
 export async function insertBucket(tx: Tx, row: typeof buckets.$inferInsert): Promise<void> {

@@ -1,6 +1,6 @@
 import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { Executor, Tx } from '../../db/client';
-import { quotes, rateCards } from '../../db/schema';
+import { accounts, quotes, rateCards } from '../../db/schema';
 
 export type RateCardRow = typeof rateCards.$inferSelect;
 export type QuoteRow = typeof quotes.$inferSelect;
@@ -53,4 +53,10 @@ export async function markQuoteUsed(tx: Tx, id: string, transactionId: string, a
   const result = await tx.update(quotes).set({ usedAt: at, usedBy: transactionId })
     .where(and(eq(quotes.id, id), isNull(quotes.usedAt))).returning({ id: quotes.id });
   return result.length > 0;
+}
+
+/** An account's plan tier, read through `executor` (inside a ledger transaction: its own tx). */
+export async function findPlanTier(executor: Executor, accountId: string): Promise<{ planTier: string | null } | undefined> {
+  const [row] = await executor.select({ planTier: accounts.planTier }).from(accounts).where(eq(accounts.id, accountId));
+  return row;
 }

@@ -139,12 +139,10 @@ export class PricingService {
 
   /** Prices a generation for an account now, stores the quote and says whether the wallet can pay. */
   async quote(accountId: string, generation: GenerationInput): Promise<QuoteView> {
-    const account = await this.accounts.find(accountId);
-    if (!account) throw notFound('account');
-    const card = await this.requireCurrent();
-    const result = this.price(card, generation, account.planTier);
-    const wallet = await this.wallets.get(accountId);
+    const wallet = await this.wallets.get(accountId); // one statement: wallet, plan tier, buckets
     if (!wallet) throw notFound('account');
+    const card = await this.requireCurrent();
+    const result = this.price(card, generation, wallet.planTier);
     const buckets = wallet.buckets.map((b) => ({ ...b, freeMillis: b.remainingMillis - b.heldActiveMillis }));
     const plan = allocate(buckets, { action: generation.action, model: generation.model }, result.totalMillis);
     const overdraftRoom = Math.max(0, wallet.overdraftLimitMillis - wallet.debtMillis);
@@ -174,9 +172,11 @@ export class PricingService {
   async prepare(tx: Tx, accountId: string, generation: GenerationInput | null | undefined, quoteId: string | null | undefined, forHold: boolean): Promise<Priced | AppError> {
     if (quoteId) return this.prepareFromQuote(tx, accountId, generation, quoteId, forHold);
     if (!generation) throw badInput('give a generation or a quoteId', 'generation');
-    const account = await this.accounts.find(accountId);
+    // Reads go through `tx`: this runs inside the ledger's transaction (see RateCardCache.getCurrentIn).
+    const account = await repo.findPlanTier(tx, accountId);
     if (!account) throw notFound('account');
-    const card = await this.requireCurrent();
+    const card = await this.cache.getCurrentIn(tx);
+    if (!card) throw badInput('no rate card is published yet', 'generation');
     const result = this.price(card, generation, account.planTier);
     return {
       amountMillis: result.totalMillis, action: generation.action, model: generation.model ?? null, params: generation.params ?? null,
@@ -195,9 +195,9 @@ export class PricingService {
     if (generation.action !== quote.action || (generation.model ?? null) !== quote.model) {
       throw badInput('the generation differs from the quote (action/model)', 'generation');
     }
-    const card = await this.cache.getVersion(quote.rateCardVersion);
+    const card = await this.cache.getVersionIn(tx, quote.rateCardVersion);
     if (!card) throw new Error(`quoted rate card version ${quote.rateCardVersion} is missing`);
-    const account = await this.accounts.find(accountId);
+    const account = await repo.findPlanTier(tx, accountId);
     const actual = this.price(card, generation, account?.planTier ?? null);
     if (actual.totalMillis >= quote.creditsMillis) return { ...base, pricing: quoted };
     return { ...base, params: generation.params ?? null, amountMillis: actual.totalMillis, pricing: record(quote.rateCardVersion, actual.lineItems, quote.creditsMillis, forHold ? generation.params : undefined) };

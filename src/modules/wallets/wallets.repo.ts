@@ -4,11 +4,6 @@ import { wallets } from '../../db/schema';
 
 export type WalletRow = typeof wallets.$inferSelect;
 
-export async function findWallet(executor: Executor, accountId: string): Promise<WalletRow | undefined> {
-  const [row] = await executor.select().from(wallets).where(eq(wallets.accountId, accountId));
-  return row;
-}
-
 /** Settings only (never sequence or debt, which the ledger owns); waits for the wallet's row lock. */
 export async function updateWalletSettings(executor: Executor, accountId: string, set: Partial<Pick<WalletRow, 'overdraftLimitMillis' | 'frozen' | 'lowCreditThresholds' | 'updatedAt'>>): Promise<boolean> {
   const result = await executor.update(wallets).set(set).where(eq(wallets.accountId, accountId)).returning({ id: wallets.accountId });

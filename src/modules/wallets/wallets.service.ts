@@ -2,7 +2,7 @@ import type { Db } from '../../db/client';
 import type { Clock } from '../../shared/clock';
 import { badInput, notFound } from '../../shared/errors';
 import { isUuid } from '../../shared/validate';
-import { readBuckets, walletFigures, compareBurnOrder, isLive } from '../ledger';
+import { readWallet, walletFigures, compareBurnOrder, isLive, type BucketWithHeld } from '../ledger';
 import * as repo from './wallets.repo';
 
 export interface WalletView {
@@ -15,7 +15,9 @@ export interface WalletView {
   frozen: boolean;
   sequence: number;
   lowCreditThresholdsMillis: number[];
-  buckets: Awaited<ReturnType<typeof readBuckets>>;
+  buckets: BucketWithHeld[];
+  /** The account's plan tier (pricing multipliers); not a GraphQL field of Wallet. */
+  planTier: string | null;
 }
 
 const THRESHOLDS_MAX = 10;
@@ -26,14 +28,14 @@ export class WalletsService {
   /** The wallet as of now, read without locks (expired buckets and lapsed holds already excluded). */
   async get(accountId: string): Promise<WalletView | null> {
     if (!isUuid(accountId)) return null;
-    const wallet = await repo.findWallet(this.db, accountId);
-    if (!wallet) return null;
     const now = this.clock.now();
-    const buckets = await readBuckets(this.db, accountId, now);
+    const read = await readWallet(this.db, accountId, now);
+    if (!read) return null;
+    const { wallet, buckets, planTier } = read;
     const figures = walletFigures(buckets, wallet.debtMillis, wallet.overdraftLimitMillis, now);
     return {
       accountId, ...figures, debtMillis: wallet.debtMillis, overdraftLimitMillis: wallet.overdraftLimitMillis,
-      frozen: wallet.frozen, sequence: wallet.sequence, lowCreditThresholdsMillis: wallet.lowCreditThresholds,
+      frozen: wallet.frozen, sequence: wallet.sequence, lowCreditThresholdsMillis: wallet.lowCreditThresholds, planTier,
       buckets: buckets.filter((b) => isLive(b, now)).sort((a, b) => compareBurnOrder({ ...a, freeMillis: 0 }, { ...b, freeMillis: 0 })),
     };
   }
