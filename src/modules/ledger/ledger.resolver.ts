@@ -95,7 +95,9 @@ export class LedgerResolver {
     if (ways !== 1) throw badInput('give exactly one of amount, quoteId and generation', 'amount');
     const fields = {
       accountId, amountMillis: input.amount != null ? requirePositive(input.amount) : 0, idempotencyKey: input.idempotencyKey,
-      ttlSeconds: input.ttlSeconds, action: text(input.action, 'action'), model: text(input.model, 'model'), comment: text(input.comment, 'comment'),
+      ttlSeconds: input.ttlSeconds, action: text(input.action ?? input.generation?.action, 'action'),
+      model: text(input.model ?? input.generation?.model, 'model'), comment: text(input.comment, 'comment'),
+      quoteId: input.quoteId ?? null, // recorded on a refused hold too
     };
     if (input.amount != null) return ctx.services.ledger.reserve(actorOf(viewer), fields);
     const { pricing } = ctx.services;
@@ -120,10 +122,12 @@ export class LedgerResolver {
       amountMillis = priced.amountMillis;
       pricing = priced.pricing;
     }
+    // The key is matched against what the client sent, not the computed amount.
+    const clientInput = { holdId: input.holdId, amount: input.amount ?? null, generation: input.generation ?? null, comment: input.comment ?? null, vendorUsage: input.vendorUsage ?? null };
     return ctx.services.ledger.capture(actorOf(viewer), {
       holdId: input.holdId, amountMillis, pricing, idempotencyKey: input.idempotencyKey,
       comment: text(input.comment, 'comment'), vendorUsage: input.vendorUsage ?? null,
-    });
+    }, clientInput);
   }
 
   @Mutation(() => Hold)

@@ -410,10 +410,9 @@ export class LedgerService {
     return { session, hold, lapsed: lapsed || hold.status === 'EXPIRED' };
   }
 
-  async capture(actor: Actor, input: CaptureInput, authorize: (accountId: string) => void = () => {}): Promise<TransactionRow> {
-    return this.execute<TransactionRow>(actor, 'captureHold', input.idempotencyKey, input, async (tx, sessions) => {
+  async capture(actor: Actor, input: CaptureInput, hashInput: unknown = input): Promise<TransactionRow> {
+    return this.execute<TransactionRow>(actor, 'captureHold', input.idempotencyKey, hashInput, async (tx, sessions) => {
       const { session, hold, lapsed } = await this.openHold(tx, input.holdId, actor);
-      authorize(hold.accountId);
       sessions.push(session);
       const amount = input.amountMillis ?? hold.amountMillis;
       const fields = {
@@ -447,10 +446,9 @@ export class LedgerService {
     });
   }
 
-  async release(actor: Actor, input: { holdId: string; idempotencyKey: string; comment?: string | null }, authorize: (accountId: string) => void = () => {}): Promise<HoldRow> {
+  async release(actor: Actor, input: { holdId: string; idempotencyKey: string; comment?: string | null }): Promise<HoldRow> {
     return this.execute<HoldRow>(actor, 'releaseHold', input.idempotencyKey, input, async (tx, sessions) => {
       const { session, hold, lapsed } = await this.openHold(tx, input.holdId, actor);
-      authorize(hold.accountId);
       sessions.push(session);
       const fields = {
         type: 'RELEASE', actor: actor.id, action: hold.action, model: hold.model, holdId: hold.id,
@@ -470,11 +468,10 @@ export class LedgerService {
 
   // ---------------------------------------------------------------- refunds and reversals
 
-  async refund(actor: Actor, input: RefundInput, authorize: (accountId: string) => void = () => {}): Promise<TransactionRow> {
+  async refund(actor: Actor, input: RefundInput): Promise<TransactionRow> {
     return this.execute<TransactionRow>(actor, 'refund', input.idempotencyKey, input, async (tx, sessions) => {
       const original = await repo.findTransaction(tx, input.transactionId);
       if (!original) throw notFound('transaction');
-      authorize(original.accountId);
       if (original.status !== 'SUCCEEDED' || (original.type !== 'CHARGE' && original.type !== 'CAPTURE') || original.amountMillis >= 0) {
         throw badInput('only a succeeded CHARGE or CAPTURE can be refunded', 'transactionId');
       }

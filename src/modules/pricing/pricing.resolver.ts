@@ -78,6 +78,8 @@ export class PricingResolver {
     return ctx.services.ledger.charge(actorOf(viewer), {
       accountId: input.accountId, amountMillis: 0, idempotencyKey: input.idempotencyKey, comment: input.comment ?? null,
       vendorUsage: input.vendorUsage ?? null,
+      // Recorded on a refusal too (e.g. QUOTE_EXPIRED), where the pricing step returns no Priced to merge.
+      quoteId: input.quoteId ?? null,
     }, {
       prepare: (tx) => pricing.prepare(tx, input.accountId, input.generation, input.quoteId, false),
       afterPost: async (tx, posted) => { if (posted.quoteId) await pricing.markQuoteUsed(tx, posted.quoteId, posted.id); },

@@ -127,10 +127,10 @@ export class PricingService {
     return current;
   }
 
-  private price(card: CachedCard, generation: GenerationInput, planTier: string | null): PriceResult {
+  private price(card: CachedCard, generation: GenerationInput, planTier: string | null, at: Date = this.clock.now()): PriceResult {
     checkGeneration(generation);
     try {
-      return priceGeneration(pricingContent(card.card), generation, { at: this.clock.now(), planTier });
+      return priceGeneration(pricingContent(card.card), generation, { at, planTier });
     } catch (error) {
       if (error instanceof PricingInputError) throw badInput(error.message, error.field);
       throw error;
@@ -210,14 +210,20 @@ export class PricingService {
     }
   }
 
-  /** The amount to capture for a hold given the actual usage: priced by the hold's card, capped at the hold. */
+  /**
+   * The amount to capture for a hold given the actual usage: priced by the hold's card at the time
+   * the hold was made (the time window the hold itself was priced in), capped at the hold. Pricing
+   * at the hold's time also keeps a replayed capture identical to the first one: this runs before
+   * the idempotency key is looked up, so a price that moved with the clock would make the replay
+   * look like a different request (IDEMPOTENCY_KEY_REUSED).
+   */
   async priceCapture(hold: HoldRow, generation: GenerationInput, accountPlanTier: string | null): Promise<{ amountMillis: Millis; pricing: PricingRecord }> {
     const held = hold.pricing as PricingRecord | null;
     if (!held) throw badInput('this hold was not priced from a generation; capture an amount instead', 'generation');
     if (generation.action !== hold.action || (generation.model ?? null) !== hold.model) throw badInput('the generation differs from the hold (action/model)', 'generation');
     const card = await this.cache.getVersion(held.rateCardVersion);
     if (!card) throw new Error(`rate card version ${held.rateCardVersion} is missing`);
-    const actual = this.price(card, generation, accountPlanTier);
+    const actual = this.price(card, generation, accountPlanTier, hold.createdAt);
     const amountMillis = Math.min(actual.totalMillis, hold.amountMillis);
     const items: PricingRecord['lineItems'] = actual.lineItems.map((i) => ({ label: i.label, credits: formatCredits(i.millis), kind: i.kind }));
     if (amountMillis < actual.totalMillis) items.push({ label: 'capped at the hold', credits: formatCredits(amountMillis - actual.totalMillis), kind: 'CAP' });
