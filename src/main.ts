@@ -188,9 +188,9 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     services, schema, httpServer,
     listen: (port = config.port) => new Promise((resolve, reject) => {
       httpServer.once('error', reject);
-      httpServer.listen(port, '0.0.0.0', () => {
+      httpServer.listen(port, config.host, () => {
         const address = httpServer.address();
-        resolve(`http://localhost:${typeof address === 'object' && address ? address.port : port}`);
+        resolve(`http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${typeof address === 'object' && address ? address.port : port}`);
       });
     }),
     stop: async () => {

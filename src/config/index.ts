@@ -1,6 +1,7 @@
 /** Environment parsed once into a typed, frozen Config. Every limit the server enforces lives here. */
 export interface Config {
   port: number;
+  host: string;
   databaseUrl: string | null;
   dataDir: string;
   databasePoolSize: number;
@@ -35,6 +36,7 @@ export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
   const refundTtl = process.env.REFUND_BUCKET_TTL_SECONDS;
   const config: Config = {
     port: int('PORT', 4000),
+    host: process.env.HOST || '0.0.0.0',
     databaseUrl: process.env.DATABASE_URL || null,
     dataDir: process.env.DATA_DIR || './data',
     databasePoolSize: int('DATABASE_POOL_SIZE', 20, 1),

@@ -59,7 +59,11 @@ export const buckets = pgTable('buckets', {
   costPerCredit: text('cost_per_credit'), // money paid per credit, decimal string, for revenue reports
   currency: text('currency'),
   createdAt: ts('created_at').notNull(),
-}, (t) => [index('buckets_account_idx').on(t.accountId)]);
+}, (t) => [
+  index('buckets_account_idx').on(t.accountId),
+  // The expiry job looks for lapsed buckets that still hold credits.
+  index('buckets_expiry_idx').on(t.expiresAt).where(sql`remaining_millis > 0 and expires_at is not null`),
+]);
 
 export const ledgerTransactions = pgTable('ledger_transactions', {
   // pos orders the whole ledger (newest first in history); sequence is the per-wallet gap-free counter.

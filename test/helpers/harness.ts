@@ -46,7 +46,7 @@ export const uniqueKey = (prefix = 'k') => `${prefix}-${process.pid}-${Date.now(
 export const isPostgres = () => Boolean(process.env.DATABASE_URL);
 
 export async function startTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
-  const config = loadConfig({ port: 0, databaseUrl: process.env.DATABASE_URL || null, dataDir: '', loadDemo: false, ...overrides });
+  const config = loadConfig({ port: 0, host: '127.0.0.1', databaseUrl: process.env.DATABASE_URL || null, dataDir: '', loadDemo: false, ...overrides });
   const clock = new ManualClock(new Date());
   let queries = 0;
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: null, poolSize: config.databasePoolSize, onQuery: () => { queries += 1; } });

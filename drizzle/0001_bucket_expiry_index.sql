@@ -1,0 +1,1 @@
+CREATE INDEX "buckets_expiry_idx" ON "buckets" USING btree ("expires_at") WHERE remaining_millis > 0 and expires_at is not null;
