@@ -22,6 +22,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { postGraphQL } from './http';
 
 const run = promisify(execFile);
 // Compiled to dist/bench/run.js; sources at bench/run.ts. Either way the repo root is two levels up
@@ -76,27 +77,7 @@ export interface ShapeResult {
 }
 
 export function post(target: Target, body: unknown, timeoutMs = 30_000): Promise<{ status: number; json: any }> {
-  const payload = Buffer.from(JSON.stringify(body));
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      host: '127.0.0.1', port: target.port, path: '/graphql', method: 'POST', agent: target.agent, timeout: timeoutMs,
-      headers: { 'content-type': 'application/json', 'content-length': payload.length, authorization: `Bearer ${target.token}` },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
-        } catch (error) {
-          reject(error);
-        }
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('request timed out')));
-    req.on('error', reject);
-    req.end(payload);
-  });
+  return postGraphQL(target, body, timeoutMs);
 }
 
 function percentile(sorted: Float64Array, p: number): number {

@@ -12,6 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { isPostgres } from '../helpers/harness';
+import { postGraphQL } from '../../bench/http';
 
 const ROOT = path.resolve(__dirname, '../..');
 const MAIN = path.join(ROOT, 'dist/src/main.js');
@@ -31,28 +32,9 @@ const CHARGE = `mutation($i: ChargeInput!) { charge(input: $i) { id status amoun
 interface Answer { status: number; body: any }
 
 /** One POST over a keep-alive agent on loopback; rejects on network errors (refused, reset). */
-function post(agent: http.Agent, port: number, body: unknown, token: string | null, timeoutMs = 10_000): Promise<Answer> {
-  const payload = Buffer.from(JSON.stringify(body));
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      host: '127.0.0.1', port, path: '/graphql', method: 'POST', agent, timeout: timeoutMs,
-      headers: { 'content-type': 'application/json', 'content-length': payload.length, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
-        } catch (error) {
-          reject(error);
-        }
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('request timed out')));
-    req.on('error', reject);
-    req.end(payload);
-  });
+async function post(agent: http.Agent, port: number, body: unknown, token: string | null, timeoutMs = 10_000): Promise<Answer> {
+  const { status, json } = await postGraphQL({ agent, port, token }, body, timeoutMs);
+  return { status, body: json };
 }
 
 function freePort(): Promise<number> {
