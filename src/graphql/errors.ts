@@ -19,6 +19,11 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     const g = original.toGraphQL();
     return { message: g.message, locations: formatted.locations, path: formatted.path, extensions: g.extensions };
   }
+  // Graphql-js and Apollo re-wrap errors raised while validating the document (a Credits literal
+  // such as "1.0001", the depth and alias limits): our BAD_USER_INPUT sits in the wrapped chain.
+  if (badInputInChain(original)) {
+    return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code: ErrorCode.BAD_USER_INPUT } };
+  }
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && KNOWN_CODES.has(code) && (!(original instanceof Error) || original instanceof GraphQLError)) {
     const { stacktrace: _stack, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
@@ -28,19 +33,14 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   if (original instanceof Error && original.name === 'ArgumentValidationError') {
     return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: ErrorCode.BAD_USER_INPUT } };
   }
-  // The database refuses NUL characters in text and jsonb: that is the caller's input, not a bug (the transaction rolled back).
-  if (isUnstorableText(original)) {
-    return { message: 'the input contains a character that cannot be stored (NUL, \\u0000)', locations: formatted.locations, path: formatted.path, extensions: { code: ErrorCode.BAD_USER_INPUT, remedy: 'Remove NUL characters from strings and JSON values and retry.' } };
-  }
   logger.error('internal error', { error: original instanceof Error ? { message: original.message, stack: original.stack } : String(original), path: formatted.path });
   return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
 }
 
-/** PostgreSQL 22021 (invalid byte sequence: NUL in text) or 22P05 (untranslatable character: \\u0000 in jsonb), on the error or its causes. */
-function isUnstorableText(error: unknown): boolean {
-  let current = error as { code?: unknown; cause?: unknown } | null | undefined;
-  for (let depth = 0; current && typeof current === 'object' && depth < 5; depth++, current = current.cause as typeof current) {
-    if (current.code === '22021' || current.code === '22P05') return true;
+function badInputInChain(error: unknown): boolean {
+  let current = error as { extensions?: Record<string, unknown>; originalError?: unknown } | null | undefined;
+  for (let depth = 0; current instanceof GraphQLError && depth < 5; depth++, current = current.originalError as typeof current) {
+    if (current.extensions?.code === ErrorCode.BAD_USER_INPUT) return true;
   }
   return false;
 }

@@ -323,6 +323,22 @@ describe('refunds', () => {
     await cleanAudit();
   });
 
+  test('concurrent refunds never return more than was charged', async () => {
+    const id = await t.createAccount();
+    await t.grant(id, '10');
+    const c = await charge(id, '6');
+    const results = await Promise.all(Array.from({ length: 5 }, () =>
+      t.gql(REFUND, { i: { transactionId: c.id, amount: '4', idempotencyKey: uniqueKey() } })));
+    const succeeded = results.filter((r) => !r.errors);
+    expect(succeeded).toHaveLength(1);
+    for (const r of results.filter((x) => x.errors)) expect(r.errors![0].extensions?.code).toBe('BAD_USER_INPUT');
+    expect(await wallet(id)).toMatchObject({ balance: '8' });
+    const rest = await refund(c.id);
+    expect(rest.amount).toBe('2');
+    expect(await wallet(id)).toMatchObject({ balance: '10' });
+    await cleanAudit();
+  });
+
   test('refunding an overdraft charge reduces the debt first', async () => {
     const id = await t.createAccount();
     await t.grant(id, '1');
@@ -352,6 +368,18 @@ describe('reversals', () => {
     expect(again.extensions.code).toBe('BAD_USER_INPUT');
     expect((await t.fails(REFUND, { i: { transactionId: c.id, idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
     expect(await wallet(id)).toMatchObject({ balance: '13', sequence: 4 });
+    await cleanAudit();
+  });
+
+  test('concurrent reversals of one charge: exactly one succeeds', async () => {
+    const id = await t.createAccount();
+    await t.grant(id, '10');
+    const c = await charge(id, '3');
+    const results = await Promise.all(Array.from({ length: 4 }, () =>
+      t.gql(REVERSE, { i: { transactionId: c.id, idempotencyKey: uniqueKey() } })));
+    expect(results.filter((r) => !r.errors)).toHaveLength(1);
+    for (const r of results.filter((x) => x.errors)) expect(r.errors![0].extensions?.code).toBe('BAD_USER_INPUT');
+    expect(await wallet(id)).toMatchObject({ balance: '10', sequence: 3 });
     await cleanAudit();
   });
 

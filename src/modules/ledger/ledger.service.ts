@@ -15,7 +15,7 @@ import { assert } from '../../shared/assert';
 import { allocate, compareBurnOrder } from './burn-down';
 import { WalletSession, recordFailure, type PostEntry } from './wallet-session';
 import { requestHash, runIdempotent, storedOutcome, validateIdempotencyKey, type StoredOutcome } from './idempotency';
-import { WalletQueue } from './wallet-queue';
+import { CoalescingQueue } from '../../shared/coalescing-queue';
 import * as repo from './ledger.repo';
 import type { HoldRow, TransactionRow } from './ledger.repo';
 
@@ -263,7 +263,7 @@ export class LedgerService {
     return this.resolveOutcome<TransactionRow>(outcome.outcome, outcome.value);
   }
 
-  private readonly charges = new WalletQueue<QueuedCharge, ChargeResult>(
+  private readonly charges = new CoalescingQueue<QueuedCharge, ChargeResult>(
     (_lane, items) => this.runChargesIsolated(items),
     (item) => Boolean(item.hooks.prepare || item.hooks.afterPost),
   );
@@ -298,6 +298,7 @@ export class LedgerService {
   private async runCharges(items: QueuedCharge[]): Promise<(ChargeResult | Error)[]> {
     const results: (ChargeResult | Error | null)[] = items.map(() => null);
     const sessions: WalletSession[] = [];
+    const released = new Set<string>();
     await this.db.transaction(async (tx) => {
       const now = this.clock.now();
       const expiresAt = new Date(now.getTime() + this.config.idempotencyKeyTtlSeconds * 1000);
@@ -310,7 +311,10 @@ export class LedgerService {
       if (fresh.length === 0) return;
       const opened = await WalletSession.openMany(tx, fresh.map((i) => items[i].input.accountId), now);
       const unknown = fresh.filter((i) => !opened.has(items[i].input.accountId));
-      for (const i of unknown) results[i] = notFound('account');
+      for (const i of unknown) {
+        results[i] = notFound('account');
+        released.add(keyOf(items[i]));
+      }
       // An unknown account's request has no effect: its key is released, as a thrown NOT_FOUND would.
       await repo.releaseIdempotencyKeys(tx, unknown.map((i) => ({ scope: items[i].actor.scope, key: items[i].input.idempotencyKey })));
       for (const session of opened.values()) {
@@ -329,6 +333,8 @@ export class LedgerService {
     return Promise.all(items.map(async (item, i) => {
       const result = results[i];
       if (result) return result;
+      // A later request with a key this batch released (its first request named an unknown account) runs on its own.
+      if (released.has(keyOf(item))) return (await this.runCharges([item]))[0];
       try {
         return { outcome: await storedOutcome(this.db, item.actor.scope, item.input.idempotencyKey, item.hash) };
       } catch (error) {

@@ -38,8 +38,8 @@ export async function publishDraft(tx: Tx, id: string, at: Date): Promise<RateCa
   return row;
 }
 
-export async function insertQuote(executor: Executor, row: QuoteRow): Promise<void> {
-  await executor.insert(quotes).values(row);
+export async function insertQuotes(executor: Executor, rows: QuoteRow[]): Promise<void> {
+  if (rows.length > 0) await executor.insert(quotes).values(rows);
 }
 
 export async function findQuote(executor: Executor, id: string, forUpdate = false): Promise<QuoteRow | undefined> {

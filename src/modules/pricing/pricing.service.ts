@@ -18,6 +18,7 @@ import type { RateDefinition, RatePair } from './rate-card.model';
 import { RATES_MAX, pricingContent, readStored, type StoredRateCard } from './rate-card.content';
 import { RATE_CARD_CHANNEL, RateCardCache, type CachedCard } from './rate-card.cache';
 import * as repo from './pricing.repo';
+import { CoalescingQueue } from '../../shared/coalescing-queue';
 
 export interface QuoteView {
   id: string;
@@ -49,6 +50,12 @@ export class PricingService {
   private get db() {
     return this.database.db;
   }
+
+  /** Concurrent quotes are stored with one multi-row insert; an idle server inserts at once. */
+  private readonly quoteWrites = new CoalescingQueue<repo.QuoteRow, void>(async (_key, rows) => {
+    await repo.insertQuotes(this.db, rows);
+    return rows.map(() => undefined);
+  });
 
   // ------------------------------------------------------------ rate cards
 
@@ -153,7 +160,7 @@ export class PricingService {
       lineItems: result.lineItems.map((i) => ({ label: i.label, millis: i.millis, kind: i.kind })),
       expiresAt: new Date(now.getTime() + this.config.quoteTtlSeconds * 1000), usedAt: null, usedBy: null, createdAt: now,
     };
-    await repo.insertQuote(this.db, quote);
+    await this.quoteWrites.submit('quotes', quote);
     const sourceOf = new Map(wallet.buckets.map((b) => [b.id, b.source]));
     return {
       id: quote.id, accountId, creditsMillis: quote.creditsMillis, lineItems: quote.lineItems as QuoteView['lineItems'],

@@ -1,11 +1,11 @@
 /**
- * Coalesces concurrent work per key (for charges: a lane of wallets). A hot wallet is limited by its
+ * Coalesces concurrent work per key (charges: a lane of wallets; quotes: their inserts). A hot wallet is limited by its
  * row lock to about one commit per commit latency, and every statement costs CPU; instead, while one
  * batch of a key is in its database transaction, later items wait here and then run together in the
  * next transaction (one commit, a few multi-row statements). An idle key's item runs at once: no
  * timer, no added latency. Per process only; across processes row locks still serialize batches.
  */
-import { AppError, ErrorCode } from '../../shared/errors';
+import { AppError, ErrorCode } from './errors';
 
 interface Waiting<I, R> {
   item: I;
@@ -15,13 +15,13 @@ interface Waiting<I, R> {
 
 export type BatchRunner<I, R> = (key: string, items: I[]) => Promise<(R | Error)[]>;
 
-export class WalletQueue<I, R> {
+export class CoalescingQueue<I, R> {
   private readonly queues = new Map<string, Waiting<I, R>[]>();
 
   constructor(
     private readonly run: BatchRunner<I, R>,
-    /** Items that must run in a batch of their own (e.g. with pricing hooks). */
-    private readonly runsAlone: (item: I) => boolean,
+    /** Items that must run in a batch of their own (e.g. charges with pricing hooks). */
+    private readonly runsAlone: (item: I) => boolean = () => false,
     private readonly batchSizeMax = 100,
     private readonly waitingMax = 10_000,
   ) {}
@@ -30,7 +30,7 @@ export class WalletQueue<I, R> {
     return new Promise<R>((resolve, reject) => {
       let queue = this.queues.get(key);
       if (queue && queue.length >= this.waitingMax) {
-        reject(new AppError(ErrorCode.RATE_LIMITED, 'too many charges are waiting; retry shortly'));
+        reject(new AppError(ErrorCode.RATE_LIMITED, 'too many requests are waiting; retry shortly'));
         return;
       }
       const idle = !queue;
