@@ -2,6 +2,7 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Executor, Tx } from '../../db/client';
 import { at, rows } from '../../db/client';
+import { executeJsonInsert, jsonInsert } from '../../db/json-rows';
 import {
   accounts, buckets, holdAllocations, holds, idempotencyKeys, ledgerEntries, ledgerTransactions, wallets,
 } from '../../db/schema';
@@ -110,11 +111,11 @@ export async function addToBuckets(tx: Tx, deltas: Map<string, number>): Promise
 }
 
 export async function insertTransactions(tx: Tx, rows: NewTransactionRow[]): Promise<void> {
-  if (rows.length > 0) await tx.insert(ledgerTransactions).values(rows);
+  await executeJsonInsert(tx, ledgerTransactions, rows);
 }
 
 export async function insertEntries(tx: Tx, rows: NewEntryRow[]): Promise<void> {
-  if (rows.length > 0) await tx.insert(ledgerEntries).values(rows);
+  await executeJsonInsert(tx, ledgerEntries, rows);
 }
 
 export async function findTransaction(executor: Executor, id: string): Promise<TransactionRow | undefined> {
@@ -192,18 +193,17 @@ export async function claimIdempotencyKey(tx: Tx, row: typeof idempotencyKeys.$i
 }
 
 /** Claims several keys in one statement, in (scope, key) order so concurrent batches never deadlock; returns the claimed ones. */
-export async function claimIdempotencyKeys(tx: Tx, rows: (typeof idempotencyKeys.$inferInsert)[]): Promise<Set<string>> {
-  const sorted = [...rows].sort((a, b) => (a.scope + '\0' + a.key < b.scope + '\0' + b.key ? -1 : 1));
-  const inserted = await tx.insert(idempotencyKeys).values(sorted).onConflictDoNothing()
-    .returning({ scope: idempotencyKeys.scope, key: idempotencyKeys.key });
+export async function claimIdempotencyKeys(tx: Tx, claims: (typeof idempotencyKeys.$inferInsert)[]): Promise<Set<string>> {
+  const sorted = [...claims].sort((a, b) => (a.scope + '\0' + a.key < b.scope + '\0' + b.key ? -1 : 1));
+  const inserted = await rows<{ scope: string; key: string }>(tx, jsonInsert(idempotencyKeys, sorted, 'on conflict do nothing returning scope, key'));
   return new Set(inserted.map((r) => r.scope + '\0' + r.key));
 }
 
 export async function storeIdempotencyResponses(tx: Tx, rows: { scope: string; key: string; response: unknown }[]): Promise<void> {
   if (rows.length === 0) return;
   if (rows.length === 1) return storeIdempotencyResponse(tx, rows[0].scope, rows[0].key, rows[0].response);
-  const values = sql.join(rows.map((r) => sql`(${r.scope}, ${r.key}, ${JSON.stringify(r.response)}::jsonb)`), sql`, `);
-  await tx.execute(sql`update idempotency_keys set response = v.response from (values ${values}) as v(scope, key, response)
+  await tx.execute(sql`update idempotency_keys set response = v.response
+    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(scope text, key text, response jsonb)
     where idempotency_keys.scope = v.scope and idempotency_keys.key = v.key`);
 }
 

@@ -125,8 +125,6 @@ export interface HoldHooks {
   afterHold?: (tx: Tx, hold: HoldRow) => Promise<void>;
 }
 
-type Refusal = AppError;
-
 interface QueuedCharge {
   actor: Actor;
   input: ChargeInput;
@@ -163,11 +161,10 @@ export class LedgerService {
   }
 
   /** Opens the wallet under lock and settles due expiries; NOT_FOUND (rolls back) when there is none. */
-  private async open(tx: Tx, accountId: string, actor: Actor): Promise<WalletSession> {
+  private async open(tx: Tx, accountId: string): Promise<WalletSession> {
     const session = await WalletSession.open(tx, accountId, this.clock.now());
     if (!session) throw notFound('account');
     await session.settle('system:expiry');
-    void actor;
     return session;
   }
 
@@ -205,7 +202,7 @@ export class LedgerService {
     return reviveHold(outcome.snapshot) as T;
   }
 
-  private async refuse(session: WalletSession, error: Refusal, fields: Parameters<WalletSession['recordFailure']>[0] extends infer P ? Omit<P & object, 'failureCode' | 'failureMessage'> : never): Promise<{ outcome: StoredOutcome }> {
+  private async refuse(session: WalletSession, error: AppError, fields: Omit<Parameters<WalletSession['recordFailure']>[0], 'failureCode' | 'failureMessage'>): Promise<{ outcome: StoredOutcome }> {
     const failed = await session.recordFailure({ ...fields, failureCode: error.code, failureMessage: error.message });
     return { outcome: { kind: 'refusal', error: error.toJSON(), transactionId: failed.id } };
   }
@@ -217,7 +214,7 @@ export class LedgerService {
       // Checked after the key is claimed: a replay of a grant whose expiresAt has passed since returns the
       // stored result (a fresh request is still refused, and the throw rolls the key claim back).
       if (input.expiresAt && input.expiresAt <= this.clock.now()) throw badInput('expiresAt must be in the future', 'expiresAt');
-      const session = await this.open(tx, input.accountId, actor);
+      const session = await this.open(tx, input.accountId);
       sessions.push(session);
       const bucketId = newId();
       session.addBucket({
@@ -254,8 +251,8 @@ export class LedgerService {
   // ---------------------------------------------------------------- charges
 
   /**
-   * Charges go through the wallet's queue: concurrent charges on one wallet are coalesced into one
-   * database transaction (see wallet-queue.ts); each keeps its own idempotency key and result.
+   * Charges go through their lane's queue: concurrent charges (on one or many wallets) are coalesced into one
+   * database transaction (see shared/coalescing-queue.ts); each keeps its own idempotency key and result.
    */
   async charge(actor: Actor, input: ChargeInput, hooks: ChargeHooks = {}, operation = 'charge', hashInput: unknown = input): Promise<TransactionRow> {
     validateIdempotencyKey(input.idempotencyKey, this.config.idempotencyKeyLengthMax);
@@ -376,7 +373,7 @@ export class LedgerService {
       throw badInput(`ttlSeconds must be between 1 and ${this.config.holdTtlSecondsMax}`, 'ttlSeconds');
     }
     return this.execute<HoldRow>(actor, 'reserveCredits', input.idempotencyKey, hashInput, async (tx, sessions) => {
-      const session = await this.open(tx, input.accountId, actor);
+      const session = await this.open(tx, input.accountId);
       sessions.push(session);
       const priced = hooks.prepare ? await hooks.prepare(tx) : null;
       if (priced && !(priced instanceof AppError)) input = { ...input, ...priced };
@@ -405,12 +402,12 @@ export class LedgerService {
   }
 
   /** Locks the hold's wallet, then the hold; refusals for holds that are not active. */
-  private async openHold(tx: Tx, holdId: string, actor: Actor): Promise<{ session: WalletSession; hold: HoldRow; lapsed: boolean }> {
+  private async openHold(tx: Tx, holdId: string): Promise<{ session: WalletSession; hold: HoldRow; lapsed: boolean }> {
     const peek = await repo.findHold(tx, holdId);
     if (!peek) throw new AppError(ErrorCode.HOLD_NOT_FOUND, 'no hold with this id');
     // Whether the hold had lapsed is decided before settle() marks it EXPIRED.
     const lapsed = peek.status === 'ACTIVE' && peek.expiresAt <= this.clock.now();
-    const session = await this.open(tx, peek.accountId, actor);
+    const session = await this.open(tx, peek.accountId);
     const hold = await repo.findHold(tx, holdId, true);
     assert(hold, 'hold exists under its wallet lock');
     return { session, hold, lapsed: lapsed || hold.status === 'EXPIRED' };
@@ -418,7 +415,7 @@ export class LedgerService {
 
   async capture(actor: Actor, input: CaptureInput, hashInput: unknown = input): Promise<TransactionRow> {
     return this.execute<TransactionRow>(actor, 'captureHold', input.idempotencyKey, hashInput, async (tx, sessions) => {
-      const { session, hold, lapsed } = await this.openHold(tx, input.holdId, actor);
+      const { session, hold, lapsed } = await this.openHold(tx, input.holdId);
       sessions.push(session);
       const amount = input.amountMillis ?? hold.amountMillis;
       const fields = {
@@ -454,7 +451,7 @@ export class LedgerService {
 
   async release(actor: Actor, input: { holdId: string; idempotencyKey: string; comment?: string | null }): Promise<HoldRow> {
     return this.execute<HoldRow>(actor, 'releaseHold', input.idempotencyKey, input, async (tx, sessions) => {
-      const { session, hold, lapsed } = await this.openHold(tx, input.holdId, actor);
+      const { session, hold, lapsed } = await this.openHold(tx, input.holdId);
       sessions.push(session);
       const fields = {
         type: 'RELEASE', actor: actor.id, action: hold.action, model: hold.model, holdId: hold.id,
@@ -481,7 +478,7 @@ export class LedgerService {
       if (original.status !== 'SUCCEEDED' || (original.type !== 'CHARGE' && original.type !== 'CAPTURE') || original.amountMillis >= 0) {
         throw badInput('only a succeeded CHARGE or CAPTURE can be refunded', 'transactionId');
       }
-      const session = await this.open(tx, original.accountId, actor);
+      const session = await this.open(tx, original.accountId);
       sessions.push(session);
       const posted = await this.returnCredits(session, original, input.amountMillis, 'REFUND', actor, input.idempotencyKey, input.comment ?? null);
       return { outcome: { kind: 'transaction', id: posted.id }, value: posted };
@@ -562,7 +559,7 @@ export class LedgerService {
       if (original.status !== 'SUCCEEDED' || !LedgerService.REVERSIBLE.includes(original.type)) {
         throw badInput(`only a succeeded ${LedgerService.REVERSIBLE.join(', ')} transaction can be reversed`, 'transactionId');
       }
-      const session = await this.open(tx, original.accountId, actor);
+      const session = await this.open(tx, original.accountId);
       sessions.push(session);
       if (original.type === 'CHARGE' || original.type === 'CAPTURE') {
         const posted = await this.returnCredits(session, original, null, 'REVERSAL', actor, input.idempotencyKey, input.comment ?? null);

@@ -1,8 +1,9 @@
 /**
  * A wallet locked for one database transaction. It loads the wallet's live state once, settles
  * what time has made due (holds past their TTL, lapsed buckets), and posts ledger transactions:
- * each post writes the transaction, its entries and the bucket changes, and advances the wallet's
- * gap-free sequence. `finish()` writes the wallet row once. Only the ledger module uses this.
+ * each post updates the state in memory, advances the wallet's gap-free sequence and buffers the
+ * rows; `finish()` / `finishAll()` write the transactions, entries, bucket changes and wallet rows
+ * of one or many sessions in a few multi-row statements. Only the ledger module uses this.
  */
 import type { Tx } from '../../db/client';
 import { newId } from '../../shared/ids';
