@@ -20,6 +20,9 @@ export interface Config {
   bodySizeLimitBytes: number;
   jobIntervalSeconds: number;
   jobBatchSize: number;
+  /** Concurrent charge batches per process (a wallet always uses the same lane). */
+  chargeLanes: number;
+  chargeBatchSizeMax: number;
   shutdownGraceSeconds: number;
   loadDemo: boolean;
 }
@@ -55,6 +58,8 @@ export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
     bodySizeLimitBytes: int('BODY_SIZE_LIMIT_BYTES', 256 * 1024, 1024),
     jobIntervalSeconds: int('JOB_INTERVAL_SECONDS', 5, 1),
     jobBatchSize: 200,
+    chargeLanes: int('CHARGE_LANES', 2, 1),
+    chargeBatchSizeMax: int('CHARGE_BATCH_SIZE_MAX', 100, 1),
     shutdownGraceSeconds: int('SHUTDOWN_GRACE_SECONDS', 20, 1),
     loadDemo: process.env.LOAD_DEMO !== 'false',
     ...overrides,

@@ -141,11 +141,10 @@ const keyOf = (item: QueuedCharge) => item.actor.scope + '\0' + item.input.idemp
  * order and never wait on each other's row lock inside one process. A few lanes let batches on
  * different wallets overlap (one is in the database while the next is being built).
  */
-const CHARGE_LANES = 4;
-function laneOf(accountId: string): string {
+function laneOf(accountId: string, lanes: number): string {
   let h = 0;
   for (let i = 0; i < accountId.length; i++) h = (h * 31 + accountId.charCodeAt(i)) | 0;
-  return String(Math.abs(h) % CHARGE_LANES);
+  return String(Math.abs(h) % lanes);
 }
 
 export class LedgerService {
@@ -154,7 +153,15 @@ export class LedgerService {
     private readonly clock: Clock,
     private readonly config: Readonly<Config>,
     private readonly publish: WalletEventSink,
-  ) {}
+  ) {
+    this.charges = new CoalescingQueue<QueuedCharge, ChargeResult>(
+      (_lane, items) => this.runChargesIsolated(items),
+      (item) => Boolean(item.hooks.prepare || item.hooks.afterPost),
+      config.chargeBatchSizeMax,
+    );
+  }
+
+  private readonly charges: CoalescingQueue<QueuedCharge, ChargeResult>;
 
   private get db() {
     return this.database.db;
@@ -256,14 +263,10 @@ export class LedgerService {
    */
   async charge(actor: Actor, input: ChargeInput, hooks: ChargeHooks = {}, operation = 'charge', hashInput: unknown = input): Promise<TransactionRow> {
     validateIdempotencyKey(input.idempotencyKey, this.config.idempotencyKeyLengthMax);
-    const outcome = await this.charges.submit(laneOf(input.accountId), { actor, input, hooks, hash: requestHash(operation, hashInput) });
+    const outcome = await this.charges.submit(laneOf(input.accountId, this.config.chargeLanes), { actor, input, hooks, hash: requestHash(operation, hashInput) });
     return this.resolveOutcome<TransactionRow>(outcome.outcome, outcome.value);
   }
 
-  private readonly charges = new CoalescingQueue<QueuedCharge, ChargeResult>(
-    (_lane, items) => this.runChargesIsolated(items),
-    (item) => Boolean(item.hooks.prepare || item.hooks.afterPost),
-  );
 
   /**
    * A batch that fails as a whole (e.g. one charge carries text the database refuses) rolled back and
