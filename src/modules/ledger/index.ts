@@ -3,8 +3,8 @@ export { LedgerService, type Actor, type ChargeInput, type ReserveInput, type Pr
 export { findHold } from './ledger.repo';
 export { LedgerResolver, LedgerTransactionResolver } from './ledger.resolver';
 export { AuditService } from './audit.service';
-export { readWallet, transactionsAfterSequence, findTransaction, entriesByTransactionIds, bucketsByIds, transactionsByIds } from './ledger.repo';
-export type { TransactionRow, EntryRow, BucketRow, HoldRow, BucketWithHeld } from './ledger.repo';
+export { readWallets, transactionsAfterSequence, findTransaction, entriesByTransactionIds, bucketsByIds, transactionsByIds } from './ledger.repo';
+export type { TransactionRow, EntryRow, BucketRow, HoldRow, BucketWithHeld, WalletRead } from './ledger.repo';
 export { walletFigures, isLive } from './figures';
 export { allocate, compareBurnOrder, type BurnBucket } from './burn-down';
 export { LedgerTransaction, Hold, ReserveInput as ReserveCreditsInput } from './ledger.type';

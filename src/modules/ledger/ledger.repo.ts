@@ -76,21 +76,30 @@ export async function loadBucketsOf(executor: Executor, accountIds: readonly str
   return result.map((r) => withHeld(r.bucket, r.active, r.stale));
 }
 
-/** A wallet, its account's plan tier and its buckets with what holds secured, in one statement (no lock: reads). */
-export async function readWallet(executor: Executor, accountId: string, now: Date): Promise<{ wallet: WalletRow; planTier: string | null; buckets: BucketWithHeld[] } | null> {
-  const held = heldByBucket(executor, [accountId], now);
-  const result = await executor
+export interface WalletRead {
+  wallet: WalletRow;
+  planTier: string | null;
+  buckets: BucketWithHeld[];
+}
+
+/** Wallets, their accounts' plan tiers and their buckets with what holds secured, in one statement (no lock: reads). */
+export async function readWallets(executor: Executor, accountIds: readonly string[], now: Date): Promise<Map<string, WalletRead>> {
+  const result = new Map<string, WalletRead>();
+  if (accountIds.length === 0) return result;
+  const held = heldByBucket(executor, accountIds, now);
+  const rowsRead = await executor
     .select({ wallet: wallets, planTier: accounts.planTier, bucket: buckets, active: held.active, stale: held.stale })
     .from(wallets)
     .innerJoin(accounts, eq(accounts.id, wallets.accountId))
     .leftJoin(buckets, and(eq(buckets.accountId, wallets.accountId), gt(buckets.remainingMillis, 0)))
     .leftJoin(held, eq(held.bucketId, buckets.id))
-    .where(eq(wallets.accountId, accountId));
-  if (result.length === 0) return null;
-  return {
-    wallet: result[0].wallet, planTier: result[0].planTier,
-    buckets: result.filter((r) => r.bucket !== null).map((r) => withHeld(r.bucket!, r.active, r.stale)),
-  };
+    .where(accountIds.length === 1 ? eq(wallets.accountId, accountIds[0]) : inArray(wallets.accountId, [...accountIds]));
+  for (const r of rowsRead) {
+    let read = result.get(r.wallet.accountId);
+    if (!read) result.set(r.wallet.accountId, (read = { wallet: r.wallet, planTier: r.planTier, buckets: [] }));
+    if (r.bucket) read.buckets.push(withHeld(r.bucket, r.active, r.stale));
+  }
+  return result;
 }
 
 export async function insertBucket(tx: Tx, row: typeof buckets.$inferInsert): Promise<void> {

@@ -2,7 +2,8 @@ import type { Db } from '../../db/client';
 import type { Clock } from '../../shared/clock';
 import { badInput, notFound } from '../../shared/errors';
 import { isUuid } from '../../shared/validate';
-import { readWallet, walletFigures, compareBurnOrder, isLive, type BucketWithHeld } from '../ledger';
+import { readWallets, walletFigures, compareBurnOrder, isLive, type BucketWithHeld, type WalletRead } from '../ledger';
+import { CoalescingQueue } from '../../shared/coalescing-queue';
 import * as repo from './wallets.repo';
 
 export interface WalletView {
@@ -25,13 +26,22 @@ const THRESHOLDS_MAX = 10;
 export class WalletsService {
   constructor(private readonly db: Db, private readonly clock: Clock) {}
 
+  /** Concurrent wallet reads (dashboards, quotes) share one statement; an idle server reads at once. */
+  private readonly reads = new CoalescingQueue<string, { read: WalletRead; now: Date } | null>(async (_key, accountIds) => {
+    const now = this.clock.now();
+    const found = await readWallets(this.db, [...new Set(accountIds)], now);
+    return accountIds.map((id) => {
+      const read = found.get(id);
+      return read ? { read, now } : null;
+    });
+  });
+
   /** The wallet as of now, read without locks (expired buckets and lapsed holds already excluded). */
   async get(accountId: string): Promise<WalletView | null> {
     if (!isUuid(accountId)) return null;
-    const now = this.clock.now();
-    const read = await readWallet(this.db, accountId, now);
-    if (!read) return null;
-    const { wallet, buckets, planTier } = read;
+    const result = await this.reads.submit('wallets', accountId);
+    if (!result) return null;
+    const { read: { wallet, buckets, planTier }, now } = result;
     const figures = walletFigures(buckets, wallet.debtMillis, wallet.overdraftLimitMillis, now);
     return {
       accountId, ...figures, debtMillis: wallet.debtMillis, overdraftLimitMillis: wallet.overdraftLimitMillis,
