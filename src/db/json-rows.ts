@@ -6,7 +6,7 @@
  */
 import { getTableColumns, getTableName, sql, type SQL } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
-import type { Tx } from './client';
+import type { Executor } from './client';
 
 interface Plan {
   text: string;
@@ -53,6 +53,6 @@ export function jsonInsert(table: PgTable, rows: readonly Record<string, unknown
   return sql`${sql.raw(before)}${document(table, keys, rows)}${sql.raw(after)}`;
 }
 
-export async function executeJsonInsert(tx: Tx, table: PgTable, rows: readonly Record<string, unknown>[], suffix = ''): Promise<void> {
-  if (rows.length > 0) await tx.execute(jsonInsert(table, rows, suffix));
+export async function executeJsonInsert(executor: Executor, table: PgTable, rows: readonly Record<string, unknown>[], suffix = ''): Promise<void> {
+  if (rows.length > 0) await executor.execute(jsonInsert(table, rows, suffix));
 }

@@ -1,6 +1,7 @@
 import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { Executor, Tx } from '../../db/client';
 import { accounts, quotes, rateCards } from '../../db/schema';
+import { executeJsonInsert } from '../../db/json-rows';
 
 export type RateCardRow = typeof rateCards.$inferSelect;
 export type QuoteRow = typeof quotes.$inferSelect;
@@ -39,7 +40,7 @@ export async function publishDraft(tx: Tx, id: string, at: Date): Promise<RateCa
 }
 
 export async function insertQuotes(executor: Executor, rows: QuoteRow[]): Promise<void> {
-  if (rows.length > 0) await executor.insert(quotes).values(rows);
+  await executeJsonInsert(executor, quotes, rows);
 }
 
 export async function findQuote(executor: Executor, id: string, forUpdate = false): Promise<QuoteRow | undefined> {
