@@ -4,7 +4,7 @@
  * unique key and then reads the first result; the effect and its stored result commit together.
  */
 import { createHash } from 'node:crypto';
-import type { Db, Tx } from '../../db/client';
+import type { Db, Executor, Tx } from '../../db/client';
 import { AppError, ErrorCode, badInput, type SerializedAppError } from '../../shared/errors';
 import type { Clock } from '../../shared/clock';
 import * as repo from './ledger.repo';
@@ -44,8 +44,8 @@ export function requestHash(operation: string, input: unknown): string {
 }
 
 /** The stored result of a key claimed earlier: a replay, or IDEMPOTENCY_KEY_REUSED when the input differs. */
-export async function storedOutcome(db: Db, scope: string, key: string, hash: string): Promise<StoredOutcome> {
-  const existing = await repo.findIdempotencyKey(db, scope, key);
+export async function storedOutcome(executor: Executor, scope: string, key: string, hash: string): Promise<StoredOutcome> {
+  const existing = await repo.findIdempotencyKey(executor, scope, key);
   if (!existing || existing.response === null) throw new Error('idempotency key claimed without a stored result');
   if (existing.requestHash !== hash) {
     throw new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'this idempotency key was already used with a different request');
@@ -76,14 +76,7 @@ export async function runIdempotent<T>(
       scope: options.scope, key, requestHash: hash, response: null, createdAt: now,
       expiresAt: new Date(now.getTime() + options.keyTtlSeconds * 1000),
     });
-    if (!claimed) {
-      const existing = await repo.findIdempotencyKey(tx, options.scope, key);
-      if (!existing || existing.response === null) throw new Error('idempotency key claimed without a stored result');
-      if (existing.requestHash !== hash) {
-        throw new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'this idempotency key was already used with a different request');
-      }
-      return { outcome: existing.response as StoredOutcome, fresh: false };
-    }
+    if (!claimed) return { outcome: await storedOutcome(tx, options.scope, key, hash), fresh: false };
     const { outcome, value } = await work(tx);
     await repo.storeIdempotencyResponse(tx, options.scope, key, outcome);
     return { outcome, fresh: true, value };
