@@ -30,9 +30,10 @@ export async function updateWallets(tx: Tx, rows: { accountId: string; sequence:
     await tx.update(wallets).set({ sequence: rows[0].sequence, debtMillis: rows[0].debtMillis, updatedAt: at }).where(eq(wallets.accountId, rows[0].accountId));
     return;
   }
-  const values = sql.join(rows.map((r) => sql`(${r.accountId}::uuid, ${r.sequence}::int, ${r.debtMillis}::bigint)`), sql`, `);
+  // One JSON parameter for all rows (see db/json-rows.ts for why).
+  const json = JSON.stringify(rows.map((r) => ({ id: r.accountId, sequence: r.sequence, debt: r.debtMillis })));
   await tx.execute(sql`update wallets set sequence = v.sequence, debt_millis = v.debt, updated_at = ${at.toISOString()}::timestamptz
-    from (values ${values}) as v(id, sequence, debt) where wallets.account_id = v.id`);
+    from jsonb_to_recordset(${json}::jsonb) as v(id uuid, sequence int, debt bigint) where wallets.account_id = v.id`);
 }
 
 export interface BucketWithHeld extends BucketRow {
@@ -114,9 +115,9 @@ export async function addToBuckets(tx: Tx, deltas: Map<string, number>): Promise
     await tx.update(buckets).set({ remainingMillis: sql`${buckets.remainingMillis} + ${delta}` }).where(eq(buckets.id, id));
     return;
   }
-  const values = sql.join([...deltas].map(([id, delta]) => sql`(${id}::uuid, ${delta}::bigint)`), sql`, `);
+  const json = JSON.stringify([...deltas].map(([id, delta]) => ({ id, delta })));
   await tx.execute(sql`update buckets set remaining_millis = buckets.remaining_millis + v.delta
-    from (values ${values}) as v(id, delta) where buckets.id = v.id`);
+    from jsonb_to_recordset(${json}::jsonb) as v(id uuid, delta bigint) where buckets.id = v.id`);
 }
 
 export async function insertTransactions(tx: Tx, rows: NewTransactionRow[]): Promise<void> {
