@@ -5,7 +5,7 @@
 import 'reflect-metadata';
 import http from 'node:http';
 import express from 'express';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
@@ -81,6 +81,12 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   let ready = true;
 
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.bodySizeLimitBytes });
+  // Connections opened with an API key, so revoking the key closes them (4403) and ends their subscriptions.
+  const socketsByKey = new Map<string, Set<WebSocket>>();
+  const stopClosingRevoked = services.auth.onRevoke((keyId) => {
+    for (const socket of socketsByKey.get(keyId) ?? []) socket.close(4403, 'Forbidden: the API key was revoked');
+    socketsByKey.delete(keyId);
+  });
   const wsCleanup = useServer<Record<string, unknown>, { viewer?: Viewer; authorization?: string | null }>({
     schema,
     execute, subscribe,
@@ -89,7 +95,18 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
       try {
         const authorization = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         ctx.extra.authorization = typeof authorization === 'string' ? authorization : null;
-        ctx.extra.viewer = await services.auth.authenticate(ctx.extra.authorization);
+        const viewer = await services.auth.authenticate(ctx.extra.authorization);
+        ctx.extra.viewer = viewer;
+        if (viewer.kind === 'key') {
+          const socket = ctx.extra.socket;
+          let sockets = socketsByKey.get(viewer.keyId);
+          if (!sockets) socketsByKey.set(viewer.keyId, (sockets = new Set()));
+          sockets.add(socket);
+          socket.once('close', () => {
+            sockets!.delete(socket);
+            if (sockets!.size === 0 && socketsByKey.get(viewer.keyId) === sockets) socketsByKey.delete(viewer.keyId);
+          });
+        }
         return true;
       } catch {
         return false; // closes with 4403 Forbidden
@@ -197,6 +214,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
       ready = false;
       if (timer) clearInterval(timer);
       await jobRunning;
+      stopClosingRevoked();
       await apollo.stop(); // drains: stops accepting, waits for in-flight requests, closes sockets
       await services.pricing.cache.stop();
       if (ownsDatabase) await database.close();

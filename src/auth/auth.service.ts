@@ -26,6 +26,7 @@ export interface CreatedApiKey {
 
 export class AuthService {
   private readonly keyCache = new Map<string, { viewer: Viewer; keyId: string; until: number }>();
+  private readonly revokeListeners = new Set<(keyId: string) => void>();
 
   private constructor(private readonly db: Db, private readonly clock: Clock, private readonly tokenSecret: Buffer) {}
 
@@ -46,7 +47,14 @@ export class AuthService {
     const revoked = await repo.revokeApiKey(this.db, id, this.clock.now());
     if (!revoked) throw notFound('API key');
     for (const [k, v] of this.keyCache) if (v.keyId === id) this.keyCache.delete(k);
+    for (const listener of this.revokeListeners) listener(id);
     return true;
+  }
+
+  /** Called with the key id when a key is revoked on this instance (e.g. to close its WebSocket connections). */
+  onRevoke(listener: (keyId: string) => void): () => void {
+    this.revokeListeners.add(listener);
+    return () => this.revokeListeners.delete(listener);
   }
 
   issueUserToken(accountId: string, ttlSeconds: number): { token: string; expiresAt: Date } {
