@@ -48,14 +48,3 @@ export function formatCredits(millis: Millis): string {
   if (frac > 0) text += '.' + String(frac).padStart(3, '0').replace(/0+$/, '');
   return negative && abs > 0 ? '-' + text : text;
 }
-
-export function credits(amount: number | string): Millis {
-  return parseCredits(amount);
-}
-
-/** Checked integer addition: the sum must stay a safe integer. */
-export function addMillis(a: Millis, b: Millis): Millis {
-  const sum = a + b;
-  if (!Number.isSafeInteger(sum)) throw new Error('credits overflow');
-  return sum;
-}

@@ -26,7 +26,3 @@ export async function accountsByIds(executor: Executor, ids: readonly string[]):
   if (ids.length === 0) return [];
   return executor.select().from(accounts).where(inArray(accounts.id, [...ids]));
 }
-
-export async function setPlanTier(executor: Executor, id: string, planTier: string | null): Promise<void> {
-  await executor.update(accounts).set({ planTier }).where(eq(accounts.id, id));
-}
