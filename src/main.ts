@@ -3,6 +3,7 @@
  * `createApp` is what tests use; running this file starts the server.
  */
 import 'reflect-metadata';
+import { sql } from 'drizzle-orm';
 import http from 'node:http';
 import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -157,7 +158,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   app.get('/readyz', async (_req, res) => {
     try {
       if (!ready) throw new Error('shutting down');
-      await services.wallets.get('00000000-0000-0000-0000-000000000000');
+      await services.db.execute(sql`select 1`);
       res.json({ status: 'ready' });
     } catch {
       res.status(503).json({ status: 'not ready' });

@@ -6,7 +6,7 @@ import type { Database, Db } from '../db/client';
 import type { AuthService } from '../auth/auth.service';
 import type { AccountsService } from '../modules/accounts';
 import type { WalletsService } from '../modules/wallets';
-import { AuditService, LedgerService, bucketsByIds, entriesByTransactionIds, transactionsByIds, type EntryRow } from '../modules/ledger';
+import { bucketsByIds, entriesByTransactionIds, transactionsByIds, type AuditService, type EntryRow, type LedgerService } from '../modules/ledger';
 import type { WalletEventHub } from '../modules/events';
 import type { PricingService } from '../modules/pricing';
 import type { Loaders } from './context';
@@ -45,4 +45,3 @@ export function loadersFor(db: Db, accounts: AccountsService): () => Loaders {
   });
 }
 
-export { LedgerService, AuditService };

@@ -1,6 +1,22 @@
+import { badInput } from './errors';
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Ids are UUIDs; anything else cannot name a row (and must not reach a uuid column). */
 export function isUuid(value: string): boolean {
   return UUID.test(value);
+}
+
+export const TEXT_LENGTH_MAX = 500;
+
+/** A free-text input (comment, action, model, currency): at most TEXT_LENGTH_MAX characters. */
+export function boundedText(value: string | null | undefined, field: string): string | null {
+  if (value === null || value === undefined) return null;
+  if (value.length > TEXT_LENGTH_MAX) throw badInput(`${field} must be at most ${TEXT_LENGTH_MAX} characters`, field);
+  return value;
+}
+
+export function requirePositive(amount: number | null | undefined, field = 'amount'): number {
+  if (amount === null || amount === undefined || amount <= 0) throw badInput(`${field} must be greater than 0`, field);
+  return amount;
 }

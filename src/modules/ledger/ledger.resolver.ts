@@ -3,7 +3,7 @@ import type { Context } from '../../graphql/context';
 import { actorOf, assertAdmin, assertCanMoveCredits, assertCanRead } from '../../auth/viewer';
 import { decodeCursor, encodeCursor, pageSize } from '../../graphql/connection';
 import { AppError, ErrorCode, badInput, notFound } from '../../shared/errors';
-import { isUuid } from '../../shared/validate';
+import { boundedText, isUuid, requirePositive } from '../../shared/validate';
 import {
   CaptureInput, ChargeInput, GrantCreditsInput, Hold, LedgerAudit, LedgerEntry, LedgerTransaction,
   LedgerTransactionConnection, RefundInput, ReleaseInput, ReserveInput, ReverseInput, TransactionFilter,
@@ -14,18 +14,6 @@ import * as repo from './ledger.repo';
 function requireAccountId(id: string): string {
   if (!isUuid(id)) throw notFound('account');
   return id;
-}
-
-function requirePositive(amount: number | null | undefined, field = 'amount'): number {
-  if (amount === null || amount === undefined || amount <= 0) throw badInput(`${field} must be greater than 0`, field);
-  return amount;
-}
-
-const TEXT_LENGTH_MAX = 500;
-function text(value: string | null | undefined, field: string): string | null {
-  if (value === null || value === undefined) return null;
-  if (value.length > TEXT_LENGTH_MAX) throw badInput(`${field} must be at most ${TEXT_LENGTH_MAX} characters`, field);
-  return value;
 }
 
 @Resolver()
@@ -71,9 +59,9 @@ export class LedgerResolver {
     if (input.costPerCredit && !/^\d{1,12}(\.\d{1,6})?$/.test(input.costPerCredit)) throw badInput('costPerCredit must be a decimal', 'costPerCredit');
     return ctx.services.ledger.grant(actorOf(viewer), {
       accountId: requireAccountId(input.accountId), amountMillis: requirePositive(input.amount), source: input.source,
-      expiresAt: input.expiresAt, priority: input.priority, comment: text(input.comment, 'comment'),
+      expiresAt: input.expiresAt, priority: input.priority, comment: boundedText(input.comment, 'comment'),
       applicableActions: input.applicableActions, applicableModels: input.applicableModels,
-      costPerCredit: input.costPerCredit, currency: text(input.currency, 'currency'), idempotencyKey: input.idempotencyKey,
+      costPerCredit: input.costPerCredit, currency: boundedText(input.currency, 'currency'), idempotencyKey: input.idempotencyKey,
     });
   }
 
@@ -82,7 +70,7 @@ export class LedgerResolver {
     const viewer = assertCanMoveCredits(ctx.viewer);
     return ctx.services.ledger.charge(actorOf(viewer), {
       accountId: requireAccountId(input.accountId), amountMillis: requirePositive(input.amount), idempotencyKey: input.idempotencyKey,
-      action: text(input.action, 'action'), model: text(input.model, 'model'), comment: text(input.comment, 'comment'),
+      action: boundedText(input.action, 'action'), model: boundedText(input.model, 'model'), comment: boundedText(input.comment, 'comment'),
       vendorUsage: input.vendorUsage ?? null,
     });
   }
@@ -95,8 +83,8 @@ export class LedgerResolver {
     if (ways !== 1) throw badInput('give exactly one of amount, quoteId and generation', 'amount');
     const fields = {
       accountId, amountMillis: input.amount != null ? requirePositive(input.amount) : 0, idempotencyKey: input.idempotencyKey,
-      ttlSeconds: input.ttlSeconds, action: text(input.action ?? input.generation?.action, 'action'),
-      model: text(input.model ?? input.generation?.model, 'model'), comment: text(input.comment, 'comment'),
+      ttlSeconds: input.ttlSeconds, action: boundedText(input.action ?? input.generation?.action, 'action'),
+      model: boundedText(input.model ?? input.generation?.model, 'model'), comment: boundedText(input.comment, 'comment'),
       quoteId: input.quoteId ?? null, // recorded on a refused hold too
     };
     if (input.amount != null) return ctx.services.ledger.reserve(actorOf(viewer), fields);
@@ -126,7 +114,7 @@ export class LedgerResolver {
     const clientInput = { holdId: input.holdId, amount: input.amount ?? null, generation: input.generation ?? null, comment: input.comment ?? null, vendorUsage: input.vendorUsage ?? null };
     return ctx.services.ledger.capture(actorOf(viewer), {
       holdId: input.holdId, amountMillis, pricing, idempotencyKey: input.idempotencyKey,
-      comment: text(input.comment, 'comment'), vendorUsage: input.vendorUsage ?? null,
+      comment: boundedText(input.comment, 'comment'), vendorUsage: input.vendorUsage ?? null,
     }, clientInput);
   }
 
@@ -134,7 +122,7 @@ export class LedgerResolver {
   async releaseHold(@Ctx() ctx: Context, @Arg('input', () => ReleaseInput) input: ReleaseInput) {
     const viewer = assertCanMoveCredits(ctx.viewer);
     if (!isUuid(input.holdId)) throw new AppError(ErrorCode.HOLD_NOT_FOUND, 'no hold with this id');
-    return ctx.services.ledger.release(actorOf(viewer), { holdId: input.holdId, idempotencyKey: input.idempotencyKey, comment: text(input.comment, 'comment') });
+    return ctx.services.ledger.release(actorOf(viewer), { holdId: input.holdId, idempotencyKey: input.idempotencyKey, comment: boundedText(input.comment, 'comment') });
   }
 
   @Mutation(() => LedgerTransaction, { description: 'Returns credits of a charge to the buckets they came from (never more than was charged).' })
@@ -143,7 +131,7 @@ export class LedgerResolver {
     if (input.amount !== null && input.amount !== undefined) requirePositive(input.amount);
     if (!isUuid(input.transactionId)) throw notFound('transaction');
     return ctx.services.ledger.refund(actorOf(viewer), {
-      transactionId: input.transactionId, amountMillis: input.amount ?? null, idempotencyKey: input.idempotencyKey, comment: text(input.comment, 'comment'),
+      transactionId: input.transactionId, amountMillis: input.amount ?? null, idempotencyKey: input.idempotencyKey, comment: boundedText(input.comment, 'comment'),
     });
   }
 
@@ -151,7 +139,7 @@ export class LedgerResolver {
   async reverseTransaction(@Ctx() ctx: Context, @Arg('input', () => ReverseInput) input: ReverseInput): Promise<TransactionRow> {
     const viewer = assertAdmin(ctx.viewer);
     if (!isUuid(input.transactionId)) throw notFound('transaction');
-    return ctx.services.ledger.reverse(actorOf(viewer), { transactionId: input.transactionId, idempotencyKey: input.idempotencyKey, comment: text(input.comment, 'comment') });
+    return ctx.services.ledger.reverse(actorOf(viewer), { transactionId: input.transactionId, idempotencyKey: input.idempotencyKey, comment: boundedText(input.comment, 'comment') });
   }
 }
 

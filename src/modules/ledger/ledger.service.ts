@@ -189,7 +189,7 @@ export class LedgerService {
       keyTtlSeconds: this.config.idempotencyKeyTtlSeconds, keyLengthMax: this.config.idempotencyKeyLengthMax,
     }, async (tx) => {
       const out = await work(tx, sessions);
-      for (const s of sessions) await s.finish();
+      await WalletSession.finishAll(sessions);
       return out;
     });
     if (result.fresh) {
@@ -266,7 +266,6 @@ export class LedgerService {
     const outcome = await this.charges.submit(laneOf(input.accountId, this.config.chargeLanes), { actor, input, hooks, hash: requestHash(operation, hashInput) });
     return this.resolveOutcome<TransactionRow>(outcome.outcome, outcome.value);
   }
-
 
   /**
    * A batch that fails as a whole (e.g. one charge carries text the database refuses) rolled back and
@@ -345,16 +344,14 @@ export class LedgerService {
 
   private async chargeOne(tx: Tx, session: WalletSession, item: QueuedCharge): Promise<{ outcome: StoredOutcome; value?: TransactionRow }> {
     const { actor, hooks } = item;
-    let input = item.input;
-    const priced = hooks.prepare ? await hooks.prepare(tx) : null;
-    if (priced && !(priced instanceof AppError)) input = { ...input, ...priced };
+    const { input, refusal } = await applyPricing(tx, item.input, hooks.prepare);
     const fields = {
       type: 'CHARGE', actor: actor.id, action: input.action ?? null, model: input.model ?? null,
       params: input.params ?? null, comment: input.comment ?? null, idempotencyKey: input.idempotencyKey,
       quoteId: input.quoteId ?? null, pricing: input.pricing ?? null, vendorUsage: input.vendorUsage ?? null,
       requestedMillis: input.amountMillis,
     };
-    if (priced instanceof AppError) return this.refuse(session, priced, fields);
+    if (refusal) return this.refuse(session, refusal, fields);
     if (session.wallet.frozen) return this.refuse(session, frozenError(), fields);
     const plan = allocate(session.burnBuckets(), { action: input.action, model: input.model }, input.amountMillis);
     const room = session.overdraftRoom();
@@ -378,14 +375,14 @@ export class LedgerService {
     return this.execute<HoldRow>(actor, 'reserveCredits', input.idempotencyKey, hashInput, async (tx, sessions) => {
       const session = await this.open(tx, input.accountId);
       sessions.push(session);
-      const priced = hooks.prepare ? await hooks.prepare(tx) : null;
-      if (priced && !(priced instanceof AppError)) input = { ...input, ...priced };
+      const { input: priced, refusal } = await applyPricing(tx, input, hooks.prepare);
+      input = priced;
       const fields = {
         type: 'HOLD', actor: actor.id, action: input.action ?? null, model: input.model ?? null,
         comment: input.comment ?? null, idempotencyKey: input.idempotencyKey, quoteId: input.quoteId ?? null,
         pricing: input.pricing ?? null, requestedMillis: input.amountMillis,
       };
-      if (priced instanceof AppError) return this.refuse(session, priced, fields);
+      if (refusal) return this.refuse(session, refusal, fields);
       if (session.wallet.frozen) return this.refuse(session, frozenError(), fields);
       // A hold is secured by bucket credits only: overdraft is never reserved.
       const plan = allocate(session.burnBuckets(), { action: input.action, model: input.model }, input.amountMillis);
@@ -633,6 +630,13 @@ export class LedgerService {
     });
     throw error; // unreachable: a refusal outcome always throws
   }
+}
+
+/** Runs a pricing hook: its priced fields merged into the input, or the refusal it decided. */
+async function applyPricing<T extends object>(tx: Tx, input: T, prepare: ((tx: Tx) => Promise<Priced | AppError>) | undefined): Promise<{ input: T; refusal: AppError | null }> {
+  const priced = prepare ? await prepare(tx) : null;
+  if (priced instanceof AppError) return { input, refusal: priced };
+  return { input: priced ? { ...input, ...priced } : input, refusal: null };
 }
 
 function defaultPriority(source: string): number {

@@ -2,7 +2,7 @@ import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../../graphql/context';
 import { actorOf, assertAdmin, assertCanMoveCredits, assertCanRead, requireViewer } from '../../auth/viewer';
 import { badInput, notFound } from '../../shared/errors';
-import { isUuid } from '../../shared/validate';
+import { boundedText, isUuid } from '../../shared/validate';
 import { LedgerTransaction, type TransactionRow } from '../ledger';
 import { readStored } from './rate-card.content';
 import type { RateCardRow } from './pricing.repo';
@@ -13,8 +13,6 @@ function view(row: RateCardRow): RateCard {
   const card = readStored(row.content);
   return { ...row, rates: card.rates, requiredPairs: card.requiredPairs };
 }
-
-const TEXT_LENGTH_MAX = 500;
 
 @Resolver()
 export class PricingResolver {
@@ -72,11 +70,11 @@ export class PricingResolver {
     const viewer = assertCanMoveCredits(ctx.viewer);
     if (!isUuid(input.accountId)) throw notFound('account');
     if (!input.generation && !input.quoteId) throw badInput('give a generation or a quoteId', 'generation');
-    if (input.comment && input.comment.length > TEXT_LENGTH_MAX) throw badInput(`comment must be at most ${TEXT_LENGTH_MAX} characters`, 'comment');
+    const comment = boundedText(input.comment, 'comment');
     const { pricing } = ctx.services;
-    const clientInput = { accountId: input.accountId, generation: input.generation ?? null, quoteId: input.quoteId ?? null, comment: input.comment ?? null, vendorUsage: input.vendorUsage ?? null };
+    const clientInput = { accountId: input.accountId, generation: input.generation ?? null, quoteId: input.quoteId ?? null, comment, vendorUsage: input.vendorUsage ?? null };
     return ctx.services.ledger.charge(actorOf(viewer), {
-      accountId: input.accountId, amountMillis: 0, idempotencyKey: input.idempotencyKey, comment: input.comment ?? null,
+      accountId: input.accountId, amountMillis: 0, idempotencyKey: input.idempotencyKey, comment,
       vendorUsage: input.vendorUsage ?? null,
       // Recorded on a refusal too (e.g. QUOTE_EXPIRED), where the pricing step returns no Priced to merge.
       quoteId: input.quoteId ?? null,
