@@ -3,7 +3,12 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
+    // postgres.js with the fix of src/db/postgres-driver-patch.ts, as the server loads it
+    'node_modules/postgres/cjs/src/connection\\.js$': '<rootDir>/test/helpers/postgres-driver-transform.js',
+  },
+  transformIgnorePatterns: ['/node_modules/(?!postgres/cjs/src/connection\\.js$)'],
   setupFiles: ['reflect-metadata'],
   testTimeout: 60000,
   maxWorkers: 1,

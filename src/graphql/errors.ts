@@ -4,9 +4,11 @@
  * here and reported as INTERNAL_SERVER_ERROR with no message, SQL or stack trace.
  */
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { AppError, ErrorCode } from '../shared/errors';
+import { AppError, ErrorCode, serviceUnavailable } from '../shared/errors';
 import { logger } from '../shared/logger';
+import { isDatabaseUnavailable } from '../db/faults';
 
 const KNOWN_CODES = new Set<string>([
   ...Object.values(ErrorCode), 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'BAD_REQUEST', 'PERSISTED_QUERY_NOT_FOUND',
@@ -15,9 +17,10 @@ const KNOWN_CODES = new Set<string>([
 
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = unwrapResolverError(error);
-  if (original instanceof AppError) {
-    const g = original.toGraphQL();
-    return { message: g.message, locations: formatted.locations, path: formatted.path, extensions: g.extensions };
+  const refusal = original instanceof AppError ? original : isDatabaseUnavailable(original) ? databaseUnavailable() : null;
+  if (refusal) {
+    const { http: _status, ...extensions } = refusal.extensions; // the status goes on the response, not in the body
+    return { message: refusal.message, locations: formatted.locations, path: formatted.path, extensions };
   }
   // Graphql-js and Apollo re-wrap errors raised while validating the document (a Credits literal
   // such as "1.0001", the depth and alias limits): our BAD_USER_INPUT sits in the wrapped chain.
@@ -44,6 +47,22 @@ function badInputInChain(error: unknown): boolean {
   }
   return false;
 }
+
+const databaseUnavailable = () => serviceUnavailable('the database is unreachable or restarting; retry with the same idempotency key');
+
+/**
+ * A resolver that failed because the database is away answers HTTP 503 (like an AppError with
+ * SERVICE_UNAVAILABLE, whose status Apollo reads from its extensions).
+ */
+export const serviceUnavailableStatus: ApolloServerPlugin = {
+  async requestDidStart() {
+    return {
+      async didEncounterErrors({ errors, response }) {
+        if (errors.some((e) => isDatabaseUnavailable(unwrapResolverError(e)))) response.http.status = 503;
+      },
+    };
+  },
+};
 
 /** For graphql-ws, which hands over GraphQLErrors. */
 export function formatGraphQLError(error: GraphQLError): GraphQLFormattedError {

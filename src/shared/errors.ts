@@ -18,6 +18,7 @@ export const ErrorCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   FORBIDDEN: 'FORBIDDEN',
   NOT_FOUND: 'NOT_FOUND',
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -36,7 +37,14 @@ const REMEDY: Record<ErrorCode, string> = {
   UNAUTHENTICATED: 'Send a valid API key or user token as "Authorization: Bearer <token>".',
   FORBIDDEN: 'Use a key or token allowed to perform this operation.',
   NOT_FOUND: 'Check the id.',
+  SERVICE_UNAVAILABLE: 'A temporary fault (the database is unreachable or restarting); retry with the same idempotency key.',
 };
+
+/** Refusals that are not the client's doing: the same request may succeed later (`extensions.retryable`). */
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set([ErrorCode.SERVICE_UNAVAILABLE, ErrorCode.RATE_LIMITED]);
+
+/** HTTP status of a response whose errors include this code (others answer 200, as GraphQL over HTTP does). */
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = { SERVICE_UNAVAILABLE: 503, RATE_LIMITED: 429 };
 
 /** An expected refusal. Details are plain JSON (credits as decimal strings). */
 export class AppError extends Error {
@@ -49,10 +57,20 @@ export class AppError extends Error {
     this.name = 'AppError';
   }
 
+  /**
+   * What clients see in `extensions`. graphql-js copies an error's `extensions` when it wraps it,
+   * and Apollo Server turns `http` into the response status (it is not sent to the client).
+   */
+  get extensions(): Record<string, unknown> {
+    const status = HTTP_STATUS[this.code];
+    return {
+      code: this.code, remedy: REMEDY[this.code], ...(RETRYABLE.has(this.code) ? { retryable: true } : {}), ...this.details,
+      ...(status ? { http: { status } } : {}),
+    };
+  }
+
   toGraphQL(): GraphQLError {
-    return new GraphQLError(this.message, {
-      extensions: { code: this.code, remedy: REMEDY[this.code], ...this.details },
-    });
+    return new GraphQLError(this.message, { extensions: this.extensions });
   }
 
   toJSON(): SerializedAppError {
@@ -74,4 +92,5 @@ export const badInput = (message: string, field?: string) =>
   new AppError(ErrorCode.BAD_USER_INPUT, message, field ? { field } : {});
 export const notFound = (what: string) => new AppError(ErrorCode.NOT_FOUND, `${what} not found`);
 export const forbidden = (message = 'not allowed for this caller') => new AppError(ErrorCode.FORBIDDEN, message);
+export const serviceUnavailable = (message = 'the service is temporarily unavailable') => new AppError(ErrorCode.SERVICE_UNAVAILABLE, message);
 export const unauthenticated = (message = 'authentication required') => new AppError(ErrorCode.UNAUTHENTICATED, message);

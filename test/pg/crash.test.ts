@@ -5,19 +5,10 @@
  * and re-sending it with its idempotency key never adds a second effect. Runs only with
  * DATABASE_URL; loopback only; every loop is bounded in iterations and time.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { isPostgres } from '../helpers/harness';
+import { buildServer, createAdminKey, freePort, kill, startServer, type ServerProcess } from '../helpers/server-process';
 import { postGraphQL } from '../../bench/http';
-
-const ROOT = path.resolve(__dirname, '../..');
-const MAIN = path.join(ROOT, 'dist/src/main.js');
-const CREATE_ADMIN_KEY = path.join(ROOT, 'dist/src/cli/create-admin-key.js');
-const run = promisify(execFile);
 
 const LOOPS = 16;
 const WALLETS = 4; // loop n charges wallet n % WALLETS: several commits in flight at the kill
@@ -37,74 +28,25 @@ async function post(agent: http.Agent, port: number, body: unknown, token: strin
   return { status, body: json };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-interface Server { child: ChildProcess; output: string[] }
-
-/** Starts the compiled server and waits for its ready line (bounded). */
-function startServer(port: number): Promise<Server> {
-  const child = spawn(process.execPath, [MAIN], {
-    cwd: ROOT,
-    env: {
-      ...process.env, PORT: String(port), DATABASE_URL: process.env.DATABASE_URL, LOAD_DEMO: 'false', LOG_LEVEL: 'warn',
-      JOB_INTERVAL_SECONDS: '3600', // no expiry job during the test
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`server did not start in 30 s:\n${output.join('')}`)); }, 30_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output.push(chunk.toString());
-      if (output.join('').includes('Credits server ready at')) { clearTimeout(timer); resolve({ child, output }); }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => { if (output.length < 200) output.push(chunk.toString()); });
-    child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`server exited (${code ?? signal}) before ready:\n${output.join('')}`)); });
-  });
-}
-
-function killed(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
-
 type Attempt = { key: string; wallet: number; millis: number; state: 'pending' | 'succeeded' | 'refused' | 'unknown'; id?: string; code?: string };
 
 const suite = isPostgres() ? describe : describe.skip;
 
 suite('PostgreSQL crash: SIGKILL mid-load (runs only with DATABASE_URL)', () => {
   let agent = new http.Agent({ keepAlive: true, maxSockets: LOOPS });
-  let server: Server | null = null;
+  let server: ServerProcess | null = null;
   let port = 0;
   let adminKey = '';
 
   beforeAll(async () => {
-    // Compile what is there now (tsc emits even when other files have type errors mid-edit).
-    await run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, maxBuffer: 16 << 20 })
-      .catch((error) => { if (!fs.existsSync(MAIN)) throw error; });
-    expect(fs.existsSync(MAIN)).toBe(true);
-    const { stdout } = await run(process.execPath, [CREATE_ADMIN_KEY, 'crash test'], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'silent' } });
-    adminKey = stdout.trim().split('\n').pop()!.trim();
+    await buildServer();
+    adminKey = await createAdminKey('crash test');
     expect(adminKey.length).toBeGreaterThan(10);
     port = await freePort();
   }, 180_000);
 
   afterAll(async () => {
-    if (server) await killed(server.child);
+    if (server) await kill(server);
     agent.destroy();
   });
 
@@ -163,13 +105,13 @@ suite('PostgreSQL crash: SIGKILL mid-load (runs only with DATABASE_URL)', () => 
         }
       };
       const loops = Array.from({ length: LOOPS }, (_, n) => loop(n));
-      const victim = server!.child;
+      const victim = server!;
       await new Promise<void>((resolve) => {
         const tick = setInterval(() => {
           if (acked >= KILL_AFTER_ACKED || Date.now() - started >= killAfterMs) { clearInterval(tick); resolve(); }
         }, 2);
       });
-      await killed(victim);
+      await kill(victim);
       server = null;
       stop = true;
       await Promise.all(loops);
