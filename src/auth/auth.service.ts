@@ -13,6 +13,7 @@ import type { ApiKeyRole, Viewer } from './viewer';
 
 const API_KEY_PREFIX = 'ck_';
 const USER_TOKEN_PREFIX = 'ut1.';
+const BASE64URL = /^[A-Za-z0-9_-]{1,1000}$/;
 /** Authenticated keys are remembered this long; a revocation on this instance takes effect at once. */
 const KEY_CACHE_TTL_MS = 5_000;
 const KEY_CACHE_SIZE_MAX = 10_000;
@@ -82,8 +83,10 @@ export class AuthService {
   }
 
   private verifyUserToken(token: string): Viewer {
-    const [payload, signature] = token.slice(USER_TOKEN_PREFIX.length).split('.');
-    if (!payload || !signature) throw unauthenticated('malformed user token');
+    // Exactly "ut1.<payload>.<signature>", both base64url: anything else (an extra segment, padding) is refused.
+    const parts = token.slice(USER_TOKEN_PREFIX.length).split('.');
+    if (parts.length !== 2 || !parts.every((part) => BASE64URL.test(part))) throw unauthenticated('malformed user token');
+    const [payload, signature] = parts;
     const expected = Buffer.from(this.sign(payload));
     const given = Buffer.from(signature);
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw unauthenticated('invalid user token');

@@ -9,6 +9,7 @@ import { WalletsResolver } from '../modules/wallets';
 import { LedgerResolver, LedgerTransactionResolver } from '../modules/ledger';
 import { WalletEventsResolver } from '../modules/events';
 import { PricingResolver } from '../modules/pricing';
+import { guardArguments } from './input-guard';
 
 export const RESOLVERS = [
   AuthResolver, AccountsResolver, TransactionAccountResolver, WalletsResolver, LedgerResolver, LedgerTransactionResolver,
@@ -35,6 +36,7 @@ export async function buildAppSchema(): Promise<GraphQLSchema> {
   if (!cached) {
     // Input rules are checked in services (one error model); type-graphql's class-validator pass is off.
     cached = await buildSchema({ resolvers: RESOLVERS as unknown as [Function, ...Function[]], validate: false, pubSub: NO_TOPIC_PUBSUB });
+    guardArguments(cached); // outer bounds of every argument: text, lists, JSON (src/graphql/input-guard.ts)
   }
   return cached;
 }
