@@ -167,4 +167,6 @@ export const quotes = pgTable('quotes', {
   usedAt: ts('used_at'),
   usedBy: uuid('used_by'),
   createdAt: ts('created_at').notNull(),
-});
+}, (t) => [
+  index('quotes_expires_at_idx').on(t.expiresAt), // the job purges expired quotes
+]);

@@ -17,8 +17,10 @@ export interface Context {
   viewer: Viewer;
   services: Services;
   loaders: Loaders;
+  /** `quote` fields run so far in this request (each stores a quote; bounded by quotesPerRequestMax). */
+  quotesRun: number;
 }
 
 export function createContext(viewer: Viewer, services: Services): Context {
-  return { viewer, services, loaders: services.createLoaders() };
+  return { viewer, services, loaders: services.createLoaders(), quotesRun: 0 };
 }

@@ -317,7 +317,7 @@ describe('WalletEventHub', () => {
 
   test('an out-of-order publish (3 before 2) still yields 1, 2, 3 by filling the gap from the ledger', async () => {
     const ledger = fakeLedger();
-    const hub = new WalletEventHub(ledger.readAfter);
+    const hub = new WalletEventHub(ledger.readAfter, 10);
     const iterator = hub.subscribe(ACCOUNT, 0);
     const firstThree = take(iterator, 3);
     await new Promise((resolve) => setImmediate(resolve)); // the initial (empty) replay has run
@@ -336,7 +336,7 @@ describe('WalletEventHub', () => {
 
   test('a gap at the start is filled too: only 3 published, 1..3 delivered once', async () => {
     const ledger = fakeLedger();
-    const hub = new WalletEventHub(ledger.readAfter);
+    const hub = new WalletEventHub(ledger.readAfter, 10);
     const iterator = hub.subscribe(ACCOUNT, 0);
     const pending = take(iterator, 3);
     await new Promise((resolve) => setImmediate(resolve));
@@ -354,7 +354,7 @@ describe('WalletEventHub', () => {
   test('replay after a sequence, then live, with no duplicate when a live publish races the replay', async () => {
     const ledger = fakeLedger();
     ledger.committed.push(row(1), row(2), row(3));
-    const hub = new WalletEventHub(ledger.readAfter);
+    const hub = new WalletEventHub(ledger.readAfter, 10);
     const iterator = hub.subscribe(ACCOUNT, 1);
     // Row 3 is published after the subscription started but before the replay read it.
     hub.publish([row(3)]);
@@ -367,7 +367,7 @@ describe('WalletEventHub', () => {
 
   test('other accounts and unsequenced rows are not delivered', async () => {
     const ledger = fakeLedger();
-    const hub = new WalletEventHub(ledger.readAfter);
+    const hub = new WalletEventHub(ledger.readAfter, 10);
     const iterator = hub.subscribe(ACCOUNT, 0);
     const pending = take(iterator, 1);
     await new Promise((resolve) => setImmediate(resolve));

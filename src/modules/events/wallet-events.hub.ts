@@ -6,18 +6,19 @@
  * buffer: the subscriber then reads the missing range from the ledger, which is the source of truth.
  */
 import type { TransactionRow } from '../ledger';
+import { AppError, ErrorCode } from '../../shared/errors';
 
 export type ReadAfter = (accountId: string, afterSequence: number, limit: number) => Promise<TransactionRow[]>;
 type Listener = (row: TransactionRow) => void;
 
-const REPLAY_PAGE_SIZE = 500;
+const REPLAY_PAGE_SIZE = 100;
 /** A subscriber that falls this far behind drops its buffer and catches up from the ledger. */
 const BUFFER_SIZE_MAX = 1_000;
 
 export class WalletEventHub {
   private readonly listeners = new Map<string, Set<Listener>>();
 
-  constructor(private readonly readAfter: ReadAfter) {}
+  constructor(private readonly readAfter: ReadAfter, private readonly subscriptionsPerAccountMax: number) {}
 
   publish(rows: readonly TransactionRow[]): void {
     for (const row of rows) {
@@ -33,9 +34,18 @@ export class WalletEventHub {
     return n;
   }
 
-  /** `startAfter`: the last sequence the client saw (replay from there) or the wallet's current sequence (live only). */
+  /**
+   * `startAfter`: the last sequence the client saw (replay from there) or the wallet's current
+   * sequence (live only). Refused with RATE_LIMITED when the account already has
+   * `subscriptionsPerAccountMax` subscribers on this instance.
+   */
   subscribe(accountId: string, startAfter: number): AsyncIterableIterator<TransactionRow> {
     const hub = this;
+    if ((this.listeners.get(accountId)?.size ?? 0) >= this.subscriptionsPerAccountMax) {
+      throw new AppError(ErrorCode.RATE_LIMITED, `at most ${this.subscriptionsPerAccountMax} live subscriptions per account; close one first`, {
+        limit: 'subscriptionsPerAccount', subscriptionsMax: this.subscriptionsPerAccountMax,
+      });
+    }
     let last = startAfter;
     let buffer: TransactionRow[] = [];
     let overflowed = false;
@@ -51,18 +61,24 @@ export class WalletEventHub {
     };
     this.addListener(accountId, listener);
     const pending: TransactionRow[] = [];
+    /**
+     * Catching up from the ledger, one page at a time (undefined: not catching up; null: to the end;
+     * a number: up to that sequence). A page is read only when the client has taken the previous
+     * one, so a slow reader of a long history never makes the server hold more than a page.
+     */
+    let catchUpTo: number | null | undefined;
+    /** The live event that revealed a gap, taken again once the gap is filled from the ledger. */
+    let afterGap: TransactionRow | null = null;
 
-    /** Reads the ledger from `last` up to `upTo` (inclusive) or to the end. */
-    const catchUp = async (upTo: number | null) => {
-      for (;;) {
-        const rows = await hub.readAfter(accountId, last, REPLAY_PAGE_SIZE);
-        for (const row of rows) {
-          if (upTo !== null && row.sequence! > upTo) return;
-          pending.push(row);
-          last = row.sequence!;
-        }
-        if (rows.length < REPLAY_PAGE_SIZE) return;
+    /** Reads the next page from `last`; returns whether there may be more to read. */
+    const readPage = async (upTo: number | null): Promise<boolean> => {
+      const rows = await hub.readAfter(accountId, last, REPLAY_PAGE_SIZE);
+      for (const row of rows) {
+        if (upTo !== null && row.sequence! > upTo) return false;
+        pending.push(row);
+        last = row.sequence!;
       }
+      return rows.length === REPLAY_PAGE_SIZE && (upTo === null || last < upTo);
     };
 
     let replayed = false;
@@ -71,22 +87,33 @@ export class WalletEventHub {
         for (;;) {
           if (done) return { value: undefined, done: true };
           if (pending.length > 0) return { value: pending.shift()!, done: false };
+          if (catchUpTo !== undefined) {
+            if (!(await readPage(catchUpTo))) catchUpTo = undefined;
+            continue;
+          }
           if (!replayed) {
             replayed = true;
-            await catchUp(null);
+            catchUpTo = null;
             continue;
           }
           if (overflowed) {
             overflowed = false;
             buffer = [];
-            await catchUp(null);
+            catchUpTo = null;
             continue;
           }
-          const row = buffer.shift();
+          const gapRow = afterGap;
+          afterGap = null;
+          const row = gapRow ?? buffer.shift();
           if (row) {
             const seq = row.sequence!;
             if (seq <= last) continue; // already delivered (replay or gap fill)
-            if (seq > last + 1) await catchUp(seq - 1); // fill the gap from the ledger, in order
+            if (seq > last + 1 && !gapRow) {
+              // fill the gap from the ledger, in order, then take this event again
+              afterGap = row;
+              catchUpTo = seq - 1;
+              continue;
+            }
             if (seq === last + 1) {
               pending.push(row);
               last = seq;

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { Executor, Tx } from '../../db/client';
 import { accounts, quotes, rateCards } from '../../db/schema';
 import { executeJsonInsert } from '../../db/json-rows';
@@ -47,6 +47,13 @@ export async function findQuote(executor: Executor, id: string, forUpdate = fals
   const query = executor.select().from(quotes).where(eq(quotes.id, id));
   const [row] = forUpdate ? await query.for('update') : await query;
   return row;
+}
+
+/** Deletes up to `limit` quotes that expired before `before`; returns how many. */
+export async function deleteExpiredQuotes(executor: Executor, before: Date, limit: number): Promise<number> {
+  const oldest = executor.select({ id: quotes.id }).from(quotes).where(lt(quotes.expiresAt, before)).limit(limit);
+  const deleted = await executor.delete(quotes).where(inArray(quotes.id, oldest)).returning({ id: quotes.id });
+  return deleted.length;
 }
 
 /** Marks a quote used by a transaction; false if it was used meanwhile. */

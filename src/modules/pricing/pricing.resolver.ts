@@ -61,6 +61,8 @@ export class PricingResolver {
     @Arg('generation', () => GenerationInput) generation: GenerationInput,
   ): Promise<QuoteView> {
     assertCanRead(ctx.viewer, accountId);
+    const quotesMax = ctx.services.config.quotesPerRequestMax;
+    if (++ctx.quotesRun > quotesMax) throw badInput(`at most ${quotesMax} quotes per request`, 'quote');
     if (!isUuid(accountId)) throw notFound('account');
     return ctx.services.pricing.quote(accountId, generation);
   }

@@ -36,6 +36,8 @@ export interface QuoteView {
 
 const KEY_LENGTH_MAX = 100;
 const PARAMS_JSON_LENGTH_MAX = 4_000;
+/** One job run deletes at most this many batches of expired quotes (the next run goes on). */
+const PURGE_BATCHES_PER_RUN_MAX = 50;
 
 export class PricingService {
   constructor(
@@ -142,6 +144,21 @@ export class PricingService {
       if (error instanceof PricingInputError) throw badInput(error.message, error.field);
       throw error;
     }
+  }
+
+  /**
+   * Deletes quotes that expired longer ago than idempotency keys live (a replayed charge never
+   * needs them), in batches of `batchSize`; returns how many went.
+   */
+  async purgeExpiredQuotes(batchSize = this.config.jobBatchSize): Promise<number> {
+    const before = new Date(this.clock.now().getTime() - this.config.idempotencyKeyTtlSeconds * 1000);
+    let purged = 0;
+    for (let batch = 0; batch < PURGE_BATCHES_PER_RUN_MAX; batch += 1) {
+      const deleted = await repo.deleteExpiredQuotes(this.db, before, batchSize);
+      purged += deleted;
+      if (deleted < batchSize) break;
+    }
+    return purged;
   }
 
   /** Prices a generation for an account now, stores the quote and says whether the wallet can pay. */
