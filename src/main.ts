@@ -21,7 +21,7 @@ import { AuthService } from './auth/auth.service';
 import type { Viewer } from './auth/viewer';
 import { AccountsService } from './modules/accounts';
 import { WalletsService } from './modules/wallets';
-import { AuditService, LedgerService, transactionsAfterSequence } from './modules/ledger';
+import { AuditService, LedgerService, transactionsAfterSequence, type LedgerObserver } from './modules/ledger';
 import { WalletEventHub } from './modules/events';
 import { PricingService, RateCardCache } from './modules/pricing';
 import { buildAppSchema } from './graphql/schema';
@@ -31,6 +31,8 @@ import { formatError, formatGraphQLError } from './graphql/errors';
 import { aliasLimit, depthLimit } from './graphql/limits';
 import { containsNul, nulInputError, nulInputGuard } from './graphql/input-guard';
 import { loadDemo } from './cli/demo';
+import { Metrics } from './server/metrics';
+import { RateLimits } from './server/rate-limit';
 
 export interface App {
   services: Services;
@@ -51,11 +53,11 @@ export interface AppOptions {
   runJobs?: boolean;
 }
 
-export async function createServices(config: Readonly<Config>, database: Database, clock: Clock): Promise<Services> {
+export async function createServices(config: Readonly<Config>, database: Database, clock: Clock, ledgerObserver: LedgerObserver = {}): Promise<Services> {
   const db = database.db;
   const accounts = new AccountsService(db, clock);
   const events = new WalletEventHub((accountId, after, limit) => transactionsAfterSequence(db, accountId, after, limit));
-  const ledger = new LedgerService(database, clock, config, (rows) => events.publish(rows));
+  const ledger = new LedgerService(database, clock, config, (rows) => events.publish(rows), ledgerObserver);
   const wallets = new WalletsService(db, clock);
   const rateCards = new RateCardCache(database);
   await rateCards.start();
@@ -73,15 +75,23 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   const clock = options.clock ?? systemClock;
   const ownsDatabase = !options.database;
   const database = options.database ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize }));
-  const services = await createServices(config, database, clock);
+  const metrics = new Metrics();
+  const services = await createServices(config, database, clock, metrics.ledgerObserver);
+  const rateLimits = await RateLimits.create(config, { onLimited: metrics.onLimited });
   const schema = await buildAppSchema();
   const validationRules = [depthLimit(config.queryDepthMax), aliasLimit(config.queryAliasesMax)];
 
   const app = express();
+  app.disable('x-powered-by');
+  app.use(metrics.httpMiddleware);
   const httpServer = http.createServer(app);
   let ready = true;
 
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.bodySizeLimitBytes });
+  metrics.observe({
+    webSocketConnections: () => wsServer.clients.size, subscriptions: () => services.events.subscriberCount(),
+    database: { driver: database.driver, poolSize: config.databasePoolSize }, rateLimitStoreUp: rateLimits.storeUp,
+  });
   // Connections opened with an API key, so revoking the key closes them (4403) and ends their subscriptions.
   const socketsByKey = new Map<string, Set<WebSocket>>();
   const stopClosingRevoked = services.auth.onRevoke((keyId) => {
@@ -121,6 +131,8 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
       } catch (error) {
         return [error instanceof AppError ? error.toGraphQL() : new GraphQLError('authentication failed', { extensions: { code: 'UNAUTHENTICATED' } })];
       }
+      const limited = await rateLimits.admitWsOperation(ctx.extra.viewer, ctx.extra.request.socket.remoteAddress, payload);
+      if (limited) return [limited];
       return undefined;
     },
     context: (ctx): Context => createContext(ctx.extra.viewer ?? { kind: 'anonymous' }, services),
@@ -137,6 +149,8 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       nulInputGuard,
+      rateLimits.plugin,
+      metrics.plugin,
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
       // Subscriptions run over graphql-ws only; over HTTP their resolvers would get no event and fail as internal errors.
       {
@@ -155,6 +169,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   await apollo.start();
 
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
+  app.get('/metrics', metrics.handler(config.metricsToken));
   app.get('/readyz', async (_req, res) => {
     try {
       if (!ready) throw new Error('shutting down');
@@ -167,9 +182,12 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   app.use('/graphql', express.json({ limit: config.bodySizeLimitBytes }), expressMiddleware(apollo, {
     context: async ({ req }) => {
       try {
-        return createContext(await services.auth.authenticate(req.headers.authorization), services);
+        const viewer = await services.auth.authenticate(req.headers.authorization);
+        await rateLimits.admitCaller(viewer, req.ip); // RATE_LIMITED: 429 with Retry-After, before parsing
+        return createContext(viewer, services);
       } catch (error) {
         if (error instanceof AppError) {
+          await rateLimits.admitCaller({ kind: 'anonymous' }, req.ip); // a refused credential counts against the client address
           // A bad credential is the client's doing: 401, not the 500 Apollo gives a failed context.
           const g = error.toGraphQL();
           throw new GraphQLError(g.message, { extensions: { ...g.extensions, http: { status: error.code === 'UNAUTHENTICATED' ? 401 : 400 } } });
@@ -195,7 +213,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   if (options.runJobs ?? true) {
     timer = setInterval(() => {
       if (jobRunning) return;
-      jobRunning = services.ledger.runExpiry()
+      jobRunning = metrics.runJob('expiry', () => services.ledger.runExpiry())
         .catch((error) => logger.error('expiry job failed', { error: String(error) }))
         .finally(() => { jobRunning = null; });
     }, config.jobIntervalSeconds * 1000);
@@ -218,6 +236,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
       stopClosingRevoked();
       await apollo.stop(); // drains: stops accepting, waits for in-flight requests, closes sockets
       await services.pricing.cache.stop();
+      await rateLimits.close();
       if (ownsDatabase) await database.close();
     },
   };

@@ -25,6 +25,19 @@ export interface Config {
   chargeBatchSizeMax: number;
   shutdownGraceSeconds: number;
   loadDemo: boolean;
+  /** Requests per minute (0 = no limit): per API key by role, per user-token account, per anonymous client IP, and per account acted on. */
+  rateLimitAdminPerMinute: number;
+  rateLimitServicePerMinute: number;
+  rateLimitReadonlyPerMinute: number;
+  rateLimitUserPerMinute: number;
+  rateLimitAnonymousPerMinute: number;
+  rateLimitAccountPerMinute: number;
+  /** Redis for limits shared by all instances (null: each process counts on its own). */
+  redisUrl: string | null;
+  /** Prefix of the rate-limit keys in Redis (one per deployment; tests use one per run). */
+  rateLimitKeyPrefix: string;
+  /** When set, GET /metrics needs "Authorization: Bearer <token>"; otherwise it is open. */
+  metricsToken: string | null;
 }
 
 function int(name: string, fallback: number, min = 0): number {
@@ -62,6 +75,15 @@ export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
     chargeBatchSizeMax: int('CHARGE_BATCH_SIZE_MAX', 100, 1),
     shutdownGraceSeconds: int('SHUTDOWN_GRACE_SECONDS', 20, 1),
     loadDemo: process.env.LOAD_DEMO !== 'false',
+    rateLimitAdminPerMinute: int('RATE_LIMIT_ADMIN_PER_MINUTE', 600_000),
+    rateLimitServicePerMinute: int('RATE_LIMIT_SERVICE_PER_MINUTE', 600_000),
+    rateLimitReadonlyPerMinute: int('RATE_LIMIT_READONLY_PER_MINUTE', 120_000),
+    rateLimitUserPerMinute: int('RATE_LIMIT_USER_PER_MINUTE', 1_200),
+    rateLimitAnonymousPerMinute: int('RATE_LIMIT_ANONYMOUS_PER_MINUTE', 600),
+    rateLimitAccountPerMinute: int('RATE_LIMIT_ACCOUNT_PER_MINUTE', 300_000),
+    redisUrl: process.env.REDIS_URL || null,
+    rateLimitKeyPrefix: process.env.RATE_LIMIT_KEY_PREFIX || 'credits:rl',
+    metricsToken: process.env.METRICS_TOKEN || null,
     ...overrides,
   };
   return Object.freeze(config);

@@ -1,5 +1,5 @@
 /** What other modules may use of the ledger. */
-export { LedgerService, type Actor, type ChargeInput, type ReserveInput, type PricingRecord, type ChargeHooks, type HoldHooks, type Priced } from './ledger.service';
+export { LedgerService, type LedgerObserver, type Actor, type ChargeInput, type ReserveInput, type PricingRecord, type ChargeHooks, type HoldHooks, type Priced } from './ledger.service';
 export { findHold } from './ledger.repo';
 export { LedgerResolver, LedgerTransactionResolver } from './ledger.resolver';
 export { AuditService } from './audit.service';

@@ -147,15 +147,26 @@ function laneOf(accountId: string, lanes: number): string {
   return String(Math.abs(h) % lanes);
 }
 
+/** Told how charges end and how many were coalesced per batch (metrics); the ledger knows nothing more of it. */
+export interface LedgerObserver {
+  /** "succeeded", or the refusal's code ("error" for an unexpected failure). */
+  chargeSettled?(outcome: string): void;
+  chargeBatch?(size: number): void;
+}
+
 export class LedgerService {
   constructor(
     private readonly database: Database,
     private readonly clock: Clock,
     private readonly config: Readonly<Config>,
     private readonly publish: WalletEventSink,
+    private readonly observer: LedgerObserver = {},
   ) {
     this.charges = new CoalescingQueue<QueuedCharge, ChargeResult>(
-      (_lane, items) => this.runChargesIsolated(items),
+      (_lane, items) => {
+        this.observer.chargeBatch?.(items.length);
+        return this.runChargesIsolated(items);
+      },
       (item) => Boolean(item.hooks.prepare || item.hooks.afterPost),
       config.chargeBatchSizeMax,
     );
@@ -262,9 +273,16 @@ export class LedgerService {
    * database transaction (see shared/coalescing-queue.ts); each keeps its own idempotency key and result.
    */
   async charge(actor: Actor, input: ChargeInput, hooks: ChargeHooks = {}, operation = 'charge', hashInput: unknown = input): Promise<TransactionRow> {
-    validateIdempotencyKey(input.idempotencyKey, this.config.idempotencyKeyLengthMax);
-    const outcome = await this.charges.submit(laneOf(input.accountId, this.config.chargeLanes), { actor, input, hooks, hash: requestHash(operation, hashInput) });
-    return this.resolveOutcome<TransactionRow>(outcome.outcome, outcome.value);
+    try {
+      validateIdempotencyKey(input.idempotencyKey, this.config.idempotencyKeyLengthMax);
+      const outcome = await this.charges.submit(laneOf(input.accountId, this.config.chargeLanes), { actor, input, hooks, hash: requestHash(operation, hashInput) });
+      const charged = await this.resolveOutcome<TransactionRow>(outcome.outcome, outcome.value);
+      this.observer.chargeSettled?.('succeeded');
+      return charged;
+    } catch (error) {
+      this.observer.chargeSettled?.(error instanceof AppError ? error.code : 'error');
+      throw error;
+    }
   }
 
   /**
