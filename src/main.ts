@@ -11,7 +11,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
-import { GraphQLError, execute, subscribe, validate, specifiedRules, type GraphQLSchema } from 'graphql';
+import { GraphQLError, execute, subscribe, type GraphQLSchema } from 'graphql';
 import { loadConfig, type Config } from './config';
 import { openDatabase, type Database } from './db/client';
 import { systemClock, type Clock } from './shared/clock';
@@ -28,7 +28,7 @@ import { buildAppSchema } from './graphql/schema';
 import { createContext, type Context } from './graphql/context';
 import { loadersFor, type Services } from './graphql/services';
 import { formatError, formatGraphQLError } from './graphql/errors';
-import { aliasLimit, depthLimit } from './graphql/limits';
+import { checkedOperation, limitRules, queryCostPlugin } from './graphql/limits';
 import { containsNul, nulInputError, nulInputGuard } from './graphql/input-guard';
 import { loadDemo } from './cli/demo';
 import { Metrics } from './server/metrics';
@@ -79,7 +79,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   const services = await createServices(config, database, clock, metrics.ledgerObserver);
   const rateLimits = await RateLimits.create(config, { onLimited: metrics.onLimited });
   const schema = await buildAppSchema();
-  const validationRules = [depthLimit(config.queryDepthMax), aliasLimit(config.queryAliasesMax)];
+  const validationRules = limitRules(config);
 
   const app = express();
   app.disable('x-powered-by');
@@ -101,7 +101,6 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   const wsCleanup = useServer<Record<string, unknown>, { viewer?: Viewer; authorization?: string | null }>({
     schema,
     execute, subscribe,
-    validate: (s, document) => validate(s, document, [...specifiedRules, ...validationRules]),
     onConnect: async (ctx) => {
       try {
         const authorization = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
@@ -133,7 +132,8 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
       }
       const limited = await rateLimits.admitWsOperation(ctx.extra.viewer, ctx.extra.request.socket.remoteAddress, payload);
       if (limited) return [limited];
-      return undefined;
+      // Parsed, validated (graphql's rules and the limits) and costed here, with the variables, as over HTTP.
+      return checkedOperation(schema, validationRules, config, payload);
     },
     context: (ctx): Context => createContext(ctx.extra.viewer ?? { kind: 'anonymous' }, services),
     onError: (_ctx, _id, _payload, errors) => errors.map(formatGraphQLError),
@@ -149,6 +149,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       nulInputGuard,
+      queryCostPlugin(config),
       rateLimits.plugin,
       metrics.plugin,
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },

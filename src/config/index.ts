@@ -17,6 +17,11 @@ export interface Config {
   pageSizeMax: number;
   queryDepthMax: number;
   queryAliasesMax: number;
+  /** Cost of one operation: every field 1, a connection's selection × first (src/graphql/limits.ts). */
+  queryCostMax: number;
+  /** Introspection (__schema, __type) is bounded by these instead of depth and cost. */
+  introspectionDepthMax: number;
+  introspectionFieldsMax: number;
   bodySizeLimitBytes: number;
   jobIntervalSeconds: number;
   jobBatchSize: number;
@@ -68,6 +73,9 @@ export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
     pageSizeMax: 100,
     queryDepthMax: int('QUERY_DEPTH_MAX', 10, 2),
     queryAliasesMax: 30,
+    queryCostMax: int('QUERY_COST_MAX', 5000, 1),
+    introspectionDepthMax: 20,
+    introspectionFieldsMax: 500,
     bodySizeLimitBytes: int('BODY_SIZE_LIMIT_BYTES', 256 * 1024, 1024),
     jobIntervalSeconds: int('JOB_INTERVAL_SECONDS', 5, 1),
     jobBatchSize: 200,

@@ -1,4 +1,5 @@
 import { Field, ObjectType } from 'type-graphql';
+import type { ComplexityEstimator } from 'graphql-query-complexity';
 import { badInput } from '../shared/errors';
 
 @ObjectType()
@@ -22,8 +23,20 @@ export function decodeCursor(cursor: string): number {
   return Number(m[1]);
 }
 
+export const PAGE_SIZE_DEFAULT = 20;
+
 export function pageSize(first: number | null | undefined, max: number): number {
-  const size = first ?? 20;
+  const size = first ?? PAGE_SIZE_DEFAULT;
   if (!Number.isInteger(size) || size < 1 || size > max) throw badInput(`first must be between 1 and ${max}`, 'first');
   return size;
 }
+
+/**
+ * Query cost of a connection field: its selection counts once per item asked for (`first`; more
+ * than the page size maximum is refused by pageSize before anything loads, so it counts as the maximum).
+ */
+export const connectionComplexity: ComplexityEstimator = ({ args, childComplexity, context }) => {
+  const first = Number.isInteger(args.first) ? (args.first as number) : PAGE_SIZE_DEFAULT;
+  const max = (context as { pageSizeMax?: number } | undefined)?.pageSizeMax ?? Infinity;
+  return 1 + Math.min(Math.max(1, first), max) * childComplexity;
+};

@@ -348,8 +348,9 @@ describe('limits and error hygiene', () => {
   });
 
   test('too deep queries are rejected', async () => {
-    const depthMax = t.app.services.config.queryDepthMax;
-    // Introspection nests without bound: __schema > types > fields > type > ofType > ofType > …
+    // Ordinary fields nest at most 7 deep in this schema; introspection, which nests without bound
+    // (__schema > types > fields > type > ofType > ofType > …), has its own depth limit.
+    const depthMax = t.app.services.config.introspectionDepthMax;
     // depth = 4 (__schema, types, fields, type) + levels of ofType + 1 (name)
     const nest = (levels: number) => `{ __schema { types { fields { type { ${'ofType { '.repeat(levels)}name${' }'.repeat(levels)} } } } } }`;
     const ok = await t.gql(nest(depthMax - 5));

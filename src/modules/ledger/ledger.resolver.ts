@@ -1,7 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../graphql/context';
 import { actorOf, assertAdmin, assertCanMoveCredits, assertCanRead } from '../../auth/viewer';
-import { decodeCursor, encodeCursor, pageSize } from '../../graphql/connection';
+import { PAGE_SIZE_DEFAULT, connectionComplexity, decodeCursor, encodeCursor, pageSize } from '../../graphql/connection';
 import { AppError, ErrorCode, badInput, notFound } from '../../shared/errors';
 import { boundedText, isUuid, requirePositive } from '../../shared/validate';
 import {
@@ -18,11 +18,11 @@ function requireAccountId(id: string): string {
 
 @Resolver()
 export class LedgerResolver {
-  @Query(() => LedgerTransactionConnection, { description: 'Newest first; keyset pagination with opaque cursors.' })
+  @Query(() => LedgerTransactionConnection, { description: 'Newest first; keyset pagination with opaque cursors.', complexity: connectionComplexity })
   async transactions(
     @Ctx() ctx: Context,
     @Arg('accountId', () => ID) accountId: string,
-    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
+    @Arg('first', () => Int, { nullable: true, defaultValue: PAGE_SIZE_DEFAULT }) first: number,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
     @Arg('filter', () => TransactionFilter, { nullable: true }) filter?: TransactionFilter | null,
   ): Promise<LedgerTransactionConnection> {
