@@ -16,7 +16,8 @@ import { loadConfig, type Config } from './config';
 import { openDatabase, type Database } from './db/client';
 import { systemClock, type Clock } from './shared/clock';
 import { logger } from './shared/logger';
-import { AppError } from './shared/errors';
+import { withTimeout } from './shared/timeout';
+import { AppError, ErrorCode, serviceUnavailable } from './shared/errors';
 import { AuthService } from './auth/auth.service';
 import type { Viewer } from './auth/viewer';
 import { AccountsService } from './modules/accounts';
@@ -27,9 +28,9 @@ import { PricingService, RateCardCache } from './modules/pricing';
 import { buildAppSchema } from './graphql/schema';
 import { createContext, type Context } from './graphql/context';
 import { loadersFor, type Services } from './graphql/services';
-import { formatError, formatGraphQLError } from './graphql/errors';
+import { formatError, formatGraphQLError, serviceUnavailableStatus } from './graphql/errors';
+import { isDatabaseUnavailable } from './db/faults';
 import { checkedOperation, limitRules, queryCostPlugin } from './graphql/limits';
-import { containsNul, nulInputError, nulInputGuard } from './graphql/input-guard';
 import { loadDemo } from './cli/demo';
 import { Metrics } from './server/metrics';
 import { RateLimits } from './server/rate-limit';
@@ -56,7 +57,7 @@ export interface AppOptions {
 export async function createServices(config: Readonly<Config>, database: Database, clock: Clock, ledgerObserver: LedgerObserver = {}): Promise<Services> {
   const db = database.db;
   const accounts = new AccountsService(db, clock);
-  const events = new WalletEventHub((accountId, after, limit) => transactionsAfterSequence(db, accountId, after, limit));
+  const events = new WalletEventHub((accountId, after, limit) => transactionsAfterSequence(db, accountId, after, limit), config.subscriptionsPerAccountMax);
   const ledger = new LedgerService(database, clock, config, (rows) => events.publish(rows), ledgerObserver);
   const wallets = new WalletsService(db, clock);
   const rateCards = new RateCardCache(database);
@@ -74,7 +75,10 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   const config = options.config ?? loadConfig();
   const clock = options.clock ?? systemClock;
   const ownsDatabase = !options.database;
-  const database = options.database ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize }));
+  const database = options.database ?? (await openDatabase({
+    databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize,
+    connectTimeoutSeconds: config.databaseConnectTimeoutSeconds, statementTimeoutMs: config.databaseStatementTimeoutMs,
+  }));
   const metrics = new Metrics();
   const services = await createServices(config, database, clock, metrics.ledgerObserver);
   const rateLimits = await RateLimits.create(config, { onLimited: metrics.onLimited });
@@ -118,17 +122,24 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
           });
         }
         return true;
-      } catch {
+      } catch (error) {
+        // The database is away: 1013 "try again later" (graphql-ws clients reconnect), not a refusal.
+        if (isDatabaseUnavailable(error)) ctx.extra.socket.close(1013, 'Service unavailable: retry later');
         return false; // closes with 4403 Forbidden
       }
     },
     // Each new subscription re-checks the credential, so a revoked key or an expired token opens nothing new.
     onSubscribe: async (ctx, _id, payload) => {
-      if (containsNul(payload.variables) || /\\u0000|\u0000/.test(payload.query)) return [nulInputError()];
+      // ctx.subscriptions holds this connection's operations, this one included.
+      if (Object.keys(ctx.subscriptions).length > config.subscriptionsPerConnectionMax) {
+        return [new AppError(ErrorCode.RATE_LIMITED, `at most ${config.subscriptionsPerConnectionMax} subscriptions per connection; complete one first`, {
+          limit: 'subscriptionsPerConnection', subscriptionsMax: config.subscriptionsPerConnectionMax,
+        }).toGraphQL()];
+      }
       try {
         ctx.extra.viewer = await services.auth.authenticate(ctx.extra.authorization);
       } catch (error) {
-        return [error instanceof AppError ? error.toGraphQL() : new GraphQLError('authentication failed', { extensions: { code: 'UNAUTHENTICATED' } })];
+        return [error instanceof AppError ? error.toGraphQL() : new GraphQLError('authentication failed', { originalError: error as Error })]; // formatted by onError
       }
       const limited = await rateLimits.admitWsOperation(ctx.extra.viewer, ctx.extra.request.socket.remoteAddress, payload);
       if (limited) return [limited];
@@ -146,10 +157,12 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     validationRules,
     introspection: true,
     includeStacktraceInErrorResponses: false,
+    // main() handles SIGTERM/SIGINT itself (drain, close the database, exit 0); Apollo's own handler would stop the server a second time.
+    stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
-      nulInputGuard,
       queryCostPlugin(config),
+      serviceUnavailableStatus,
       rateLimits.plugin,
       metrics.plugin,
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
@@ -174,11 +187,19 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   app.get('/readyz', async (_req, res) => {
     try {
       if (!ready) throw new Error('shutting down');
-      await services.db.execute(sql`select 1`);
+      await withTimeout(services.db.execute(sql`select 1`), config.readinessTimeoutMs);
       res.json({ status: 'ready' });
     } catch {
       res.status(503).json({ status: 'not ready' });
     }
+  });
+  // Once stop() has begun, a request that still arrives on an open keep-alive connection is not run:
+  // the drain may already have half-closed that connection, so its answer could never be delivered
+  // and a charge would take effect unseen. The client sees 503 (or a closed connection) and retries.
+  app.use('/graphql', (_req, res, next) => {
+    if (ready) return next();
+    res.setHeader('connection', 'close');
+    res.status(503).json({ errors: [{ message: 'the server is shutting down; retry', extensions: serviceUnavailable().clientExtensions }] });
   });
   app.use('/graphql', express.json({ limit: config.bodySizeLimitBytes }), expressMiddleware(apollo, {
     context: async ({ req }) => {
@@ -187,6 +208,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
         await rateLimits.admitCaller(viewer, req.ip); // RATE_LIMITED: 429 with Retry-After, before parsing
         return createContext(viewer, services);
       } catch (error) {
+        if (isDatabaseUnavailable(error)) throw serviceUnavailable('the database is unreachable; retry').toGraphQL();
         if (error instanceof AppError) {
           await rateLimits.admitCaller({ kind: 'anonymous' }, req.ip); // a refused credential counts against the client address
           // A bad credential is the client's doing: 401, not the 500 Apollo gives a failed context.
@@ -214,8 +236,11 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   if (options.runJobs ?? true) {
     timer = setInterval(() => {
       if (jobRunning) return;
-      jobRunning = metrics.runJob('expiry', () => services.ledger.runExpiry())
-        .catch((error) => logger.error('expiry job failed', { error: String(error) }))
+      // Each job on its own: one failing (e.g. the database is away) does not stop the other.
+      const run = (job: string, work: () => Promise<unknown>) => metrics.runJob(job, work)
+        .catch((error) => logger.error(`${job} job failed`, { error: String(error) }));
+      jobRunning = run('expiry', () => services.ledger.runExpiry())
+        .then(() => run('quote-purge', () => services.pricing.purgeExpiredQuotes()))
         .finally(() => { jobRunning = null; });
     }, config.jobIntervalSeconds * 1000);
     timer.unref();
@@ -260,10 +285,20 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    const startedAt = Date.now();
     logger.info('shutting down', { signal });
-    const force = setTimeout(() => process.exit(1), config.shutdownGraceSeconds * 1000);
+    const force = setTimeout(() => {
+      logger.error('shutdown did not finish in time; exiting', { graceSeconds: config.shutdownGraceSeconds });
+      process.exit(1);
+    }, config.shutdownGraceSeconds * 1000);
     force.unref();
-    await app.stop();
+    try {
+      await app.stop();
+    } catch (error) {
+      logger.error('shutdown failed', { error: error instanceof Error ? error.stack : String(error) });
+      process.exit(1);
+    }
+    logger.info('stopped', { signal, ms: Date.now() - startedAt });
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
@@ -271,6 +306,11 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
+  // A promise nobody awaited failed (e.g. a database fault in background work): log it and stay up.
+  // An uncaught exception still ends the process (its state is unknown; a supervisor restarts it).
+  process.on('unhandledRejection', (reason) => {
+    logger.error('unhandled rejection', { error: reason instanceof Error ? reason.stack : String(reason) });
+  });
   main().catch((error) => {
     logger.error('failed to start', { error: error instanceof Error ? error.stack : String(error) });
     process.exit(1);

@@ -5,6 +5,12 @@ export interface Config {
   databaseUrl: string | null;
   dataDir: string;
   databasePoolSize: number;
+  /** PostgreSQL: opening a connection gives up after this long, so requests fail fast while the database is away. */
+  databaseConnectTimeoutSeconds: number;
+  /** PostgreSQL: statements running longer are cancelled by the server. */
+  databaseStatementTimeoutMs: number;
+  /** /readyz answers 503 when the database does not answer `select 1` within this long. */
+  readinessTimeoutMs: number;
   tokenSecret: string | null; // null: generated once and kept in the database (shared by all instances)
   holdTtlSecondsDefault: number;
   holdTtlSecondsMax: number;
@@ -23,6 +29,12 @@ export interface Config {
   introspectionDepthMax: number;
   introspectionFieldsMax: number;
   bodySizeLimitBytes: number;
+  /** Live subscriptions one WebSocket connection may hold at once. */
+  subscriptionsPerConnectionMax: number;
+  /** Live subscriptions on one account's wallet, per instance (every connection together). */
+  subscriptionsPerAccountMax: number;
+  /** `quote` fields one request may run (each stores a quote). */
+  quotesPerRequestMax: number;
   jobIntervalSeconds: number;
   jobBatchSize: number;
   /** Concurrent charge batches per process (a wallet always uses the same lane). */
@@ -61,6 +73,9 @@ export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
     databaseUrl: process.env.DATABASE_URL || null,
     dataDir: process.env.DATA_DIR || './data',
     databasePoolSize: int('DATABASE_POOL_SIZE', 20, 1),
+    databaseConnectTimeoutSeconds: int('DATABASE_CONNECT_TIMEOUT_SECONDS', 5, 1),
+    databaseStatementTimeoutMs: int('DATABASE_STATEMENT_TIMEOUT_MS', 10_000, 100),
+    readinessTimeoutMs: int('READINESS_TIMEOUT_MS', 2_000, 100),
     tokenSecret: process.env.TOKEN_SECRET || null,
     holdTtlSecondsDefault: int('HOLD_TTL_SECONDS', 15 * 60, 1),
     holdTtlSecondsMax: int('HOLD_TTL_SECONDS_MAX', 24 * 3600, 1),
@@ -77,6 +92,9 @@ export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
     introspectionDepthMax: 20,
     introspectionFieldsMax: 500,
     bodySizeLimitBytes: int('BODY_SIZE_LIMIT_BYTES', 256 * 1024, 1024),
+    subscriptionsPerConnectionMax: int('SUBSCRIPTIONS_PER_CONNECTION_MAX', 10, 1),
+    subscriptionsPerAccountMax: int('SUBSCRIPTIONS_PER_ACCOUNT_MAX', 20, 1),
+    quotesPerRequestMax: int('QUOTES_PER_REQUEST_MAX', 5, 1),
     jobIntervalSeconds: int('JOB_INTERVAL_SECONDS', 5, 1),
     jobBatchSize: 200,
     chargeLanes: int('CHARGE_LANES', 2, 1),

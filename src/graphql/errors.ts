@@ -19,8 +19,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   const original = unwrapResolverError(error);
   const refusal = original instanceof AppError ? original : isDatabaseUnavailable(original) ? databaseUnavailable() : null;
   if (refusal) {
-    const { http: _status, ...extensions } = refusal.extensions; // the status goes on the response, not in the body
-    return { message: refusal.message, locations: formatted.locations, path: formatted.path, extensions };
+    return { message: refusal.message, locations: formatted.locations, path: formatted.path, extensions: refusal.clientExtensions };
   }
   // Graphql-js and Apollo re-wrap errors raised while validating the document (a Credits literal
   // such as "1.0001", the depth and alias limits): our BAD_USER_INPUT sits in the wrapped chain.
@@ -29,7 +28,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   }
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && KNOWN_CODES.has(code) && (!(original instanceof Error) || original instanceof GraphQLError)) {
-    const { stacktrace: _stack, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
+    const { stacktrace: _stack, http: _status, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
     return { ...formatted, extensions };
   }
   // class-validator / type-graphql argument validation arrives as a plain error with validation details

@@ -69,6 +69,12 @@ export class AppError extends Error {
     };
   }
 
+  /** `extensions` as the response body carries them (the HTTP status is on the response itself). */
+  get clientExtensions(): Record<string, unknown> {
+    const { http: _status, ...extensions } = this.extensions;
+    return extensions;
+  }
+
   toGraphQL(): GraphQLError {
     return new GraphQLError(this.message, { extensions: this.extensions });
   }
