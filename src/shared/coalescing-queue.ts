@@ -30,7 +30,7 @@ export class CoalescingQueue<I, R> {
     return new Promise<R>((resolve, reject) => {
       let queue = this.queues.get(key);
       if (queue && queue.length >= this.waitingMax) {
-        reject(new AppError(ErrorCode.RATE_LIMITED, 'too many requests are waiting; retry shortly'));
+        reject(new AppError(ErrorCode.RATE_LIMITED, 'too many requests are waiting; retry shortly', { limit: 'waiting', retryAfterSeconds: 1 }));
         return;
       }
       const idle = !queue;
