@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../graphql/context';
-import { actorOf, assertAdmin, assertCanMoveCredits, assertCanRead } from '../../auth/viewer';
+import { actorOf, assertAdmin, assertCanMoveCredits, assertCanRead, requireViewer } from '../../auth/viewer';
 import { PAGE_SIZE_DEFAULT, connectionComplexity, decodeCursor, encodeCursor, pageSize } from '../../graphql/connection';
 import { AppError, ErrorCode, badInput, notFound } from '../../shared/errors';
 import { boundedText, isUuid, requirePositive } from '../../shared/validate';
@@ -38,6 +38,7 @@ export class LedgerResolver {
 
   @Query(() => LedgerTransaction, { nullable: true })
   async transaction(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<TransactionRow | null> {
+    requireViewer(ctx.viewer); // before the lookup: anonymous callers learn nothing about which ids exist
     const row = isUuid(id) ? await ctx.loaders.transaction.load(id) : null;
     if (!row) return null;
     assertCanRead(ctx.viewer, row.accountId);

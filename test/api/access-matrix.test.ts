@@ -1,0 +1,389 @@
+/**
+ * The access matrix: one row per root field of the running schema (Query, Mutation, Subscription),
+ * each saying what every kind of caller gets. A field without a row, or a row without a field, fails.
+ *
+ * Every cell runs a minimal valid operation against real state built for that caller (an account
+ * with credits, and a fresh charge, hold, quote, draft or key where a success would consume one), so
+ * "allowed" means the call succeeded with data, and a refusal is its `extensions.code`. A refused
+ * mutation must also have written nothing to the account it targeted. Role refusals are then checked
+ * once more against ids that name nothing, so a refusal never depends on the target existing.
+ */
+import { randomUUID } from 'node:crypto';
+import { Kind, parse, type OperationDefinitionNode } from 'graphql';
+import type { Client } from 'graphql-ws';
+import type { ErrorCode } from '../../src/shared/errors';
+import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
+
+let t: TestApp;
+
+const CALLERS = ['anonymous', 'badToken', 'readonly', 'service', 'admin', 'ownUser', 'otherUser'] as const;
+type Caller = (typeof CALLERS)[number];
+
+/**
+ * What a caller gets: success with data, a refusal code, or (graphql-ws only) the connection closed
+ * with this code before any operation runs, which is how the server refuses a bad credential there.
+ */
+type Outcome = 'allowed' | ErrorCode | 'closed 4403';
+const OK = 'allowed';
+const UNAUTH = 'UNAUTHENTICATED';
+const FORBID = 'FORBIDDEN';
+
+/** One row of the matrix, in the column order of the table below. */
+function who(anonymous: Outcome, badToken: Outcome, readonly: Outcome, service: Outcome, admin: Outcome, ownUser: Outcome, otherUser: Outcome): Record<Caller, Outcome> {
+  return { anonymous, badToken, readonly, service, admin, ownUser, otherUser };
+}
+
+const GENERATION = { action: 'matrix.generate' };
+const RATES = [{ action: 'matrix.generate', components: [{ unit: 'REQUEST', pricePerUnit: '2' }] }];
+
+/**
+ * The state one caller's cells act on. `accountId` is the account the operations target; the
+ * `ownUser` caller holds a token for it. Each method makes a fresh object through the admin key,
+ * so a cell that consumes it (capture, refund, publish, revoke) never takes another cell's.
+ * A ghost fixture names nothing that exists.
+ */
+interface Fixture {
+  accountId: string;
+  /** A posted transaction of the account (its first grant). */
+  transactionId: string;
+  charge(): Promise<string>;
+  hold(): Promise<string>;
+  quote(): Promise<string>;
+  /** A draft rate card that prices GENERATION, so publishing it keeps quotes working. */
+  draft(): Promise<string>;
+  apiKeyId(): Promise<string>;
+}
+
+async function realFixture(): Promise<Fixture> {
+  const accountId = await t.createAccount('access matrix');
+  const grant = await t.grant(accountId, '1000');
+  return {
+    accountId,
+    transactionId: grant.id,
+    async charge() {
+      const data = await t.ok(`mutation($i: ChargeInput!) { charge(input: $i) { id } }`, { i: { accountId, amount: '2', idempotencyKey: uniqueKey('m-charge') } });
+      return data.charge.id;
+    },
+    async hold() {
+      const data = await t.ok(`mutation($i: ReserveInput!) { reserveCredits(input: $i) { id } }`, { i: { accountId, amount: '3', idempotencyKey: uniqueKey('m-hold') } });
+      return data.reserveCredits.id;
+    },
+    async quote() {
+      const data = await t.ok(`query($a: ID!, $g: GenerationInput!) { quote(accountId: $a, generation: $g) { id } }`, { a: accountId, g: GENERATION });
+      return data.quote.id;
+    },
+    draft: newDraft,
+    async apiKeyId() {
+      return (await t.app.services.auth.createApiKey('access matrix target', 'READONLY')).id;
+    },
+  };
+}
+
+function ghostFixture(): Fixture {
+  const ghost = async () => randomUUID();
+  return { accountId: randomUUID(), transactionId: randomUUID(), charge: ghost, hold: ghost, quote: ghost, draft: ghost, apiKeyId: ghost };
+}
+
+async function newDraft(): Promise<string> {
+  const draft = await t.ok(`mutation { createRateCardDraft(input: { name: "access matrix", empty: true }) { id } }`);
+  const draftId = draft.createRateCardDraft.id;
+  await t.ok(`mutation($i: SetRatesInput!) { setRateCardRates(input: $i) { id } }`, { i: { draftId, rates: RATES } });
+  return draftId;
+}
+
+type Variables = Record<string, unknown>;
+
+interface Row {
+  /** `Query.x`, `Mutation.x` or `Subscription.x`. */
+  field: string;
+  /** A minimal valid operation whose only root field is `field`. */
+  operation: string;
+  variables(f: Fixture): Variables | Promise<Variables>;
+  expected: Record<Caller, Outcome>;
+}
+
+// READONLY: reads only. SERVICE: accounts, charges, holds, refunds, quotes, user tokens. ADMIN:
+// everything. A user token: reads and quotes of its own account, and rate cards (README, Access).
+//                                                anonymous badToken  READONLY SERVICE ADMIN ownUser otherUser
+const ROWS: Row[] = [
+  {
+    field: 'Query.account', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, FORBID),
+    operation: `query($id: ID) { account(id: $id) { id wallet { balance } } }`,
+    variables: (f) => ({ id: f.accountId }),
+  },
+  {
+    field: 'Query.transactions', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, FORBID),
+    operation: `query($id: ID!) { transactions(accountId: $id, first: 5) { edges { node { id } } } }`,
+    variables: (f) => ({ id: f.accountId }),
+  },
+  {
+    field: 'Query.transaction', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, FORBID),
+    operation: `query($id: ID!) { transaction(id: $id) { id amount } }`,
+    variables: (f) => ({ id: f.transactionId }),
+  },
+  {
+    field: 'Query.auditLedger', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `query { auditLedger { ok } }`,
+    variables: () => ({}),
+  },
+  {
+    field: 'Query.wallet', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, FORBID),
+    operation: `query($id: ID!) { wallet(accountId: $id) { balance available } }`,
+    variables: (f) => ({ id: f.accountId }),
+  },
+  {
+    field: 'Query.rateCard', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK),
+    operation: `query { rateCard { version rates } }`,
+    variables: () => ({}),
+  },
+  {
+    field: 'Query.rateCardDraft', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `query($id: ID!) { rateCardDraft(id: $id) { id status } }`,
+    variables: async (f) => ({ id: await f.draft() }),
+  },
+  {
+    field: 'Query.quote', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, FORBID),
+    operation: `query($a: ID!, $g: GenerationInput!) { quote(accountId: $a, generation: $g) { id credits } }`,
+    variables: (f) => ({ a: f.accountId, g: GENERATION }),
+  },
+  {
+    field: 'Mutation.createApiKey', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { id secret } }`,
+    variables: () => ({ i: { name: 'access matrix new', role: 'READONLY' } }),
+  },
+  {
+    field: 'Mutation.revokeApiKey', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($id: ID!) { revokeApiKey(id: $id) }`,
+    variables: async (f) => ({ id: await f.apiKeyId() }),
+  },
+  {
+    field: 'Mutation.issueUserToken', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
+    operation: `mutation($id: ID!) { issueUserToken(accountId: $id) { token } }`,
+    variables: (f) => ({ id: f.accountId }),
+  },
+  {
+    field: 'Mutation.createAccount', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
+    operation: `mutation($i: CreateAccountInput!) { createAccount(input: $i) { id } }`,
+    variables: () => ({ i: { name: 'access matrix new' } }),
+  },
+  {
+    field: 'Mutation.grantCredits', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($i: GrantCreditsInput!) { grantCredits(input: $i) { id } }`,
+    variables: (f) => ({ i: { accountId: f.accountId, amount: '1', source: 'PROMO', idempotencyKey: uniqueKey('m') } }),
+  },
+  {
+    field: 'Mutation.charge', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
+    operation: `mutation($i: ChargeInput!) { charge(input: $i) { id status } }`,
+    variables: (f) => ({ i: { accountId: f.accountId, amount: '1', idempotencyKey: uniqueKey('m') } }),
+  },
+  {
+    field: 'Mutation.reserveCredits', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
+    operation: `mutation($i: ReserveInput!) { reserveCredits(input: $i) { id status } }`,
+    variables: (f) => ({ i: { accountId: f.accountId, amount: '1', idempotencyKey: uniqueKey('m') } }),
+  },
+  {
+    field: 'Mutation.captureHold', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
+    operation: `mutation($i: CaptureInput!) { captureHold(input: $i) { id type } }`,
+    variables: async (f) => ({ i: { holdId: await f.hold(), amount: '1', idempotencyKey: uniqueKey('m') } }),
+  },
+  {
+    field: 'Mutation.releaseHold', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
+    operation: `mutation($i: ReleaseInput!) { releaseHold(input: $i) { id status } }`,
+    variables: async (f) => ({ i: { holdId: await f.hold(), idempotencyKey: uniqueKey('m') } }),
+  },
+  {
+    field: 'Mutation.refund', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
+    operation: `mutation($i: RefundInput!) { refund(input: $i) { id type } }`,
+    variables: async (f) => ({ i: { transactionId: await f.charge(), idempotencyKey: uniqueKey('m') } }),
+  },
+  {
+    field: 'Mutation.reverseTransaction', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($i: ReverseInput!) { reverseTransaction(input: $i) { id type } }`,
+    variables: async (f) => ({ i: { transactionId: await f.charge(), idempotencyKey: uniqueKey('m') } }),
+  },
+  {
+    field: 'Mutation.updateWallet', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($i: UpdateWalletInput!) { updateWallet(input: $i) { lowCreditThresholds } }`,
+    variables: (f) => ({ i: { accountId: f.accountId, lowCreditThresholds: ['5'] } }),
+  },
+  {
+    field: 'Mutation.createRateCardDraft', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($i: CreateRateCardDraftInput!) { createRateCardDraft(input: $i) { id } }`,
+    variables: () => ({ i: { name: 'access matrix', empty: true } }),
+  },
+  {
+    field: 'Mutation.setRateCardRates', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($i: SetRatesInput!) { setRateCardRates(input: $i) { id } }`,
+    variables: async (f) => ({ i: { draftId: await f.draft(), rates: RATES } }),
+  },
+  {
+    field: 'Mutation.setRateCardRate', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($i: SetRateInput!) { setRateCardRate(input: $i) { id } }`,
+    variables: async (f) => ({ i: { draftId: await f.draft(), rate: { action: 'matrix.other', components: [{ unit: 'REQUEST', pricePerUnit: '1' }] } } }),
+  },
+  {
+    field: 'Mutation.publishRateCard', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($id: ID!) { publishRateCard(draftId: $id) { version } }`,
+    variables: async (f) => ({ id: await f.draft() }),
+  },
+  {
+    field: 'Mutation.chargeGeneration', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
+    operation: `mutation($i: ChargeGenerationInput!) { chargeGeneration(input: $i) { id amount } }`,
+    variables: async (f) => ({ i: { accountId: f.accountId, quoteId: await f.quote(), idempotencyKey: uniqueKey('m') } }),
+  },
+  {
+    field: 'Subscription.walletEvents', expected: who(UNAUTH, 'closed 4403', OK, OK, OK, OK, FORBID),
+    operation: `subscription($id: ID!) { walletEvents(accountId: $id, afterSequence: 0) { accountId sequence } }`,
+    variables: (f) => ({ id: f.accountId }),
+  },
+];
+
+const BAD_TOKEN = 'garbage-bearer-token';
+const tokens = {} as Record<'readonly' | 'service' | 'admin' | 'otherUser', string>;
+const fixtures = {} as Record<Caller, Fixture>;
+
+function tokenFor(caller: Caller, fixture: Fixture): Promise<string | null> | string | null {
+  switch (caller) {
+    case 'anonymous': return null;
+    case 'badToken': return BAD_TOKEN;
+    case 'ownUser': return t.userToken(fixture.accountId);
+    default: return tokens[caller];
+  }
+}
+
+function rootFieldOf(row: Row): { operation: OperationDefinitionNode; name: string } {
+  const document = parse(row.operation);
+  const [operation] = document.definitions as OperationDefinitionNode[];
+  const [selection] = operation.selectionSet.selections;
+  return { operation, name: selection.kind === Kind.FIELD ? selection.name.value : '' };
+}
+
+/** The refusal codes of a result, joined (one is expected). */
+const codesOf = (errors: { extensions?: Record<string, unknown> }[]) => errors.map((e) => String(e.extensions?.code ?? 'no code')).join(' + ');
+
+async function overHttp(row: Row, variables: Variables, token: string | null): Promise<string> {
+  const result = await t.gql(row.operation, variables, token);
+  if (result.errors?.length) return codesOf(result.errors);
+  const value = result.data?.[rootFieldOf(row).name];
+  return value === null || value === undefined ? 'no data and no error' : OK;
+}
+
+/** What a subscription produces first: an event, its errors, or the socket being closed. */
+async function overWs(row: Row, variables: Variables, token: string | null): Promise<string> {
+  const client: Client = t.ws(token);
+  try {
+    return await new Promise<string>((resolve) => {
+      const timer = setTimeout(() => resolve('nothing within 10 s'), 10_000);
+      const done = (outcome: string) => { clearTimeout(timer); resolve(outcome); };
+      client.subscribe({ query: row.operation, variables }, {
+        next: (value) => done(value.errors?.length ? codesOf(value.errors as any) : value.data?.walletEvents?.accountId === variables.id ? OK : 'an event of another account'),
+        error: (error: unknown) => {
+          if (Array.isArray(error)) done(codesOf(error));
+          else if (error && typeof (error as { code?: unknown }).code === 'number') done(`closed ${(error as { code: number }).code}`);
+          else done(`error: ${String(error)}`);
+        },
+        complete: () => done('completed without an event'),
+      });
+    });
+  } finally {
+    await client.dispose();
+  }
+}
+
+async function outcomeOf(row: Row, caller: Caller, fixture: Fixture, variables: Variables): Promise<string> {
+  const token = await tokenFor(caller, fixture);
+  return row.field.startsWith('Subscription.') ? overWs(row, variables, token) : overHttp(row, variables, token);
+}
+
+/** What a refused mutation must leave as it was: the targeted wallet, its newest ledger record (FAILED included) and the current rate card. */
+async function snapshot(accountId: string): Promise<string> {
+  const data = await t.ok(`query($id: ID!) {
+    wallet(accountId: $id) { balance held debt sequence overdraftLimit frozen lowCreditThresholds }
+    transactions(accountId: $id, first: 1) { edges { node { id } } }
+    rateCard { version }
+  }`, { id: accountId });
+  return JSON.stringify(data);
+}
+
+beforeAll(async () => {
+  t = await startTestApp();
+  // A current card pricing GENERATION, for rateCard and quotes.
+  await t.ok(`mutation($id: ID!) { publishRateCard(draftId: $id) { version } }`, { id: await newDraft() });
+  tokens.readonly = await t.key('READONLY');
+  tokens.service = await t.key('SERVICE');
+  tokens.admin = await t.key('ADMIN');
+  tokens.otherUser = await t.userToken(await t.createAccount('access matrix, another account'));
+  for (const caller of CALLERS) fixtures[caller] = await realFixture();
+});
+afterAll(async () => { await t.close(); });
+
+test('the matrix has exactly one row for every Query, Mutation and Subscription field of the running schema', async () => {
+  // Introspection is open to anonymous callers (README), so this reads the schema exactly as served.
+  const result = await t.gql(`{ __schema {
+    queryType { fields { name } } mutationType { fields { name } } subscriptionType { fields { name } }
+  } }`, {}, null);
+  expect(result.errors).toBeUndefined();
+  const schema = result.data.__schema;
+  const served = [
+    ...schema.queryType.fields.map((f: { name: string }) => `Query.${f.name}`),
+    ...(schema.mutationType?.fields ?? []).map((f: { name: string }) => `Mutation.${f.name}`),
+    ...(schema.subscriptionType?.fields ?? []).map((f: { name: string }) => `Subscription.${f.name}`),
+  ].sort();
+  expect(ROWS.map((row) => row.field).sort()).toEqual(served);
+});
+
+test('each row exercises its own field, alone', () => {
+  const mismatched = ROWS.filter((row) => {
+    const { operation, name } = rootFieldOf(row);
+    const type = { query: 'Query', mutation: 'Mutation', subscription: 'Subscription' }[operation.operation];
+    return `${type}.${name}` !== row.field || operation.selectionSet.selections.length !== 1;
+  });
+  expect(mismatched.map((row) => row.field)).toEqual([]);
+});
+
+describe('who gets what', () => {
+  test.each(ROWS.map((row) => [row.field, row] as const))('%s', async (_field, row) => {
+    const actual = {} as Record<Caller, string>;
+    for (const caller of CALLERS) {
+      const fixture = fixtures[caller];
+      const variables = await row.variables(fixture);
+      const mutation = row.field.startsWith('Mutation.');
+      const before = mutation && row.expected[caller] !== OK ? await snapshot(fixture.accountId) : null;
+      let outcome = await outcomeOf(row, caller, fixture, variables);
+      if (before !== null && (await snapshot(fixture.accountId)) !== before) outcome += ', yet something was written';
+      actual[caller] = outcome;
+    }
+    expect(actual).toEqual(row.expected);
+  });
+});
+
+/**
+ * A role or credential refusal comes first, before any lookup: the same code when the ids name
+ * nothing. (Not for a user token reading another account: with no such account there is nothing
+ * to refuse, and reads answer null or NOT_FOUND.)
+ */
+describe('role refusals do not depend on the target existing', () => {
+  const roleRefusal = (row: Row, caller: Caller) => {
+    const expected = row.expected[caller];
+    if (expected === UNAUTH || expected === 'closed 4403') return true;
+    if (expected !== FORBID) return false;
+    const readsAnAccount = row.expected.ownUser === OK && row.expected.otherUser === FORBID;
+    return !(caller === 'otherUser' && readsAnAccount);
+  };
+  const cases = ROWS.filter((row) => CALLERS.some((caller) => roleRefusal(row, caller))).map((row) => [row.field, row] as const);
+
+  test.each(cases)('%s', async (_field, row) => {
+    const ghost = ghostFixture();
+    const actual: Partial<Record<Caller, string>> = {};
+    const expected: Partial<Record<Caller, Outcome>> = {};
+    for (const caller of CALLERS.filter((c) => roleRefusal(row, c))) {
+      actual[caller] = await outcomeOf(row, caller, ghost, await row.variables(ghost));
+      expected[caller] = row.expected[caller];
+    }
+    expect(actual).toEqual(expected);
+  });
+});
+
+test('after every cell the ledger audit is clean', async () => {
+  expect(await t.audit()).toEqual({ ok: true, violations: [] });
+});
