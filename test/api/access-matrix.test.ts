@@ -259,7 +259,7 @@ function rootFieldOf(row: Row): { operation: OperationDefinitionNode; name: stri
 }
 
 /** The refusal codes of a result, joined (one is expected). */
-const codesOf = (errors: { extensions?: Record<string, unknown> }[]) => errors.map((e) => String(e.extensions?.code ?? 'no code')).join(' + ');
+const codesOf = (errors: readonly { extensions?: Record<string, unknown> }[]) => errors.map((e) => String(e.extensions?.code ?? 'no code')).join(' + ');
 
 async function overHttp(row: Row, variables: Variables, token: string | null): Promise<string> {
   const result = await t.gql(row.operation, variables, token);
@@ -275,8 +275,8 @@ async function overWs(row: Row, variables: Variables, token: string | null): Pro
     return await new Promise<string>((resolve) => {
       const timer = setTimeout(() => resolve('nothing within 10 s'), 10_000);
       const done = (outcome: string) => { clearTimeout(timer); resolve(outcome); };
-      client.subscribe({ query: row.operation, variables }, {
-        next: (value) => done(value.errors?.length ? codesOf(value.errors as any) : value.data?.walletEvents?.accountId === variables.id ? OK : 'an event of another account'),
+      client.subscribe<{ walletEvents?: { accountId: string } }>({ query: row.operation, variables }, {
+        next: (value) => done(value.errors?.length ? codesOf(value.errors) : value.data?.walletEvents?.accountId === variables.id ? OK : 'an event of another account'),
         error: (error: unknown) => {
           if (Array.isArray(error)) done(codesOf(error));
           else if (error && typeof (error as { code?: unknown }).code === 'number') done(`closed ${(error as { code: number }).code}`);
@@ -319,15 +319,16 @@ afterAll(async () => { await t.close(); });
 
 test('the matrix has exactly one row for every Query, Mutation and Subscription field of the running schema', async () => {
   // Introspection is open to anonymous callers (README), so this reads the schema exactly as served.
-  const result = await t.gql(`{ __schema {
+  type Fields = { fields: { name: string }[] } | null;
+  const result = await t.gql<{ __schema: { queryType: Fields; mutationType: Fields; subscriptionType: Fields } }>(`{ __schema {
     queryType { fields { name } } mutationType { fields { name } } subscriptionType { fields { name } }
   } }`, {}, null);
   expect(result.errors).toBeUndefined();
-  const schema = result.data.__schema;
+  const schema = result.data!.__schema;
   const served = [
-    ...schema.queryType.fields.map((f: { name: string }) => `Query.${f.name}`),
-    ...(schema.mutationType?.fields ?? []).map((f: { name: string }) => `Mutation.${f.name}`),
-    ...(schema.subscriptionType?.fields ?? []).map((f: { name: string }) => `Subscription.${f.name}`),
+    ...(schema.queryType?.fields ?? []).map((f) => `Query.${f.name}`),
+    ...(schema.mutationType?.fields ?? []).map((f) => `Mutation.${f.name}`),
+    ...(schema.subscriptionType?.fields ?? []).map((f) => `Subscription.${f.name}`),
   ].sort();
   expect(ROWS.map((row) => row.field).sort()).toEqual(served);
 });
