@@ -177,10 +177,9 @@ describe('configuration', () => {
   });
 
   it('an unreachable Redis neither stops the server nor lets everything through: each instance counts in memory', async () => {
-    const started = Date.now();
+    // Starting at all is the check (jest's timeout bounds it): no wall-clock assertion on a shared machine.
     const t = await startTestApp({ redisUrl: 'redis://127.0.0.1:1', rateLimitServicePerMinute: 3, rateLimitAccountPerMinute: 0 });
     try {
-      expect(Date.now() - started).toBeLessThan(15_000);
       const key = await t.key('SERVICE');
       for (let i = 0; i < 3; i++) expectAdmitted(await post(t, Q_TYPENAME, {}, key));
       expectLimited(await post(t, Q_TYPENAME, {}, key), 'SERVICE', 3);
