@@ -236,7 +236,7 @@ describe('charges', () => {
     const [repayment] = await history(id, { types: ['DEBT_REPAYMENT'] });
     expect(repayment).toMatchObject({
       type: 'DEBT_REPAYMENT', status: 'SUCCEEDED', amount: '0', debtChange: '-5', balanceAfter: '7',
-      sequence: grant.sequence + 1, relatedTransactionId: grant.id,
+      sequence: grant.sequence! + 1, relatedTransactionId: grant.id,
     });
     expect(repayment.comment).toContain('5');
     expect(repayment.entries).toEqual([{ bucketId: grant.entries[0].bucketId, bucketSource: 'PURCHASE', amount: '-5', originBucketId: null }]);

@@ -10,7 +10,10 @@ import { createApp, type App } from '../../src/main';
 import { loadConfig, type Config } from '../../src/config';
 import { openDatabase, type Database } from '../../src/db/client';
 import { ManualClock } from '../../src/shared/clock';
-import { createCreditsClient, CreditsApiError, type CreditsClient, type CreditsClientOptions, type VariablesOf } from '../../src/client';
+import {
+  AuditLedgerDocument, CreateAccountDocument, createCreditsClient, CreditsApiError, GrantCreditsDocument, type CreateAccountInput, type CreditsClient,
+  type CreditsClientOptions, type GrantCreditsInput, type TransactionFieldsFragment, type VariablesOf,
+} from '../../src/client';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 
 process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'silent';
@@ -38,7 +41,7 @@ export interface TestApp {
   /** A typed client for this server (closed with the harness); token defaults to the admin key. */
   client(token?: string | null, options?: Partial<CreditsClientOptions>): CreditsClient;
   createAccount(name?: string, extra?: Record<string, unknown>): Promise<string>;
-  grant(accountId: string, amount: string, extra?: Record<string, unknown>): Promise<any>;
+  grant(accountId: string, amount: string, extra?: Record<string, unknown>): Promise<TransactionFieldsFragment>;
   ws(token?: string | null): Client;
   key(role: 'ADMIN' | 'SERVICE' | 'READONLY'): Promise<string>;
   userToken(accountId: string): Promise<string>;
@@ -110,15 +113,12 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
   const harness: TestApp = {
     app, url, clock, database, adminKey, gql, ok, fails, op, opFails, client,
     async createAccount(name = 'Test account', extra = {}) {
-      const data = await ok<{ createAccount: { id: string } }>(
-        `mutation($input: CreateAccountInput!) { createAccount(input: $input) { id } }`, { input: { name, kind: 'USER', ...extra } });
+      const data = await op(CreateAccountDocument, { input: { name, kind: 'USER', ...extra } as CreateAccountInput });
       return data.createAccount.id;
     },
     async grant(accountId, amount, extra = {}) {
-      const data = await ok<{ grantCredits: any }>(
-        `mutation($input: GrantCreditsInput!) { grantCredits(input: $input) { id sequence type amount balanceAfter entries { bucketId amount } } }`,
-        { input: { accountId, amount, source: 'PURCHASE', idempotencyKey: uniqueKey('grant'), ...extra } });
-      return data.grantCredits;
+      const input = { accountId, amount, source: 'PURCHASE', idempotencyKey: uniqueKey('grant'), ...extra } as GrantCreditsInput;
+      return (await op(GrantCreditsDocument, { input })).grantCredits;
     },
     ws(token = adminKey) {
       const client = createClient({
@@ -135,8 +135,8 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
       return app.services.auth.issueUserToken(accountId, 600).token;
     },
     async audit() {
-      const data = await ok<{ auditLedger: { ok: boolean; violations: string[] } }>(`{ auditLedger { ok violations } }`);
-      return data.auditLedger;
+      const { ok: passed, violations } = (await op(AuditLedgerDocument, {})).auditLedger;
+      return { ok: passed, violations };
     },
     async countQueries(fn) {
       const before = queries;
