@@ -2,33 +2,29 @@
  * Grants, the burn-down rule, expiry, charges, refusals, overdraft/debt, refunds and reversals,
  * all through GraphQL over HTTP.
  */
+import {
+  ChargeDocument, GrantCreditsDocument, RefundDocument, ReverseTransactionDocument, TransactionsDocument, UpdateWalletDocument, WalletDocument,
+  type ChargeInput, type TransactionFieldsFragment, type TransactionFilter,
+} from '../../src/client';
 import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
 
 let t: TestApp;
 beforeAll(async () => { t = await startTestApp(); });
 afterAll(async () => { await t.close(); });
 
-const TX_FIELDS = `id accountId actor type status amount balanceAfter sequence debtChange action model comment failureCode requestedAmount
-  relatedTransactionId idempotencyKey entries { bucketId bucketSource amount originBucketId }`;
-const CHARGE = `mutation($i: ChargeInput!) { charge(input: $i) { ${TX_FIELDS} } }`;
-const GRANT = `mutation($i: GrantCreditsInput!) { grantCredits(input: $i) { ${TX_FIELDS} } }`;
-const REFUND = `mutation($i: RefundInput!) { refund(input: $i) { ${TX_FIELDS} } }`;
-const REVERSE = `mutation($i: ReverseInput!) { reverseTransaction(input: $i) { ${TX_FIELDS} } }`;
-const UPDATE = `mutation($input: UpdateWalletInput!) { updateWallet(input: $input) { overdraftLimit available } }`;
-const WALLET = `query($id: ID!) { wallet(accountId: $id) { balance available held debt overdraftLimit sequence
-  buckets { id source amount remaining held priority expiresAt applicableActions applicableModels } } }`;
-const HISTORY = `query($id: ID!, $filter: TransactionFilter) { transactions(accountId: $id, first: 100, filter: $filter) {
-  edges { node { ${TX_FIELDS} } } } }`;
-
-const wallet = async (id: string) => (await t.ok(WALLET, { id })).wallet;
-const history = async (id: string, filter?: Record<string, unknown>): Promise<any[]> =>
-  (await t.ok(HISTORY, { id, filter })).transactions.edges.map((e: any) => e.node);
-const charge = async (accountId: string, amount: string, extra: Record<string, unknown> = {}) =>
-  (await t.ok(CHARGE, { i: { accountId, amount, idempotencyKey: uniqueKey('charge'), ...extra } })).charge;
-const chargeFails = (accountId: string, amount: string, extra: Record<string, unknown> = {}) =>
-  t.fails(CHARGE, { i: { accountId, amount, idempotencyKey: uniqueKey('charge'), ...extra } });
+const wallet = async (id: string) => {
+  const found = (await t.op(WalletDocument, { accountId: id })).wallet;
+  if (!found) throw new Error(`no wallet ${id}`);
+  return found;
+};
+const history = async (id: string, filter?: TransactionFilter) =>
+  (await t.op(TransactionsDocument, { accountId: id, first: 100, filter })).transactions.edges.map((e) => e.node);
+const charge = async (accountId: string, amount: string, extra: Partial<ChargeInput> = {}) =>
+  (await t.op(ChargeDocument, { input: { accountId, amount, idempotencyKey: uniqueKey('charge'), ...extra } })).charge;
+const chargeFails = (accountId: string, amount: string, extra: Partial<ChargeInput> = {}) =>
+  t.opFails(ChargeDocument, { input: { accountId, amount, idempotencyKey: uniqueKey('charge'), ...extra } });
 const refund = async (transactionId: string, amount?: string) =>
-  (await t.ok(REFUND, { i: { transactionId, amount, idempotencyKey: uniqueKey('refund') } })).refund;
+  (await t.op(RefundDocument, { input: { transactionId, amount, idempotencyKey: uniqueKey('refund') } })).refund;
 const inFuture = (seconds: number) => new Date(t.clock.now().getTime() + seconds * 1000).toISOString();
 /** Grants and returns the new bucket's id. */
 const bucket = async (accountId: string, amount: string, extra: Record<string, unknown> = {}) => (await t.grant(accountId, amount, extra)).entries[0].bucketId as string;
@@ -37,13 +33,13 @@ const drainExpiry = async () => {
   for (let i = 0; i < 50 && (await t.app.services.ledger.runExpiry()) > 0; i++);
 };
 const cleanAudit = async () => expect(await t.audit()).toEqual({ ok: true, violations: [] });
-const entryMap = (tx: any) => Object.fromEntries(tx.entries.map((e: any) => [e.bucketId, e.amount]));
+const entryMap = (tx: TransactionFieldsFragment) => Object.fromEntries(tx.entries.map((e) => [e.bucketId, e.amount]));
 
 describe('grants', () => {
   test('each grant creates a bucket with its source, priority, expiry and filter', async () => {
     const id = await t.createAccount();
     const expiresAt = inFuture(3600);
-    const grant = (await t.ok(GRANT, { i: {
+    const grant = (await t.op(GrantCreditsDocument, { input: {
       accountId: id, amount: '12.5', source: 'PROMO', expiresAt, comment: 'welcome', applicableActions: ['image'],
       idempotencyKey: uniqueKey(),
     } })).grantCredits;
@@ -62,11 +58,11 @@ describe('grants', () => {
   test('grants refuse expiry in the past, bad priorities and unknown accounts', async () => {
     const id = await t.createAccount();
     const past = new Date(t.clock.now().getTime() - 1000).toISOString();
-    expect((await t.fails(GRANT, { i: { accountId: id, amount: '1', source: 'PROMO', expiresAt: past, idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
-    expect((await t.fails(GRANT, { i: { accountId: id, amount: '1', source: 'PROMO', priority: -1, idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
-    expect((await t.fails(GRANT, { i: { accountId: '00000000-0000-4000-8000-00000000aaaa', amount: '1', source: 'PROMO', idempotencyKey: uniqueKey() } })).extensions.code).toBe('NOT_FOUND');
+    expect((await t.opFails(GrantCreditsDocument, { input: { accountId: id, amount: '1', source: 'PROMO', expiresAt: past, idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
+    expect((await t.opFails(GrantCreditsDocument, { input: { accountId: id, amount: '1', source: 'PROMO', priority: -1, idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
+    expect((await t.opFails(GrantCreditsDocument, { input: { accountId: '00000000-0000-4000-8000-00000000aaaa', amount: '1', source: 'PROMO', idempotencyKey: uniqueKey() } })).extensions.code).toBe('NOT_FOUND');
     const service = await t.key('SERVICE');
-    expect((await t.fails(GRANT, { i: { accountId: id, amount: '1', source: 'PROMO', idempotencyKey: uniqueKey() } }, service)).extensions.code).toBe('FORBIDDEN');
+    expect((await t.opFails(GrantCreditsDocument, { input: { accountId: id, amount: '1', source: 'PROMO', idempotencyKey: uniqueKey() } }, service)).extensions.code).toBe('FORBIDDEN');
     expect(await wallet(id)).toMatchObject({ balance: '0', sequence: 0, buckets: [] });
   });
 });
@@ -78,8 +74,8 @@ describe('burn-down order', () => {
     const promo = await bucket(id, '3', { source: 'PROMO' });
     const allowance = await bucket(id, '4', { source: 'PLAN_ALLOWANCE' });
     const tx = await charge(id, '8');
-    expect(tx.entries.map((e: any) => [e.bucketId, e.amount])).toEqual([[promo, '-3'], [allowance, '-4'], [purchase, '-1']]);
-    expect(tx.entries.map((e: any) => e.bucketSource)).toEqual(['PROMO', 'PLAN_ALLOWANCE', 'PURCHASE']);
+    expect(tx.entries.map((e) => [e.bucketId, e.amount])).toEqual([[promo, '-3'], [allowance, '-4'], [purchase, '-1']]);
+    expect(tx.entries.map((e) => e.bucketSource)).toEqual(['PROMO', 'PLAN_ALLOWANCE', 'PURCHASE']);
     await cleanAudit();
   });
 
@@ -91,7 +87,7 @@ describe('burn-down order', () => {
     const in2d = await bucket(id, '1', { source: 'PROMO', expiresAt: inFuture(2 * 86400) });
     const in1d = await bucket(id, '1', { source: 'PROMO', expiresAt: inFuture(86400) });
     const tx = await charge(id, '4');
-    expect(tx.entries.map((e: any) => e.bucketId)).toEqual([in1d, in2d, neverOld, neverNew]);
+    expect(tx.entries.map((e) => e.bucketId)).toEqual([in1d, in2d, neverOld, neverNew]);
     expect(await wallet(id)).toMatchObject({ balance: '0', buckets: [] });
     await cleanAudit();
   });
@@ -103,16 +99,16 @@ describe('burn-down order', () => {
     const general = await bucket(id, '20', { source: 'PURCHASE' });
 
     const text = await charge(id, '2', { action: 'text', model: 'gpt' });
-    expect(text.entries.map((e: any) => e.bucketId)).toEqual([general]);
+    expect(text.entries.map((e) => e.bucketId)).toEqual([general]);
     const noAction = await charge(id, '1');
-    expect(noAction.entries.map((e: any) => e.bucketId)).toEqual([general]);
+    expect(noAction.entries.map((e) => e.bucketId)).toEqual([general]);
     const image = await charge(id, '2', { action: 'image', model: 'sdxl' });
     expect(image).toMatchObject({ action: 'image', model: 'sdxl' });
-    expect(image.entries.map((e: any) => e.bucketId)).toEqual([imageOnly]);
+    expect(image.entries.map((e) => e.bucketId)).toEqual([imageOnly]);
     const imageFlux = await charge(id, '6', { action: 'image', model: 'flux' });
-    expect(imageFlux.entries.map((e: any) => [e.bucketId, e.amount])).toEqual([[imageOnly, '-3'], [fluxOnly, '-3']]);
+    expect(imageFlux.entries.map((e) => [e.bucketId, e.amount])).toEqual([[imageOnly, '-3'], [fluxOnly, '-3']]);
     const w = await wallet(id);
-    expect(Object.fromEntries(w.buckets.map((b: any) => [b.id, b.remaining]))).toEqual({ [fluxOnly]: '2', [general]: '17' });
+    expect(Object.fromEntries(w.buckets.map((b) => [b.id, b.remaining]))).toEqual({ [fluxOnly]: '2', [general]: '17' });
     // only the 17 general credits can pay for text: 18 is refused although the wallet holds 19
     const refused = await chargeFails(id, '18', { action: 'text' });
     expect(refused.extensions).toMatchObject({ code: 'INSUFFICIENT_CREDITS', required: '18', available: '17', shortfall: '1' });
@@ -129,7 +125,7 @@ describe('expiry', () => {
     t.clock.advanceSeconds(61);
     const w = await wallet(id);
     expect(w).toMatchObject({ balance: '2', available: '2', sequence: 2 });
-    expect(w.buckets.map((b: any) => b.id)).not.toContain(shortLived);
+    expect(w.buckets.map((b) => b.id)).not.toContain(shortLived);
     // a charge cannot use it either
     expect((await chargeFails(id, '3')).extensions).toMatchObject({ code: 'INSUFFICIENT_CREDITS', available: '2', shortfall: '1' });
 
@@ -217,12 +213,12 @@ describe('charges', () => {
   test('overdraft down to the limit creates debt; the next grant repays it first with a DEBT_REPAYMENT', async () => {
     const id = await t.createAccount();
     await t.grant(id, '2');
-    await t.ok(UPDATE, { input: { accountId: id, overdraftLimit: '5' } });
+    await t.op(UpdateWalletDocument, { input: { accountId: id, overdraftLimit: '5' } });
     expect(await wallet(id)).toMatchObject({ balance: '2', available: '7', debt: '0' });
 
     const over = await charge(id, '6');
     expect(over).toMatchObject({ amount: '-6', balanceAfter: '-4', debtChange: '4' });
-    expect(over.entries.map((e: any) => e.amount)).toEqual(['-2']); // the rest is debt, not a bucket
+    expect(over.entries.map((e) => e.amount)).toEqual(['-2']); // the rest is debt, not a bucket
     expect(await wallet(id)).toMatchObject({ balance: '-4', available: '1', debt: '4', overdraftLimit: '5', buckets: [] });
 
     const beyond = await chargeFails(id, '2');
@@ -236,7 +232,7 @@ describe('charges', () => {
     const [repayment] = await history(id, { types: ['DEBT_REPAYMENT'] });
     expect(repayment).toMatchObject({
       type: 'DEBT_REPAYMENT', status: 'SUCCEEDED', amount: '0', debtChange: '-5', balanceAfter: '7',
-      sequence: grant.sequence + 1, relatedTransactionId: grant.id,
+      sequence: grant.sequence! + 1, relatedTransactionId: grant.id,
     });
     expect(repayment.comment).toContain('5');
     expect(repayment.entries).toEqual([{ bucketId: grant.entries[0].bucketId, bucketSource: 'PURCHASE', amount: '-5', originBucketId: null }]);
@@ -248,7 +244,7 @@ describe('charges', () => {
 
   test('a grant smaller than the debt repays what it can', async () => {
     const id = await t.createAccount();
-    await t.ok(UPDATE, { input: { accountId: id, overdraftLimit: '10' } });
+    await t.op(UpdateWalletDocument, { input: { accountId: id, overdraftLimit: '10' } });
     await charge(id, '8');
     await t.grant(id, '3', { source: 'PLAN_ALLOWANCE' });
     expect(await wallet(id)).toMatchObject({ balance: '-5', debt: '5', available: '5', buckets: [] });
@@ -268,20 +264,20 @@ describe('refunds', () => {
 
     const r1 = await refund(c.id, '2');
     expect(r1).toMatchObject({ type: 'REFUND', status: 'SUCCEEDED', amount: '2', balanceAfter: '9', relatedTransactionId: c.id });
-    const r1Total = r1.entries.reduce((s: number, e: any) => s + Number(e.amount), 0);
+    const r1Total = r1.entries.reduce((s: number, e) => s + Number(e.amount), 0);
     expect(r1Total).toBe(2);
     for (const e of r1.entries) expect([promo, purchase]).toContain(e.bucketId);
 
-    expect((await t.fails(REFUND, { i: { transactionId: c.id, amount: '6.001', idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
+    expect((await t.opFails(RefundDocument, { input: { transactionId: c.id, amount: '6.001', idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
 
     const r2 = await refund(c.id); // the rest
     expect(r2).toMatchObject({ amount: '6', balanceAfter: '15' });
     const w = await wallet(id);
-    expect(Object.fromEntries(w.buckets.map((b: any) => [b.id, b.remaining]))).toEqual({ [promo]: '5', [purchase]: '10' });
+    expect(Object.fromEntries(w.buckets.map((b) => [b.id, b.remaining]))).toEqual({ [promo]: '5', [purchase]: '10' });
 
-    const more = await t.fails(REFUND, { i: { transactionId: c.id, amount: '0.001', idempotencyKey: uniqueKey() } });
+    const more = await t.opFails(RefundDocument, { input: { transactionId: c.id, amount: '0.001', idempotencyKey: uniqueKey() } });
     expect(more.extensions.code).toBe('BAD_USER_INPUT');
-    const all = await t.fails(REFUND, { i: { transactionId: c.id, idempotencyKey: uniqueKey() } });
+    const all = await t.opFails(RefundDocument, { input: { transactionId: c.id, idempotencyKey: uniqueKey() } });
     expect(all.extensions.code).toBe('BAD_USER_INPUT');
     expect(await wallet(id)).toMatchObject({ balance: '15', sequence: 5 });
     await cleanAudit();
@@ -290,11 +286,11 @@ describe('refunds', () => {
   test('only succeeded charges can be refunded', async () => {
     const id = await t.createAccount();
     const grant = await t.grant(id, '5');
-    expect((await t.fails(REFUND, { i: { transactionId: grant.id, idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
+    expect((await t.opFails(RefundDocument, { input: { transactionId: grant.id, idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
     await chargeFails(id, '50');
     const [failed] = await history(id, { statuses: ['FAILED'] });
-    expect((await t.fails(REFUND, { i: { transactionId: failed.id, idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
-    expect((await t.fails(REFUND, { i: { transactionId: '00000000-0000-4000-8000-00000000bbbb', idempotencyKey: uniqueKey() } })).extensions.code).toBe('NOT_FOUND');
+    expect((await t.opFails(RefundDocument, { input: { transactionId: failed.id, idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
+    expect((await t.opFails(RefundDocument, { input: { transactionId: '00000000-0000-4000-8000-00000000bbbb', idempotencyKey: uniqueKey() } })).extensions.code).toBe('NOT_FOUND');
     expect(await wallet(id)).toMatchObject({ balance: '5', sequence: 1 });
   });
 
@@ -308,15 +304,15 @@ describe('refunds', () => {
 
     const r = await refund(c.id);
     expect(r).toMatchObject({ type: 'REFUND', amount: '7', balanceAfter: '15' });
-    const toPurchase = r.entries.find((e: any) => e.bucketId === purchase);
+    const toPurchase = r.entries.find((e) => e.bucketId === purchase);
     expect(toPurchase).toMatchObject({ amount: '2', originBucketId: purchase });
-    const toNew = r.entries.find((e: any) => e.bucketId !== purchase);
+    const toNew = r.entries.find((e) => e.bucketId !== purchase)!;
     expect(toNew).toMatchObject({ bucketSource: 'REFUND', amount: '5', originBucketId: promo });
     expect(toNew.bucketId).not.toBe(promo);
 
     const w = await wallet(id);
     expect(w.balance).toBe('15');
-    const refundBucket = w.buckets.find((b: any) => b.id === toNew.bucketId);
+    const refundBucket = w.buckets.find((b) => b.id === toNew.bucketId)!;
     // keeps the original bucket's priority and filter; expires by the operator's refund rule (in the future)
     expect(refundBucket).toMatchObject({ source: 'REFUND', amount: '5', remaining: '5', priority: 10, applicableActions: ['image'] });
     expect(refundBucket.expiresAt === null || new Date(refundBucket.expiresAt) > t.clock.now()).toBe(true);
@@ -327,11 +323,11 @@ describe('refunds', () => {
     const id = await t.createAccount();
     await t.grant(id, '10');
     const c = await charge(id, '6');
-    const results = await Promise.all(Array.from({ length: 5 }, () =>
-      t.gql(REFUND, { i: { transactionId: c.id, amount: '4', idempotencyKey: uniqueKey() } })));
-    const succeeded = results.filter((r) => !r.errors);
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () =>
+      t.op(RefundDocument, { input: { transactionId: c.id, amount: '4', idempotencyKey: uniqueKey() } })));
+    const succeeded = results.filter((r) => r.status === 'fulfilled');
     expect(succeeded).toHaveLength(1);
-    for (const r of results.filter((x) => x.errors)) expect(r.errors![0].extensions?.code).toBe('BAD_USER_INPUT');
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'BAD_USER_INPUT' });
     expect(await wallet(id)).toMatchObject({ balance: '8' });
     const rest = await refund(c.id);
     expect(rest.amount).toBe('2');
@@ -342,7 +338,7 @@ describe('refunds', () => {
   test('refunding an overdraft charge reduces the debt first', async () => {
     const id = await t.createAccount();
     await t.grant(id, '1');
-    await t.ok(UPDATE, { input: { accountId: id, overdraftLimit: '5' } });
+    await t.op(UpdateWalletDocument, { input: { accountId: id, overdraftLimit: '5' } });
     const c = await charge(id, '4');
     expect(await wallet(id)).toMatchObject({ balance: '-3', debt: '3' });
     const r = await refund(c.id, '3');
@@ -361,12 +357,12 @@ describe('reversals', () => {
     const promo = await bucket(id, '3', { source: 'PROMO' });
     const purchase = await bucket(id, '10', { source: 'PURCHASE' });
     const c = await charge(id, '5');
-    const rev = (await t.ok(REVERSE, { i: { transactionId: c.id, idempotencyKey: uniqueKey(), comment: 'mistake' } })).reverseTransaction;
+    const rev = (await t.op(ReverseTransactionDocument, { input: { transactionId: c.id, idempotencyKey: uniqueKey(), comment: 'mistake' } })).reverseTransaction;
     expect(rev).toMatchObject({ type: 'REVERSAL', status: 'SUCCEEDED', amount: '5', balanceAfter: '13', relatedTransactionId: c.id, comment: 'mistake' });
     expect(entryMap(rev)).toEqual({ [promo]: '3', [purchase]: '2' });
-    const again = await t.fails(REVERSE, { i: { transactionId: c.id, idempotencyKey: uniqueKey() } });
+    const again = await t.opFails(ReverseTransactionDocument, { input: { transactionId: c.id, idempotencyKey: uniqueKey() } });
     expect(again.extensions.code).toBe('BAD_USER_INPUT');
-    expect((await t.fails(REFUND, { i: { transactionId: c.id, idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
+    expect((await t.opFails(RefundDocument, { input: { transactionId: c.id, idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
     expect(await wallet(id)).toMatchObject({ balance: '13', sequence: 4 });
     await cleanAudit();
   });
@@ -375,10 +371,10 @@ describe('reversals', () => {
     const id = await t.createAccount();
     await t.grant(id, '10');
     const c = await charge(id, '3');
-    const results = await Promise.all(Array.from({ length: 4 }, () =>
-      t.gql(REVERSE, { i: { transactionId: c.id, idempotencyKey: uniqueKey() } })));
-    expect(results.filter((r) => !r.errors)).toHaveLength(1);
-    for (const r of results.filter((x) => x.errors)) expect(r.errors![0].extensions?.code).toBe('BAD_USER_INPUT');
+    const results = await Promise.allSettled(Array.from({ length: 4 }, () =>
+      t.op(ReverseTransactionDocument, { input: { transactionId: c.id, idempotencyKey: uniqueKey() } })));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'BAD_USER_INPUT' });
     expect(await wallet(id)).toMatchObject({ balance: '10', sequence: 3 });
     await cleanAudit();
   });
@@ -388,7 +384,7 @@ describe('reversals', () => {
     await t.grant(id, '10');
     const c = await charge(id, '5');
     await refund(c.id, '1');
-    expect((await t.fails(REVERSE, { i: { transactionId: c.id, idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
+    expect((await t.opFails(ReverseTransactionDocument, { input: { transactionId: c.id, idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
     expect(await wallet(id)).toMatchObject({ balance: '6' });
     await cleanAudit();
   });
@@ -397,14 +393,14 @@ describe('reversals', () => {
     const id = await t.createAccount();
     await t.grant(id, '4');
     const g = await t.grant(id, '6', { source: 'PROMO' });
-    const rev = (await t.ok(REVERSE, { i: { transactionId: g.id, idempotencyKey: uniqueKey() } })).reverseTransaction;
+    const rev = (await t.op(ReverseTransactionDocument, { input: { transactionId: g.id, idempotencyKey: uniqueKey() } })).reverseTransaction;
     expect(rev).toMatchObject({ type: 'REVERSAL', amount: '-6', balanceAfter: '4', relatedTransactionId: g.id });
     expect(rev.entries).toEqual([{ bucketId: g.entries[0].bucketId, bucketSource: 'PROMO', amount: '-6', originBucketId: null }]);
-    const again = await t.fails(REVERSE, { i: { transactionId: g.id, idempotencyKey: uniqueKey() } });
+    const again = await t.opFails(ReverseTransactionDocument, { input: { transactionId: g.id, idempotencyKey: uniqueKey() } });
     expect(again.extensions.code).toBe('BAD_USER_INPUT');
     const w = await wallet(id);
     expect(w).toMatchObject({ balance: '4', sequence: 3 });
-    expect(w.buckets.map((b: any) => b.source)).toEqual(['PURCHASE']);
+    expect(w.buckets.map((b) => b.source)).toEqual(['PURCHASE']);
     await cleanAudit();
   });
 
@@ -412,7 +408,7 @@ describe('reversals', () => {
     const id = await t.createAccount();
     const g = await t.grant(id, '5');
     await charge(id, '2');
-    const error = await t.fails(REVERSE, { i: { transactionId: g.id, idempotencyKey: uniqueKey() } });
+    const error = await t.opFails(ReverseTransactionDocument, { input: { transactionId: g.id, idempotencyKey: uniqueKey() } });
     expect(error.extensions).toMatchObject({ code: 'INSUFFICIENT_CREDITS', required: '5', available: '3', shortfall: '2' });
     expect(await wallet(id)).toMatchObject({ balance: '3', sequence: 2 });
     const [failed] = await history(id, { statuses: ['FAILED'] });
@@ -425,10 +421,10 @@ describe('reversals', () => {
     await t.grant(id, '5');
     const c = await charge(id, '1');
     const service = await t.key('SERVICE');
-    expect((await t.fails(REVERSE, { i: { transactionId: c.id, idempotencyKey: uniqueKey() } }, service)).extensions.code).toBe('FORBIDDEN');
+    expect((await t.opFails(ReverseTransactionDocument, { input: { transactionId: c.id, idempotencyKey: uniqueKey() } }, service)).extensions.code).toBe('FORBIDDEN');
     await chargeFails(id, '100');
     const [failed] = await history(id, { statuses: ['FAILED'] });
-    expect((await t.fails(REVERSE, { i: { transactionId: failed.id, idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
+    expect((await t.opFails(ReverseTransactionDocument, { input: { transactionId: failed.id, idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
     expect(await wallet(id)).toMatchObject({ balance: '4', sequence: 2 });
   });
 });

@@ -2,29 +2,30 @@
  * Two-phase charging through GraphQL: reserve → capture (up to the hold, the rest returns) or
  * release; holds that outlive their TTL; credits secured by a hold even when their bucket expires.
  */
+import {
+  CaptureHoldDocument, ChargeDocument, ReleaseHoldDocument, ReserveCreditsDocument, TransactionsDocument, UpdateWalletDocument, WalletDocument,
+  type ReserveInput, type TransactionFilter,
+} from '../../src/client';
 import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
 
 let t: TestApp;
 beforeAll(async () => { t = await startTestApp(); });
 afterAll(async () => { await t.close(); });
 
-const TX_FIELDS = `id type status amount balanceAfter sequence heldChange holdId failureCode actor entries { bucketId bucketSource amount }`;
-const RESERVE = `mutation($i: ReserveInput!) { reserveCredits(input: $i) { id accountId amount status action model expiresAt createdAt } }`;
-const CAPTURE = `mutation($i: CaptureInput!) { captureHold(input: $i) { ${TX_FIELDS} } }`;
-const RELEASE = `mutation($i: ReleaseInput!) { releaseHold(input: $i) { id accountId amount status } }`;
-const CHARGE = `mutation($i: ChargeInput!) { charge(input: $i) { ${TX_FIELDS} } }`;
-const WALLET = `query($id: ID!) { wallet(accountId: $id) { balance available held debt sequence buckets { id source remaining held expiresAt } } }`;
-const HISTORY = `query($id: ID!, $filter: TransactionFilter) { transactions(accountId: $id, first: 100, filter: $filter) { edges { node { ${TX_FIELDS} } } } }`;
-
-const wallet = async (id: string) => (await t.ok(WALLET, { id })).wallet;
-const history = async (id: string, filter?: Record<string, unknown>): Promise<any[]> =>
-  (await t.ok(HISTORY, { id, filter })).transactions.edges.map((e: any) => e.node);
-const reserve = async (accountId: string, amount: string, extra: Record<string, unknown> = {}) =>
-  (await t.ok(RESERVE, { i: { accountId, amount, idempotencyKey: uniqueKey('hold'), ...extra } })).reserveCredits;
+const wallet = async (id: string) => {
+  const found = (await t.op(WalletDocument, { accountId: id })).wallet;
+  if (!found) throw new Error(`no wallet ${id}`);
+  return found;
+};
+const history = async (id: string, filter?: TransactionFilter) =>
+  (await t.op(TransactionsDocument, { accountId: id, first: 100, filter })).transactions.edges.map((e) => e.node);
+const reserve = async (accountId: string, amount: string, extra: Partial<ReserveInput> = {}) =>
+  (await t.op(ReserveCreditsDocument, { input: { accountId, amount, idempotencyKey: uniqueKey('hold'), ...extra } })).reserveCredits;
 const capture = async (holdId: string, amount?: string) =>
-  (await t.ok(CAPTURE, { i: { holdId, amount, idempotencyKey: uniqueKey('capture') } })).captureHold;
-const captureFails = (holdId: string, amount?: string) => t.fails(CAPTURE, { i: { holdId, amount, idempotencyKey: uniqueKey('capture') } });
-const release = async (holdId: string) => (await t.ok(RELEASE, { i: { holdId, idempotencyKey: uniqueKey('release') } })).releaseHold;
+  (await t.op(CaptureHoldDocument, { input: { holdId, amount, idempotencyKey: uniqueKey('capture') } })).captureHold;
+const captureFails = (holdId: string, amount?: string) => t.opFails(CaptureHoldDocument, { input: { holdId, amount, idempotencyKey: uniqueKey('capture') } });
+const release = async (holdId: string) => (await t.op(ReleaseHoldDocument, { input: { holdId, idempotencyKey: uniqueKey('release') } })).releaseHold;
+const releaseFails = (holdId: string) => t.opFails(ReleaseHoldDocument, { input: { holdId, idempotencyKey: uniqueKey() } });
 const inFuture = (seconds: number) => new Date(t.clock.now().getTime() + seconds * 1000).toISOString();
 const cleanAudit = async () => expect(await t.audit()).toEqual({ ok: true, violations: [] });
 /** Runs the expiry job until nothing is left (the PostgreSQL database may hold other test files' wallets). */
@@ -42,10 +43,10 @@ test('reserving lowers available, not balance; held rises', async () => {
   expect(holdTx).toMatchObject({ status: 'SUCCEEDED', amount: '0', heldChange: '4', holdId: hold.id, balanceAfter: '10', sequence: 2 });
 
   // held credits cannot be charged: only 6 are available
-  const refused = await t.fails(CHARGE, { i: { accountId: id, amount: '7', idempotencyKey: uniqueKey() } });
+  const refused = await t.opFails(ChargeDocument, { input: { accountId: id, amount: '7', idempotencyKey: uniqueKey() } });
   expect(refused.extensions).toMatchObject({ code: 'INSUFFICIENT_CREDITS', available: '6', shortfall: '1' });
   // nor held twice
-  const tooMuch = await t.fails(RESERVE, { i: { accountId: id, amount: '6.001', idempotencyKey: uniqueKey() } });
+  const tooMuch = await t.opFails(ReserveCreditsDocument, { input: { accountId: id, amount: '6.001', idempotencyKey: uniqueKey() } });
   expect(tooMuch.extensions).toMatchObject({ code: 'INSUFFICIENT_CREDITS', required: '6.001', available: '6', shortfall: '0.001' });
   await cleanAudit();
 });
@@ -56,11 +57,11 @@ test('capturing less than the hold charges that much; the rest returns', async (
   const hold = await reserve(id, '4');
   const captured = await capture(hold.id, '2.5');
   expect(captured).toMatchObject({ type: 'CAPTURE', status: 'SUCCEEDED', amount: '-2.5', balanceAfter: '7.5', heldChange: '-4', holdId: hold.id, sequence: 3 });
-  expect(captured.entries).toEqual([{ bucketId: grant.entries[0].bucketId, bucketSource: 'PURCHASE', amount: '-2.5' }]);
+  expect(captured.entries).toEqual([{ bucketId: grant.entries[0].bucketId, bucketSource: 'PURCHASE', amount: '-2.5', originBucketId: null }]);
   expect(await wallet(id)).toMatchObject({ balance: '7.5', available: '7.5', held: '0' });
   // a hold is captured once
   expect((await captureFails(hold.id, '1')).extensions.code).toBe('HOLD_NOT_FOUND');
-  expect((await t.fails(RELEASE, { i: { holdId: hold.id, idempotencyKey: uniqueKey() } })).extensions.code).toBe('HOLD_NOT_FOUND');
+  expect((await releaseFails(hold.id)).extensions.code).toBe('HOLD_NOT_FOUND');
   expect(await wallet(id)).toMatchObject({ balance: '7.5', available: '7.5', held: '0', sequence: 3 });
   await cleanAudit();
 });
@@ -92,9 +93,9 @@ test('a capture spanning buckets takes from the buckets the hold secured', async
   const purchase = (await t.grant(id, '10', { source: 'PURCHASE' })).entries[0].bucketId;
   const hold = await reserve(id, '5');
   const w = await wallet(id);
-  expect(w.buckets.map((b: any) => [b.id, b.held])).toEqual([[promo, '2'], [purchase, '3']]);
+  expect(w.buckets.map((b) => [b.id, b.held])).toEqual([[promo, '2'], [purchase, '3']]);
   const captured = await capture(hold.id, '4');
-  expect(captured.entries.map((e: any) => [e.bucketId, e.amount])).toEqual([[promo, '-2'], [purchase, '-2']]);
+  expect(captured.entries.map((e) => [e.bucketId, e.amount])).toEqual([[promo, '-2'], [purchase, '-2']]);
   expect(await wallet(id)).toMatchObject({ balance: '8', available: '8', held: '0' });
   await cleanAudit();
 });
@@ -112,14 +113,14 @@ test('releasing returns everything; capture after release is HOLD_NOT_FOUND', as
   const error = await captureFails(hold.id, '1');
   expect(error.extensions.code).toBe('HOLD_NOT_FOUND');
   expect(error.extensions.holdStatus).toBe('RELEASED');
-  expect((await t.fails(RELEASE, { i: { holdId: hold.id, idempotencyKey: uniqueKey() } })).extensions.code).toBe('HOLD_NOT_FOUND');
+  expect((await releaseFails(hold.id)).extensions.code).toBe('HOLD_NOT_FOUND');
   expect(await wallet(id)).toMatchObject({ balance: '10', available: '10', held: '0', sequence: 3 });
   await cleanAudit();
 });
 
 test('unknown holds are HOLD_NOT_FOUND', async () => {
   expect((await captureFails('00000000-0000-4000-8000-00000000cccc', '1')).extensions.code).toBe('HOLD_NOT_FOUND');
-  expect((await t.fails(RELEASE, { i: { holdId: '00000000-0000-4000-8000-00000000cccc', idempotencyKey: uniqueKey() } })).extensions.code).toBe('HOLD_NOT_FOUND');
+  expect((await releaseFails('00000000-0000-4000-8000-00000000cccc')).extensions.code).toBe('HOLD_NOT_FOUND');
 });
 
 test('a hold past its TTL releases by itself: credits are back and capture gives HOLD_EXPIRED', async () => {
@@ -140,9 +141,9 @@ test('a hold past its TTL releases by itself: credits are back and capture gives
   expect(releases[0]).toMatchObject({ status: 'SUCCEEDED', heldChange: '-7', holdId: hold.id, actor: 'system:expiry' });
   const [failed] = await history(id, { statuses: ['FAILED'] });
   expect(failed).toMatchObject({ type: 'CAPTURE', failureCode: 'HOLD_EXPIRED', amount: '0', sequence: null });
-  expect((await t.fails(RELEASE, { i: { holdId: hold.id, idempotencyKey: uniqueKey() } })).extensions.code).toBe('HOLD_EXPIRED');
+  expect((await releaseFails(hold.id)).extensions.code).toBe('HOLD_EXPIRED');
   // the credits are spendable again
-  const charged = (await t.ok(CHARGE, { i: { accountId: id, amount: '10', idempotencyKey: uniqueKey() } })).charge;
+  const charged = (await t.op(ChargeDocument, { input: { accountId: id, amount: '10', idempotencyKey: uniqueKey() } })).charge;
   expect(charged).toMatchObject({ amount: '-10', balanceAfter: '0' });
   await cleanAudit();
 });
@@ -165,8 +166,8 @@ test('the expiry job releases a lapsed hold once', async () => {
 test('ttlSeconds out of range is BAD_USER_INPUT', async () => {
   const id = await t.createAccount();
   await t.grant(id, '5');
-  expect((await t.fails(RESERVE, { i: { accountId: id, amount: '1', ttlSeconds: 0, idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
-  expect((await t.fails(RESERVE, { i: { accountId: id, amount: '1', ttlSeconds: 10 * 24 * 3600, idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
+  expect((await t.opFails(ReserveCreditsDocument, { input: { accountId: id, amount: '1', ttlSeconds: 0, idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
+  expect((await t.opFails(ReserveCreditsDocument, { input: { accountId: id, amount: '1', ttlSeconds: 10 * 24 * 3600, idempotencyKey: uniqueKey() } })).extensions.code).toBe('BAD_USER_INPUT');
   expect(await wallet(id)).toMatchObject({ held: '0', sequence: 1 });
 });
 
@@ -181,13 +182,13 @@ test('credits under a hold are secured: capture succeeds even though their bucke
 
   const captured = await capture(hold.id, '4');
   expect(captured).toMatchObject({ type: 'CAPTURE', status: 'SUCCEEDED', amount: '-4' });
-  expect(captured.entries).toEqual([{ bucketId, bucketSource: 'PROMO', amount: '-4' }]);
+  expect(captured.entries).toEqual([{ bucketId, bucketSource: 'PROMO', amount: '-4', originBucketId: null }]);
   const w = await wallet(id);
   expect(w).toMatchObject({ balance: '0', available: '0', held: '0', buckets: [] });
   const expires = await history(id, { types: ['EXPIRE'] });
   // first the unsecured part when the wallet was opened, then what the capture left over
   expect(expires.map((e) => e.amount).sort()).toEqual(['-2', '-4']);
-  for (const e of expires) expect(e.entries.map((x: any) => x.bucketId)).toEqual([bucketId]);
+  for (const e of expires) expect(e.entries.map((x) => x.bucketId)).toEqual([bucketId]);
   await drainExpiry();
   expect(await history(id, { types: ['EXPIRE'] })).toHaveLength(2);
   await cleanAudit();
@@ -210,8 +211,8 @@ test('a frozen wallet refuses holds but an open hold can still be released', asy
   const id = await t.createAccount();
   await t.grant(id, '5');
   const hold = await reserve(id, '2');
-  await t.ok(`mutation($input: UpdateWalletInput!) { updateWallet(input: $input) { frozen } }`, { input: { accountId: id, frozen: true } });
-  expect((await t.fails(RESERVE, { i: { accountId: id, amount: '1', idempotencyKey: uniqueKey() } })).extensions.code).toBe('WALLET_FROZEN');
+  await t.op(UpdateWalletDocument, { input: { accountId: id, frozen: true } });
+  expect((await t.opFails(ReserveCreditsDocument, { input: { accountId: id, amount: '1', idempotencyKey: uniqueKey() } })).extensions.code).toBe('WALLET_FROZEN');
   expect(await release(hold.id)).toMatchObject({ status: 'RELEASED' });
   expect(await wallet(id)).toMatchObject({ balance: '5', available: '5', held: '0' });
   await cleanAudit();
@@ -221,25 +222,25 @@ test('a capture and a release racing on one hold: exactly one wins', async () =>
   const id = await t.createAccount();
   await t.grant(id, '10');
   const hold = await reserve(id, '4');
-  const [captured, released] = await Promise.all([
-    t.gql(CAPTURE, { i: { holdId: hold.id, amount: '3', idempotencyKey: uniqueKey() } }),
-    t.gql(RELEASE, { i: { holdId: hold.id, idempotencyKey: uniqueKey() } }),
+  const [captured, released] = await Promise.allSettled([
+    t.op(CaptureHoldDocument, { input: { holdId: hold.id, amount: '3', idempotencyKey: uniqueKey() } }),
+    t.op(ReleaseHoldDocument, { input: { holdId: hold.id, idempotencyKey: uniqueKey() } }),
   ]);
-  const winners = [captured, released].filter((r) => !r.errors);
+  const winners = [captured, released].filter((r) => r.status === 'fulfilled');
   expect(winners).toHaveLength(1);
-  const loser = [captured, released].find((r) => r.errors)!;
-  expect(loser.errors![0].extensions?.code).toBe('HOLD_NOT_FOUND');
-  expect(await wallet(id)).toMatchObject({ balance: captured.errors ? '10' : '7', held: '0' });
+  const loser = [captured, released].find((r) => r.status === 'rejected')!;
+  expect(loser.reason).toMatchObject({ code: 'HOLD_NOT_FOUND' });
+  expect(await wallet(id)).toMatchObject({ balance: captured.status === 'rejected' ? '10' : '7', held: '0' });
   await cleanAudit();
 });
 
 test('concurrent holds never secure more than the wallet has', async () => {
   const id = await t.createAccount();
   await t.grant(id, '10');
-  const results = await Promise.all(Array.from({ length: 5 }, () =>
-    t.gql(RESERVE, { i: { accountId: id, amount: '3', idempotencyKey: uniqueKey() } })));
-  expect(results.filter((r) => !r.errors)).toHaveLength(3);
-  for (const r of results.filter((x) => x.errors)) expect(r.errors![0].extensions?.code).toBe('INSUFFICIENT_CREDITS');
+  const results = await Promise.allSettled(Array.from({ length: 5 }, () =>
+    t.op(ReserveCreditsDocument, { input: { accountId: id, amount: '3', idempotencyKey: uniqueKey() } })));
+  expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+  for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'INSUFFICIENT_CREDITS' });
   expect(await wallet(id)).toMatchObject({ balance: '10', available: '1', held: '9' });
   await cleanAudit();
 });

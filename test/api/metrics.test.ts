@@ -36,7 +36,9 @@ const charge = (accountId: string, amount: string) => t.gql(M_CHARGE, { input: {
 
 it('counts charges by outcome, coalesced batch sizes and GraphQL requests by operation and outcome', async () => {
   const accountId = await t.createAccount();
-  await t.grant(accountId, '100');
+  // an unnamed operation (t.grant's is named GrantCredits): counted as 'anonymous'
+  await t.ok(`mutation($input: GrantCreditsInput!) { grantCredits(input: $input) { id } }`,
+    { input: { accountId, amount: '100', source: 'PURCHASE', idempotencyKey: uniqueKey('g') } });
   for (let i = 0; i < 3; i++) expect((await charge(accountId, '2')).errors).toBeUndefined();
   expect((await charge(accountId, '1000')).errors?.[0].extensions?.code).toBe('INSUFFICIENT_CREDITS');
   // Charges submitted together are coalesced: the first runs at once, the 19 that wait run as one batch.

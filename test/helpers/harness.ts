@@ -10,6 +10,11 @@ import { createApp, type App } from '../../src/main';
 import { loadConfig, type Config } from '../../src/config';
 import { openDatabase, type Database } from '../../src/db/client';
 import { ManualClock } from '../../src/shared/clock';
+import {
+  AuditLedgerDocument, CreateAccountDocument, createCreditsClient, CreditsApiError, GrantCreditsDocument, type CreateAccountInput, type CreditsClient,
+  type CreditsClientOptions, type GrantCreditsInput, type TransactionFieldsFragment, type VariablesOf,
+} from '../../src/client';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 
 process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'silent';
 
@@ -29,8 +34,14 @@ export interface TestApp {
   ok<T = any>(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<T>;
   /** Runs and expects exactly one error; returns it. */
   fails(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<{ message: string; extensions: Record<string, any> }>;
+  /** Runs a typed operation through the client (no retries) and returns its data; token defaults to the admin key. */
+  op<R, V>(document: TypedDocumentNode<R, V>, variables: VariablesOf<V>, token?: string | null): Promise<R>;
+  /** Runs a typed operation and expects it to fail; returns the error. */
+  opFails<R, V>(document: TypedDocumentNode<R, V>, variables: VariablesOf<V>, token?: string | null): Promise<CreditsApiError>;
+  /** A typed client for this server (closed with the harness); token defaults to the admin key. */
+  client(token?: string | null, options?: Partial<CreditsClientOptions>): CreditsClient;
   createAccount(name?: string, extra?: Record<string, unknown>): Promise<string>;
-  grant(accountId: string, amount: string, extra?: Record<string, unknown>): Promise<any>;
+  grant(accountId: string, amount: string, extra?: Record<string, unknown>): Promise<TransactionFieldsFragment>;
   ws(token?: string | null): Client;
   key(role: 'ADMIN' | 'SERVICE' | 'READONLY'): Promise<string>;
   userToken(accountId: string): Promise<string>;
@@ -54,6 +65,31 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
   const url = await app.listen(0);
   const adminKey = (await app.services.auth.createApiKey('test admin', 'ADMIN')).secret;
   const sockets: Client[] = [];
+  const clients: CreditsClient[] = [];
+  const clientsByToken = new Map<string | null, CreditsClient>();
+  const client = (token: string | null | undefined = adminKey, options: Partial<CreditsClientOptions> = {}): CreditsClient => {
+    const created = createCreditsClient({ url: `${url}/graphql`, token, webSocketImpl: WebSocket, webSocket: { retryAttempts: 0 }, ...options });
+    clients.push(created);
+    return created;
+  };
+  /** Tests see every error as it is: retrying is the client tests' subject, not the API tests'. */
+  const clientFor = (token: string | null) => {
+    let found = clientsByToken.get(token);
+    if (!found) clientsByToken.set(token, (found = client(token, { retry: { maxAttempts: 1 } })));
+    return found;
+  };
+  const op = <R, V>(document: TypedDocumentNode<R, V>, variables: VariablesOf<V>, token?: string | null): Promise<R> =>
+    (clientFor(token === undefined ? adminKey : token).request as (d: typeof document, v: typeof variables) => Promise<R>)(document, variables);
+  const opFails = async <R, V>(document: TypedDocumentNode<R, V>, variables: VariablesOf<V>, token?: string | null): Promise<CreditsApiError> => {
+    try {
+      const data = await op(document, variables, token);
+      throw new Error(`expected an error, got ${JSON.stringify(data)}`);
+    } catch (error) {
+      if (!(error instanceof CreditsApiError)) throw error;
+      if (error.errors.length !== 1) throw new Error(`expected one error, got ${JSON.stringify(error.errors)}`);
+      return error;
+    }
+  };
 
   const gql = async <T,>(query: string, variables: Record<string, unknown> = {}, token: string | null | undefined = adminKey): Promise<GqlResult<T>> => {
     const response = await fetch(`${url}/graphql`, {
@@ -75,17 +111,14 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
   };
 
   const harness: TestApp = {
-    app, url, clock, database, adminKey, gql, ok, fails,
+    app, url, clock, database, adminKey, gql, ok, fails, op, opFails, client,
     async createAccount(name = 'Test account', extra = {}) {
-      const data = await ok<{ createAccount: { id: string } }>(
-        `mutation($input: CreateAccountInput!) { createAccount(input: $input) { id } }`, { input: { name, kind: 'USER', ...extra } });
+      const data = await op(CreateAccountDocument, { input: { name, kind: 'USER', ...extra } as CreateAccountInput });
       return data.createAccount.id;
     },
     async grant(accountId, amount, extra = {}) {
-      const data = await ok<{ grantCredits: any }>(
-        `mutation($input: GrantCreditsInput!) { grantCredits(input: $input) { id sequence type amount balanceAfter entries { bucketId amount } } }`,
-        { input: { accountId, amount, source: 'PURCHASE', idempotencyKey: uniqueKey('grant'), ...extra } });
-      return data.grantCredits;
+      const input = { accountId, amount, source: 'PURCHASE', idempotencyKey: uniqueKey('grant'), ...extra } as GrantCreditsInput;
+      return (await op(GrantCreditsDocument, { input })).grantCredits;
     },
     ws(token = adminKey) {
       const client = createClient({
@@ -102,8 +135,8 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
       return app.services.auth.issueUserToken(accountId, 600).token;
     },
     async audit() {
-      const data = await ok<{ auditLedger: { ok: boolean; violations: string[] } }>(`{ auditLedger { ok violations } }`);
-      return data.auditLedger;
+      const { ok: passed, violations } = (await op(AuditLedgerDocument, {})).auditLedger;
+      return { ok: passed, violations };
     },
     async countQueries(fn) {
       const before = queries;
@@ -112,6 +145,7 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
     },
     async close() {
       await Promise.all(sockets.map((s) => s.dispose()));
+      await Promise.all(clients.map((c) => c.close()));
       await app.stop();
       await database.close();
     },
