@@ -65,7 +65,7 @@ export async function createServices(config: Readonly<Config>, database: Databas
   return {
     config, clock, database, db, accounts, events, ledger, wallets,
     auth: await AuthService.create(db, clock, config.tokenSecret),
-    pricing: new PricingService(database, clock, config, accounts, wallets, rateCards),
+    pricing: new PricingService(database, clock, config, accounts, wallets, rateCards, ledger),
     audit: new AuditService(database),
     createLoaders: loadersFor(db, accounts),
   };

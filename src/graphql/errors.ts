@@ -31,10 +31,6 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     const { stacktrace: _stack, http: _status, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
     return { ...formatted, extensions };
   }
-  // class-validator / type-graphql argument validation arrives as a plain error with validation details
-  if (original instanceof Error && original.name === 'ArgumentValidationError') {
-    return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: ErrorCode.BAD_USER_INPUT } };
-  }
   logger.error('internal error', { error: original instanceof Error ? { message: original.message, stack: original.stack } : String(original), path: formatted.path });
   return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
 }

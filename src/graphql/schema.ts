@@ -34,7 +34,8 @@ const NO_TOPIC_PUBSUB = {
 /** The schema is the same for every server in a process; built once. */
 export async function buildAppSchema(): Promise<GraphQLSchema> {
   if (!cached) {
-    // Input rules are checked in services (one error model); type-graphql's class-validator pass is off.
+    // Input rules are checked by resolvers and services (one error model): type-graphql's argument
+    // validation stays off (it would load class-validator, which is not a dependency).
     cached = await buildSchema({ resolvers: RESOLVERS as unknown as [Function, ...Function[]], validate: false, pubSub: NO_TOPIC_PUBSUB });
     guardArguments(cached); // outer bounds of every argument: text, lists, JSON (src/graphql/input-guard.ts)
   }

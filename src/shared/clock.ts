@@ -1,4 +1,4 @@
-/** The one source of "now". Tests and period jobs move it with `setClock`; production reads the system clock. */
+/** The one source of "now". Tests move it with a ManualClock; production reads the system clock. */
 export interface Clock {
   now(): Date;
 }

@@ -3,13 +3,14 @@
  * `Millis` (a safe integer); floats never touch money. 10^12 credits = 10^15 millis stays far
  * below Number.MAX_SAFE_INTEGER (~9.007e15), which is why that is the largest accepted amount.
  */
+import { parseDecimal } from './decimal';
+
 export type Millis = number;
 
 export const MILLIS_PER_CREDIT = 1000;
 export const CREDITS_INPUT_MAX = 1_000_000_000_000; // 10^12 credits
 export const MILLIS_INPUT_MAX: Millis = CREDITS_INPUT_MAX * MILLIS_PER_CREDIT;
-
-const DECIMAL = /^-?(\d+)(?:\.(\d{1,3}))?$/;
+const MILLIS_INPUT_MAX_BIG = BigInt(MILLIS_INPUT_MAX);
 
 export class CreditsFormatError extends Error {}
 
@@ -26,15 +27,11 @@ export function parseCredits(value: unknown): Millis {
   } else {
     throw new CreditsFormatError('credits must be a decimal string or a number');
   }
-  const m = DECIMAL.exec(text);
-  if (!m) throw new CreditsFormatError(`"${String(value).slice(0, 40)}" is not a decimal amount with at most 3 fractional digits`);
-  const negative = text.startsWith('-');
-  const whole = m[1];
-  const frac = (m[2] ?? '').padEnd(3, '0');
-  if (whole.length > 13) throw new CreditsFormatError('credits beyond 10^12 are not accepted');
-  const millis = Number(whole) * MILLIS_PER_CREDIT + Number(frac);
-  if (millis > MILLIS_INPUT_MAX) throw new CreditsFormatError('credits beyond 10^12 are not accepted');
-  return negative ? -millis : millis;
+  const parsed = parseDecimal(text, { signed: true, fractionDigitsMax: 3 });
+  if (!parsed) throw new CreditsFormatError(`"${String(value).slice(0, 40)}" is not a decimal amount with at most 3 fractional digits`);
+  const millis = parsed.units * 10n ** BigInt(3 - parsed.scale);
+  if (millis > MILLIS_INPUT_MAX_BIG || millis < -MILLIS_INPUT_MAX_BIG) throw new CreditsFormatError('credits beyond 10^12 are not accepted');
+  return Number(millis);
 }
 
 /** Formats millis as the shortest decimal string: 12500 -> "12.5", -3000 -> "-3", 125 -> "0.125". */

@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 
 /**
- * The closed set of refusal codes (PRODUCT.md §3). Every error a client sees carries one of these
+ * The closed set of refusal codes. Every error a client sees carries one of these
  * in `extensions.code`; anything else is a bug and is reported as INTERNAL_SERVER_ERROR without details.
  */
 export const ErrorCode = {

@@ -3,7 +3,7 @@ import {
   priceGeneration,
   PricingInputError,
   validateRateCard,
-  type GenerationInput,
+  type Generation,
   type LineItemKind,
   type PriceResult,
 } from '../../src/modules/pricing/pricing.engine';
@@ -238,7 +238,7 @@ describe('rate lookup', () => {
       { action: 'image.upscale', model: 'esrgan', components: [{ unit: 'IMAGE', pricePerUnit: '0' }] },
     ],
   };
-  test.each<[string, GenerationInput, number, number]>([
+  test.each<[string, Generation, number, number]>([
     ['exact model', { action: 'image.generate', model: 'dall-e-3' }, 10000, 0],
     ['other model falls back to the default', { action: 'image.generate', model: 'sdxl' }, 6000, 1],
     ['no model uses the default', { action: 'image.generate', model: null }, 6000, 1],
@@ -248,7 +248,7 @@ describe('rate lookup', () => {
     expect(result.rate).toBe(content.rates[rateIndex]);
   });
 
-  test.each<[string, GenerationInput, string, RegExp]>([
+  test.each<[string, Generation, string, RegExp]>([
     ['unknown action', { action: 'video.generate' }, 'generation.action', /no price for action "video.generate"/],
     ['empty action', { action: '' }, 'generation.action', /non-empty/],
     ['unknown model, no default', { action: 'image.upscale', model: 'other' }, 'generation.model', /no price for model "other".*esrgan/],

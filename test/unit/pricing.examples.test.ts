@@ -1,6 +1,6 @@
 /** The worked examples of PRODUCT.md §4, priced from one realistic rate card. */
 import { formatCredits } from '../../src/shared/credits';
-import { priceGeneration, validateRateCard, type GenerationInput, type LineItemKind } from '../../src/modules/pricing/pricing.engine';
+import { priceGeneration, validateRateCard, type Generation, type LineItemKind } from '../../src/modules/pricing/pricing.engine';
 import type { RateCardContent } from '../../src/modules/pricing/rate-card.model';
 
 const CARD: RateCardContent = {
@@ -53,7 +53,7 @@ const WEDNESDAY_NOON = new Date('2024-03-13T11:00:00Z'); // 12:00 in Berlin (CET
 
 type Item = [kind: LineItemKind, label: string, credits: string];
 
-function quote(generation: GenerationInput, context: { at?: Date; planTier?: string } = {}): { credits: string; items: Item[] } {
+function quote(generation: Generation, context: { at?: Date; planTier?: string } = {}): { credits: string; items: Item[] } {
   const result = priceGeneration(CARD, generation, { at: WEDNESDAY_NOON, ...context });
   return { credits: formatCredits(result.totalMillis), items: result.lineItems.map((i) => [i.kind, i.label, formatCredits(i.millis)]) };
 }
@@ -74,7 +74,7 @@ test.each([
   expect(items).toEqual([['RESOLUTION', `1 image at ${credits} (${resolution})`, credits]]);
 });
 
-test.each<[string, GenerationInput, string]>([
+test.each<[string, Generation, string]>([
   ['text-to-image (any model)', { action: 'image.generate', model: 'any-new-model' }, '8'],
   ['erase', { action: 'image.erase' }, '7'],
   ['upscale (zero price)', { action: 'image.upscale' }, '0'],
@@ -106,7 +106,7 @@ test.each<[string, string, string, Item | undefined]>([
 });
 
 describe('gpt-4o: 2.5 per 1k input tokens, 10 per 1k output tokens', () => {
-  const gpt4o = (inputTokens: number, outputTokens: number): GenerationInput => ({ action: 'text.generate', model: 'gpt-4o', params: { inputTokens, outputTokens } });
+  const gpt4o = (inputTokens: number, outputTokens: number): Generation => ({ action: 'text.generate', model: 'gpt-4o', params: { inputTokens, outputTokens } });
 
   test('1500 in + 500 out = 3.75 + 5 = 8.75', () => {
     expect(quote(gpt4o(1500, 500))).toEqual({

@@ -62,8 +62,6 @@ export type CreateAccountInput = {
   name: string;
   /** How far below zero charges may take the balance (default 0). */
   overdraftLimit?: string | null | undefined;
-  /** Reserved for plans; not used yet. */
-  planId?: string | null | undefined;
   /** Plan tier for rate-card multipliers. */
   planTier?: string | null | undefined;
 };

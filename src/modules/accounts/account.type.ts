@@ -42,9 +42,6 @@ export class CreateAccountInput {
   @Field(() => String, { nullable: true, description: 'Plan tier for rate-card multipliers.' })
   planTier?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'Reserved for plans; not used yet.' })
-  planId?: string | null;
-
   @Field(() => CreditsScalar, { nullable: true, description: 'How far below zero charges may take the balance (default 0).' })
   overdraftLimit?: number | null;
 }

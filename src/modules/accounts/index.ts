@@ -2,4 +2,3 @@ export { AccountsService } from './accounts.service';
 export type { AccountRow } from './accounts.repo';
 export { AccountsResolver } from './accounts.resolver';
 export { TransactionAccountResolver } from './transaction-account.resolver';
-export { Account } from './account.type';

@@ -1,24 +1,34 @@
 /**
- * The one burn-down rule (PRODUCT.md §1), used by quotes, holds and charges alike:
+ * The one burn-down rule, used by quotes, holds and charges alike:
  * buckets that apply to the action/model, then lower `priority` first, then soonest `expiresAt`
  * (never-expiring last), then oldest (`createdAt`, then id for a total order).
  */
 import type { Millis } from '../../shared/credits';
 
-export interface BurnBucket {
+/** What the burn-down order looks at. */
+export interface BurnOrderKey {
   id: string;
   priority: number;
   expiresAt: Date | null;
   createdAt: Date;
+}
+
+export interface BurnBucket extends BurnOrderKey {
   applicableActions: string[] | null;
   applicableModels: string[] | null;
-  /** What this bucket can give now: remaining minus what active holds have secured on it. */
-  freeMillis: Millis;
+  remainingMillis: Millis;
+  /** Secured by active holds: part of remaining that only those holds may take. */
+  heldActiveMillis: Millis;
 }
 
 export interface UseTarget {
   action?: string | null;
   model?: string | null;
+}
+
+/** What a bucket can give now: its remaining minus what active holds have secured on it. */
+export function freeMillis(bucket: Pick<BurnBucket, 'remainingMillis' | 'heldActiveMillis'>): Millis {
+  return bucket.remainingMillis - bucket.heldActiveMillis;
 }
 
 /** A bucket with a filter pays only for listed actions/models; a request naming no action/model can't use a filtered bucket. */
@@ -32,7 +42,7 @@ export function applies(bucket: Pick<BurnBucket, 'applicableActions' | 'applicab
   return true;
 }
 
-export function compareBurnOrder(a: BurnBucket, b: BurnBucket): number {
+export function compareBurnOrder(a: BurnOrderKey, b: BurnOrderKey): number {
   if (a.priority !== b.priority) return a.priority - b.priority;
   const ae = a.expiresAt ? a.expiresAt.getTime() : Infinity;
   const be = b.expiresAt ? b.expiresAt.getTime() : Infinity;
@@ -56,16 +66,17 @@ export interface AllocationResult {
   applicableFreeMillis: Millis;
 }
 
-/** Takes `amount` from the applicable buckets in burn-down order. Pure: does not change the buckets. */
-export function allocate<B extends BurnBucket>(buckets: readonly B[], target: UseTarget, amount: Millis): AllocationResult {
-  const usable = buckets.filter((b) => b.freeMillis > 0 && applies(b, target)).sort(compareBurnOrder);
+/** Takes `amount` from the applicable buckets' free credits in burn-down order. Pure: does not change the buckets. */
+export function allocate(buckets: Iterable<BurnBucket>, target: UseTarget, amount: Millis): AllocationResult {
+  const usable = [...buckets].filter((b) => freeMillis(b) > 0 && applies(b, target)).sort(compareBurnOrder);
   const allocations: Allocation[] = [];
   let left = amount;
   let applicableFreeMillis = 0;
   for (const bucket of usable) {
-    applicableFreeMillis += bucket.freeMillis;
+    const free = freeMillis(bucket);
+    applicableFreeMillis += free;
     if (left === 0) continue;
-    const take = Math.min(left, bucket.freeMillis);
+    const take = Math.min(left, free);
     allocations.push({ bucketId: bucket.id, millis: take });
     left -= take;
   }

@@ -1,11 +1,16 @@
-/** The wallet's figures (PRODUCT.md §1), computed the same way for reads and under the lock. */
+/** The wallet's figures, computed by one function for reads and under the lock. */
 import type { Millis } from '../../shared/credits';
 
 export interface FigureBucket {
-  remainingMillis: number;
-  heldActiveMillis: number;
+  remainingMillis: Millis;
+  heldActiveMillis: Millis;
   expiresAt: Date | null;
   effectiveAt: Date;
+}
+
+export interface FigureWallet {
+  debtMillis: Millis;
+  overdraftLimitMillis: Millis;
 }
 
 export interface WalletFigures {
@@ -19,16 +24,29 @@ export function isLive(bucket: { expiresAt: Date | null; effectiveAt: Date }, no
 }
 
 /**
- * Balance = remaining of live buckets − debt; an expired bucket still counts the part an active
- * hold secured (that part is spent or returned by the hold). Available = balance − held + overdraft.
+ * When the figures are taken:
+ * - a time, for reads without the lock: a bucket that is not live then counts only the part active
+ *   holds secured (that part is spent or returned by the hold);
+ * - 'settled', under the wallet lock after settle(): every bucket's remaining counts. settle() has
+ *   expired lapsed buckets down to what holds secure, and what a capture or release frees on a
+ *   lapsed bucket is expired right after by its own EXPIRE transaction, so a transaction's
+ *   balanceAfter always equals the running sum of entries.
  */
-export function walletFigures(buckets: Iterable<FigureBucket>, debtMillis: Millis, overdraftLimitMillis: Millis, now: Date): WalletFigures {
+export type FiguresAsOf = Date | 'settled';
+
+/** Balance = counted remaining − debt; available = balance − held + overdraft limit. */
+export function walletFigures(buckets: Iterable<FigureBucket>, wallet: FigureWallet, asOf: FiguresAsOf): WalletFigures {
   let remaining = 0;
   let held = 0;
   for (const b of buckets) {
-    remaining += isLive(b, now) ? b.remainingMillis : Math.min(b.remainingMillis, b.heldActiveMillis);
+    remaining += asOf === 'settled' || isLive(b, asOf) ? b.remainingMillis : Math.min(b.remainingMillis, b.heldActiveMillis);
     held += b.heldActiveMillis;
   }
-  const balance = remaining - debtMillis;
-  return { balanceMillis: balance, heldMillis: held, availableMillis: balance - held + overdraftLimitMillis };
+  const balance = remaining - wallet.debtMillis;
+  return { balanceMillis: balance, heldMillis: held, availableMillis: balance - held + wallet.overdraftLimitMillis };
+}
+
+/** How much more debt the overdraft allows. */
+export function overdraftRoomMillis(wallet: FigureWallet): Millis {
+  return Math.max(0, wallet.overdraftLimitMillis - wallet.debtMillis);
 }

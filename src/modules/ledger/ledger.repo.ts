@@ -43,7 +43,6 @@ export interface BucketWithHeld extends BucketRow {
   heldStaleMillis: number;
 }
 
-/** Buckets of some wallets that still have credits, with what active holds secured on each; one query. */
 /** What active holds secured per bucket of some accounts, split into live and past-TTL holds. */
 function heldByBucket(executor: Executor, accountIds: readonly string[], now: Date) {
   return executor

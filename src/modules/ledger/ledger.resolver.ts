@@ -4,12 +4,15 @@ import { actorOf, assertAdmin, assertCanMoveCredits, assertCanRead, requireViewe
 import { PAGE_SIZE_DEFAULT, connectionComplexity, decodeCursor, encodeCursor, pageSize } from '../../graphql/connection';
 import { AppError, ErrorCode, badInput, notFound } from '../../shared/errors';
 import { boundedText, isUuid, requirePositive } from '../../shared/validate';
+import { parseDecimal } from '../../shared/decimal';
 import {
   CaptureInput, ChargeInput, GrantCreditsInput, Hold, LedgerAudit, LedgerEntry, LedgerTransaction,
   LedgerTransactionConnection, RefundInput, ReleaseInput, ReserveInput, ReverseInput, TransactionFilter,
 } from './ledger.type';
 import type { TransactionRow } from './ledger.repo';
-import * as repo from './ledger.repo';
+
+/** A price per credit in the bucket's currency: up to 12 whole and 6 fractional digits. */
+const COST_PER_CREDIT = { wholeDigitsMax: 12, fractionDigitsMax: 6 };
 
 function requireAccountId(id: string): string {
   if (!isUuid(id)) throw notFound('account');
@@ -29,7 +32,7 @@ export class LedgerResolver {
     assertCanRead(ctx.viewer, accountId);
     const limit = pageSize(first, ctx.services.config.pageSizeMax);
     if (!isUuid(accountId)) return { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
-    const rows = await repo.history(ctx.services.db, accountId, filter ?? {}, after ? decodeCursor(after) : null, limit + 1);
+    const rows = await ctx.services.ledger.history(accountId, filter ?? {}, after ? decodeCursor(after) : null, limit + 1);
     const page = rows.slice(0, limit);
     for (const row of page) ctx.loaders.transaction.prime(row.id, row);
     const edges = page.map((row) => ({ cursor: encodeCursor(row.pos), node: row as unknown as LedgerTransaction }));
@@ -57,7 +60,7 @@ export class LedgerResolver {
     const listMax = 50;
     if ((input.applicableActions?.length ?? 0) > listMax || (input.applicableModels?.length ?? 0) > listMax) throw badInput(`at most ${listMax} applicable actions/models`);
     if (input.priority !== null && input.priority !== undefined && (input.priority < 0 || input.priority > 1000)) throw badInput('priority must be between 0 and 1000', 'priority');
-    if (input.costPerCredit && !/^\d{1,12}(\.\d{1,6})?$/.test(input.costPerCredit)) throw badInput('costPerCredit must be a decimal', 'costPerCredit');
+    if (input.costPerCredit && !parseDecimal(input.costPerCredit, COST_PER_CREDIT)) throw badInput('costPerCredit must be a decimal', 'costPerCredit');
     return ctx.services.ledger.grant(actorOf(viewer), {
       accountId: requireAccountId(input.accountId), amountMillis: requirePositive(input.amount), source: input.source,
       expiresAt: input.expiresAt, priority: input.priority, comment: boundedText(input.comment, 'comment'),
@@ -82,18 +85,15 @@ export class LedgerResolver {
     const accountId = requireAccountId(input.accountId);
     const ways = [input.amount != null, input.quoteId != null, input.generation != null].filter(Boolean).length;
     if (ways !== 1) throw badInput('give exactly one of amount, quoteId and generation', 'amount');
-    const fields = {
-      accountId, amountMillis: input.amount != null ? requirePositive(input.amount) : 0, idempotencyKey: input.idempotencyKey,
+    const amountMillis = input.amount != null ? requirePositive(input.amount) : null;
+    const request = {
+      accountId, idempotencyKey: input.idempotencyKey,
       ttlSeconds: input.ttlSeconds, action: boundedText(input.action ?? input.generation?.action, 'action'),
       model: boundedText(input.model ?? input.generation?.model, 'model'), comment: boundedText(input.comment, 'comment'),
       quoteId: input.quoteId ?? null, // recorded on a refused hold too
     };
-    if (input.amount != null) return ctx.services.ledger.reserve(actorOf(viewer), fields);
-    const { pricing } = ctx.services;
-    return ctx.services.ledger.reserve(actorOf(viewer), fields, {
-      prepare: (tx) => pricing.prepare(tx, accountId, input.generation, input.quoteId, true),
-      afterHold: async (tx, hold) => { if (hold.quoteId) await pricing.markQuoteUsed(tx, hold.quoteId, hold.id); },
-    }, { ...fields, quoteId: input.quoteId ?? null, generation: input.generation ?? null });
+    if (amountMillis !== null) return ctx.services.ledger.reserve(actorOf(viewer), { ...request, amountMillis });
+    return ctx.services.pricing.reserveGeneration(actorOf(viewer), { ...request, generation: input.generation ?? null });
   }
 
   @Mutation(() => LedgerTransaction, { description: 'Debits up to the hold (an amount, or the actual usage priced by the hold\'s card); the rest returns.' })
@@ -102,21 +102,13 @@ export class LedgerResolver {
     if (input.amount !== null && input.amount !== undefined && input.amount < 0) throw badInput('amount must be ≥ 0', 'amount');
     if (input.amount != null && input.generation != null) throw badInput('give an amount or a generation, not both', 'amount');
     if (!isUuid(input.holdId)) throw new AppError(ErrorCode.HOLD_NOT_FOUND, 'no hold with this id');
-    let amountMillis = input.amount ?? null;
-    let pricing = null;
-    if (input.generation) {
-      const hold = await ctx.services.ledger.findHold(input.holdId);
-      if (!hold) throw new AppError(ErrorCode.HOLD_NOT_FOUND, 'no hold with this id');
-      const priced = await ctx.services.pricing.priceCapture(hold, input.generation, await ctx.services.pricing.planTierOf(hold.accountId));
-      amountMillis = priced.amountMillis;
-      pricing = priced.pricing;
-    }
-    // The key is matched against what the client sent, not the computed amount.
-    const clientInput = { holdId: input.holdId, amount: input.amount ?? null, generation: input.generation ?? null, comment: input.comment ?? null, vendorUsage: input.vendorUsage ?? null };
-    return ctx.services.ledger.capture(actorOf(viewer), {
-      holdId: input.holdId, amountMillis, pricing, idempotencyKey: input.idempotencyKey,
-      comment: boundedText(input.comment, 'comment'), vendorUsage: input.vendorUsage ?? null,
-    }, clientInput);
+    const request = {
+      holdId: input.holdId, idempotencyKey: input.idempotencyKey, comment: boundedText(input.comment, 'comment'), vendorUsage: input.vendorUsage ?? null,
+    };
+    if (input.generation) return ctx.services.pricing.captureGeneration(actorOf(viewer), { ...request, generation: input.generation });
+    // The key is matched against what the client sent.
+    const clientInput = { holdId: input.holdId, amount: input.amount ?? null, generation: null, comment: input.comment ?? null, vendorUsage: input.vendorUsage ?? null };
+    return ctx.services.ledger.capture(actorOf(viewer), { ...request, amountMillis: input.amount ?? null }, clientInput);
   }
 
   @Mutation(() => Hold)

@@ -12,8 +12,9 @@ import { AppError, ErrorCode, badInput, notFound } from '../../shared/errors';
 import { formatCredits, type Millis } from '../../shared/credits';
 import { newId } from '../../shared/ids';
 import { assert } from '../../shared/assert';
-import { allocate, compareBurnOrder } from './burn-down';
-import { WalletSession, recordFailure, type PostEntry } from './wallet-session';
+import { compareBurnOrder, freeMillis } from './burn-down';
+import { insufficientCredits, paymentRefusal } from './payment';
+import { WalletSession, type PostEntry } from './wallet-session';
 import { requestHash, runIdempotent, storedOutcome, validateIdempotencyKey, type StoredOutcome } from './idempotency';
 import { CoalescingQueue } from '../../shared/coalescing-queue';
 import * as repo from './ledger.repo';
@@ -29,7 +30,7 @@ export interface Actor {
 export const BUCKET_SOURCES = ['PLAN_ALLOWANCE', 'PURCHASE', 'PROMO', 'ROLLOVER', 'REFUND', 'ADJUSTMENT'] as const;
 export type BucketSource = (typeof BUCKET_SOURCES)[number];
 
-export interface GrantInput {
+export interface GrantRequest {
   accountId: string;
   amountMillis: Millis;
   source: BucketSource;
@@ -55,7 +56,7 @@ export interface PricingRecord {
   params?: unknown;
 }
 
-export interface ChargeInput {
+export interface ChargeRequest {
   accountId: string;
   amountMillis: Millis;
   idempotencyKey: string;
@@ -68,7 +69,7 @@ export interface ChargeInput {
   vendorUsage?: unknown;
 }
 
-export interface ReserveInput {
+export interface ReserveRequest {
   accountId: string;
   amountMillis: Millis;
   idempotencyKey: string;
@@ -80,7 +81,7 @@ export interface ReserveInput {
   comment?: string | null;
 }
 
-export interface CaptureInput {
+export interface CaptureRequest {
   holdId: string;
   amountMillis: Millis | null; // null: the whole hold
   idempotencyKey: string;
@@ -90,9 +91,21 @@ export interface CaptureInput {
   vendorUsage?: unknown;
 }
 
-export interface RefundInput {
+export interface RefundRequest {
   transactionId: string;
   amountMillis: Millis | null; // null: all that is still refundable
+  idempotencyKey: string;
+  comment?: string | null;
+}
+
+export interface ReleaseRequest {
+  holdId: string;
+  idempotencyKey: string;
+  comment?: string | null;
+}
+
+export interface ReverseRequest {
+  transactionId: string;
   idempotencyKey: string;
   comment?: string | null;
 }
@@ -127,7 +140,7 @@ export interface HoldHooks {
 
 interface QueuedCharge {
   actor: Actor;
-  input: ChargeInput;
+  input: ChargeRequest;
   hooks: ChargeHooks;
   hash: string;
 }
@@ -220,14 +233,14 @@ export class LedgerService {
     return reviveHold(outcome.snapshot) as T;
   }
 
-  private async refuse(session: WalletSession, error: AppError, fields: Omit<Parameters<WalletSession['recordFailure']>[0], 'failureCode' | 'failureMessage'>): Promise<{ outcome: StoredOutcome }> {
-    const failed = await session.recordFailure({ ...fields, failureCode: error.code, failureMessage: error.message });
-    return { outcome: { kind: 'refusal', error: error.toJSON(), transactionId: failed.id } };
+  private refuse(session: WalletSession, error: AppError, fields: Omit<Parameters<WalletSession['recordFailure']>[0], 'failureCode' | 'failureMessage'>): { outcome: StoredOutcome } {
+    const transactionId = session.recordFailure({ ...fields, failureCode: error.code, failureMessage: error.message });
+    return { outcome: { kind: 'refusal', error: error.toJSON(), transactionId } };
   }
 
   // ---------------------------------------------------------------- grants
 
-  async grant(actor: Actor, input: GrantInput): Promise<TransactionRow> {
+  async grant(actor: Actor, input: GrantRequest): Promise<TransactionRow> {
     return this.execute<TransactionRow>(actor, 'grantCredits', input.idempotencyKey, input, async (tx, sessions) => {
       // Checked after the key is claimed: a replay of a grant whose expiresAt has passed since returns the
       // stored result (a fresh request is still refused, and the throw rolls the key claim back).
@@ -257,7 +270,7 @@ export class LedgerService {
   /** New credits pay the wallet's debt first, as an explicit DEBT_REPAYMENT transaction. */
   private async repayDebt(session: WalletSession, bucketId: string, actor: Actor, grantId: string): Promise<void> {
     const bucket = session.buckets.get(bucketId)!;
-    const repay = Math.min(session.wallet.debtMillis, bucket.remainingMillis - bucket.heldActiveMillis);
+    const repay = Math.min(session.wallet.debtMillis, freeMillis(bucket));
     if (repay <= 0) return;
     await session.post({
       type: 'DEBT_REPAYMENT', entries: [{ bucketId, millis: -repay }, { bucketId: null, millis: repay }],
@@ -272,7 +285,7 @@ export class LedgerService {
    * Charges go through their lane's queue: concurrent charges (on one or many wallets) are coalesced into one
    * database transaction (see shared/coalescing-queue.ts); each keeps its own idempotency key and result.
    */
-  async charge(actor: Actor, input: ChargeInput, hooks: ChargeHooks = {}, operation = 'charge', hashInput: unknown = input): Promise<TransactionRow> {
+  async charge(actor: Actor, input: ChargeRequest, hooks: ChargeHooks = {}, operation = 'charge', hashInput: unknown = input): Promise<TransactionRow> {
     try {
       validateIdempotencyKey(input.idempotencyKey, this.config.idempotencyKeyLengthMax);
       const outcome = await this.charges.submit(laneOf(input.accountId, this.config.chargeLanes), { actor, input, hooks, hash: requestHash(operation, hashInput) });
@@ -370,14 +383,11 @@ export class LedgerService {
       requestedMillis: input.amountMillis,
     };
     if (refusal) return this.refuse(session, refusal, fields);
-    if (session.wallet.frozen) return this.refuse(session, frozenError(), fields);
-    const plan = allocate(session.burnBuckets(), { action: input.action, model: input.model }, input.amountMillis);
-    const room = session.overdraftRoom();
-    if (plan.shortMillis > room) {
-      return this.refuse(session, insufficient(input.amountMillis, plan.applicableFreeMillis + room), fields);
-    }
-    const entries: PostEntry[] = plan.allocations.map((a) => ({ bucketId: a.bucketId, millis: -a.millis }));
-    if (plan.shortMillis > 0) entries.push({ bucketId: null, millis: -plan.shortMillis });
+    const payment = session.planPayment({ action: input.action, model: input.model }, input.amountMillis, 'CHARGE');
+    const cannotPay = paymentRefusal(payment, input.amountMillis);
+    if (cannotPay) return this.refuse(session, cannotPay, fields);
+    const entries: PostEntry[] = payment.allocations.map((a) => ({ bucketId: a.bucketId, millis: -a.millis }));
+    if (payment.debtMillis > 0) entries.push({ bucketId: null, millis: -payment.debtMillis });
     const posted = await session.post({ ...fields, entries });
     await hooks.afterPost?.(tx, posted);
     return { outcome: { kind: 'transaction', id: posted.id }, value: posted };
@@ -385,7 +395,7 @@ export class LedgerService {
 
   // ---------------------------------------------------------------- holds
 
-  async reserve(actor: Actor, input: ReserveInput, hooks: HoldHooks = {}, hashInput: unknown = input): Promise<HoldRow> {
+  async reserve(actor: Actor, input: ReserveRequest, hooks: HoldHooks = {}, hashInput: unknown = input): Promise<HoldRow> {
     const ttlSeconds = input.ttlSeconds ?? this.config.holdTtlSecondsDefault;
     if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > this.config.holdTtlSecondsMax) {
       throw badInput(`ttlSeconds must be between 1 and ${this.config.holdTtlSecondsMax}`, 'ttlSeconds');
@@ -401,18 +411,17 @@ export class LedgerService {
         pricing: input.pricing ?? null, requestedMillis: input.amountMillis,
       };
       if (refusal) return this.refuse(session, refusal, fields);
-      if (session.wallet.frozen) return this.refuse(session, frozenError(), fields);
-      // A hold is secured by bucket credits only: overdraft is never reserved.
-      const plan = allocate(session.burnBuckets(), { action: input.action, model: input.model }, input.amountMillis);
-      if (plan.shortMillis > 0) return this.refuse(session, insufficient(input.amountMillis, plan.applicableFreeMillis), fields);
+      const payment = session.planPayment({ action: input.action, model: input.model }, input.amountMillis, 'HOLD');
+      const cannotPay = paymentRefusal(payment, input.amountMillis);
+      if (cannotPay) return this.refuse(session, cannotPay, fields);
       const hold: HoldRow = {
         id: newId(), accountId: input.accountId, amountMillis: input.amountMillis, status: 'ACTIVE',
         action: input.action ?? null, model: input.model ?? null, quoteId: input.quoteId ?? null,
         pricing: input.pricing ?? null, expiresAt: new Date(session.now.getTime() + ttlSeconds * 1000),
         createdAt: session.now, closedAt: null,
       };
-      await repo.insertHold(tx, hold, plan.allocations.map((a) => ({ holdId: hold.id, bucketId: a.bucketId, amountMillis: a.millis })));
-      for (const a of plan.allocations) session.adjustHeld(a.bucketId, a.millis);
+      await repo.insertHold(tx, hold, payment.allocations.map((a) => ({ holdId: hold.id, bucketId: a.bucketId, amountMillis: a.millis })));
+      for (const a of payment.allocations) session.adjustHeld(a.bucketId, a.millis);
       await session.post({ ...fields, entries: [], heldChangeMillis: input.amountMillis, holdId: hold.id });
       await hooks.afterHold?.(tx, hold);
       return { outcome: { kind: 'hold', id: hold.id, snapshot: snapshotHold(hold) }, value: hold };
@@ -431,7 +440,7 @@ export class LedgerService {
     return { session, hold, lapsed: lapsed || hold.status === 'EXPIRED' };
   }
 
-  async capture(actor: Actor, input: CaptureInput, hashInput: unknown = input): Promise<TransactionRow> {
+  async capture(actor: Actor, input: CaptureRequest, hashInput: unknown = input): Promise<TransactionRow> {
     return this.execute<TransactionRow>(actor, 'captureHold', input.idempotencyKey, hashInput, async (tx, sessions) => {
       const { session, hold, lapsed } = await this.openHold(tx, input.holdId);
       sessions.push(session);
@@ -450,7 +459,7 @@ export class LedgerService {
       // Take from the secured buckets in burn-down order, even if one expired meanwhile.
       const ordered = allocations
         .map((a) => ({ a, b: session.buckets.get(a.bucketId)! }))
-        .sort((x, y) => compareBurnOrder({ ...x.b, freeMillis: 0 }, { ...y.b, freeMillis: 0 }));
+        .sort((x, y) => compareBurnOrder(x.b, y.b));
       const entries: PostEntry[] = [];
       let left = amount;
       for (const { a } of ordered) {
@@ -467,7 +476,7 @@ export class LedgerService {
     });
   }
 
-  async release(actor: Actor, input: { holdId: string; idempotencyKey: string; comment?: string | null }): Promise<HoldRow> {
+  async release(actor: Actor, input: ReleaseRequest): Promise<HoldRow> {
     return this.execute<HoldRow>(actor, 'releaseHold', input.idempotencyKey, input, async (tx, sessions) => {
       const { session, hold, lapsed } = await this.openHold(tx, input.holdId);
       sessions.push(session);
@@ -489,7 +498,7 @@ export class LedgerService {
 
   // ---------------------------------------------------------------- refunds and reversals
 
-  async refund(actor: Actor, input: RefundInput): Promise<TransactionRow> {
+  async refund(actor: Actor, input: RefundRequest): Promise<TransactionRow> {
     return this.execute<TransactionRow>(actor, 'refund', input.idempotencyKey, input, async (tx, sessions) => {
       const original = await repo.findTransaction(tx, input.transactionId);
       if (!original) throw notFound('transaction');
@@ -570,7 +579,7 @@ export class LedgerService {
 
   static readonly REVERSIBLE = ['GRANT', 'PURCHASE', 'ADJUSTMENT', 'ROLLOVER', 'CHARGE', 'CAPTURE', 'REFUND'];
 
-  async reverse(actor: Actor, input: { transactionId: string; idempotencyKey: string; comment?: string | null }): Promise<TransactionRow> {
+  async reverse(actor: Actor, input: ReverseRequest): Promise<TransactionRow> {
     return this.execute<TransactionRow>(actor, 'reverseTransaction', input.idempotencyKey, input, async (tx, sessions) => {
       const original = await repo.findTransaction(tx, input.transactionId);
       if (!original) throw notFound('transaction');
@@ -594,11 +603,9 @@ export class LedgerService {
       for (const e of entries) {
         if (!e.bucketId) continue;
         const bucket = session.buckets.get(e.bucketId);
-        const free = bucket ? bucket.remainingMillis - bucket.heldActiveMillis : 0;
+        const free = bucket ? freeMillis(bucket) : 0;
         if (free < e.amountMillis) {
-          return this.refuse(session, new AppError(ErrorCode.INSUFFICIENT_CREDITS, 'the credits of this transaction were already spent, held or expired', {
-            required: formatCredits(e.amountMillis), available: formatCredits(Math.max(0, free)), shortfall: formatCredits(e.amountMillis - Math.max(0, free)),
-          }), fields);
+          return this.refuse(session, insufficientCredits(e.amountMillis, free, 'the credits of this transaction were already spent, held or expired'), fields);
         }
       }
       const posted = await session.post({ ...fields, entries: entries.map((e) => ({ bucketId: e.bucketId, millis: -e.amountMillis })) });
@@ -608,6 +615,11 @@ export class LedgerService {
 
   async findHold(id: string): Promise<HoldRow | undefined> {
     return repo.findHold(this.db, id);
+  }
+
+  /** An account's transactions, newest first: up to `limit` before position `beforePos` (keyset pagination). */
+  async history(accountId: string, filter: repo.HistoryFilter, beforePos: number | null, limit: number): Promise<TransactionRow[]> {
+    return repo.history(this.db, accountId, filter, beforePos, limit);
   }
 
   // ---------------------------------------------------------------- jobs
@@ -635,19 +647,6 @@ export class LedgerService {
     await repo.deleteExpiredIdempotencyKeys(this.db, this.clock.now());
     return settled;
   }
-
-  /** Records a refusal decided before any wallet work (e.g. an expired quote), with no balance effect. */
-  async recordRefusal(actor: Actor, operation: string, idempotencyKey: string, hashInput: unknown, accountId: string, error: AppError, fields: { type: string; action?: string | null; model?: string | null; quoteId?: string | null; requestedMillis?: number | null }): Promise<never> {
-    await this.execute<TransactionRow>(actor, operation, idempotencyKey, hashInput, async (tx) => {
-      const exists = await WalletSession.open(tx, accountId, this.clock.now());
-      if (!exists) throw notFound('account');
-      const failed = await recordFailure(tx, accountId, this.clock.now(), {
-        ...fields, actor: actor.id, idempotencyKey, failureCode: error.code, failureMessage: error.message,
-      }, null, null);
-      return { outcome: { kind: 'refusal', error: error.toJSON(), transactionId: failed.id } };
-    });
-    throw error; // unreachable: a refusal outcome always throws
-  }
 }
 
 /** Runs a pricing hook: its priced fields merged into the input, or the refusal it decided. */
@@ -667,17 +666,6 @@ function defaultPriority(source: string): number {
     case 'ADJUSTMENT': return 50;
     default: return 60; // PURCHASE
   }
-}
-
-function frozenError(): AppError {
-  return new AppError(ErrorCode.WALLET_FROZEN, 'the wallet is frozen: charges and holds are refused');
-}
-
-function insufficient(required: Millis, available: Millis): AppError {
-  const avail = Math.max(0, available);
-  return new AppError(ErrorCode.INSUFFICIENT_CREDITS, `this needs ${formatCredits(required)} credits but ${formatCredits(avail)} are available`, {
-    required: formatCredits(required), available: formatCredits(avail), shortfall: formatCredits(required - avail),
-  });
 }
 
 function holdClosed(hold: HoldRow): AppError {

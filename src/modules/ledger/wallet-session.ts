@@ -11,8 +11,9 @@ import { assert } from '../../shared/assert';
 import type { Millis } from '../../shared/credits';
 import * as repo from './ledger.repo';
 import type { BucketWithHeld, NewEntryRow, NewTransactionRow, TransactionRow, WalletRow } from './ledger.repo';
-import type { BurnBucket } from './burn-down';
-import { isLive } from './figures';
+import { freeMillis, type UseTarget } from './burn-down';
+import { isLive, walletFigures, type WalletFigures } from './figures';
+import { planPayment, type Payment, type PaymentKind } from './payment';
 
 export interface PostEntry {
   /** null: the wallet's debt (negative = debt grows). */
@@ -67,47 +68,19 @@ export class WalletSession {
     return isLive(bucket, this.now);
   }
 
-  /**
-   * Under the lock every bucket's remaining counts: settle() has expired lapsed buckets down to what
-   * holds secure, and whatever a capture or release frees on a lapsed bucket is expired right after
-   * by its own EXPIRE transaction. So balanceAfter always equals the running sum of entries.
-   */
-  private figures() {
-    let remaining = 0;
-    let held = 0;
-    for (const b of this.buckets.values()) {
-      remaining += b.remainingMillis;
-      held += b.heldActiveMillis;
-    }
-    const balance = remaining - this.wallet.debtMillis;
-    return { balanceMillis: balance, heldMillis: held, availableMillis: balance - held + this.wallet.overdraftLimitMillis };
+  /** The figures now, under the lock (see FiguresAsOf for why every bucket's remaining counts). */
+  figures(): WalletFigures {
+    return walletFigures(this.buckets.values(), this.wallet, 'settled');
   }
 
-  balance(): Millis {
-    return this.figures().balanceMillis;
+  /** Buckets the burn-down rule may take from now. */
+  liveBuckets(): BucketWithHeld[] {
+    return [...this.buckets.values()].filter((b) => this.isLive(b));
   }
 
-  held(): Millis {
-    return this.figures().heldMillis;
-  }
-
-  available(): Millis {
-    return this.figures().availableMillis;
-  }
-
-  /** How much more debt the overdraft allows. */
-  overdraftRoom(): Millis {
-    return Math.max(0, this.wallet.overdraftLimitMillis - this.wallet.debtMillis);
-  }
-
-  /** Buckets as the burn-down rule sees them: live ones with what is not secured by holds. */
-  burnBuckets(): BurnBucket[] {
-    const result: BurnBucket[] = [];
-    for (const b of this.buckets.values()) {
-      if (!this.isLive(b)) continue;
-      result.push({ ...b, freeMillis: b.remainingMillis - b.heldActiveMillis });
-    }
-    return result;
+  /** How `amountMillis` would be paid for `target` now, or why it cannot be (the wallet's current state). */
+  planPayment(target: UseTarget, amountMillis: Millis, kind: PaymentKind): Payment {
+    return planPayment(this.wallet, this.liveBuckets(), target, amountMillis, kind);
   }
 
   addBucket(bucket: BucketWithHeld): void {
@@ -145,6 +118,7 @@ export class WalletSession {
     assert(this.wallet.debtMillis >= 0, 'debt is never negative');
     this.wallet.sequence += 1;
     this.dirty = true;
+    const figures = this.figures();
     const row: TransactionRow = {
       pos: 0,
       vendorUsage: null, pricing: null, params: null, action: null, model: null, comment: null,
@@ -157,8 +131,8 @@ export class WalletSession {
       status: 'SUCCEEDED',
       amountMillis: amount,
       debtChangeMillis: debtChange,
-      balanceAfterMillis: this.balance(),
-      availableAfterMillis: this.available(),
+      balanceAfterMillis: figures.balanceMillis,
+      availableAfterMillis: figures.availableMillis,
       createdAt: this.now,
     } as TransactionRow;
     const { pos: _pos, ...insertable } = row;
@@ -173,12 +147,20 @@ export class WalletSession {
     return row;
   }
 
-  /** Records a refused attempt: status FAILED, no sequence, no balance effect (written at flush). */
-  async recordFailure(input: Omit<PostInput, 'entries'> & { failureCode: string; failureMessage: string }): Promise<TransactionRow> {
-    const row = failureRow(this.accountId, this.now, input, this.balance(), this.available());
+  /** Records a refused attempt: status FAILED, no sequence, no balance effect (written at flush); returns its id. */
+  recordFailure(input: Omit<PostInput, 'entries'> & { failureCode: string; failureMessage: string }): string {
+    const id = newId();
+    const figures = this.figures();
+    const row: NewTransactionRow = {
+      vendorUsage: null, pricing: null, params: null, action: null, model: null, comment: null,
+      idempotencyKey: null, quoteId: null, holdId: null, relatedTransactionId: null, requestedMillis: null,
+      ...input,
+      heldChangeMillis: 0, id, accountId: this.accountId, sequence: null, status: 'FAILED', amountMillis: 0, debtChangeMillis: 0,
+      balanceAfterMillis: figures.balanceMillis, availableAfterMillis: figures.availableMillis, createdAt: this.now,
+    };
     this.pendingTransactions.push(row);
     this.dirty = true;
-    return { ...row, pos: 0 } as TransactionRow;
+    return id;
   }
 
   /**
@@ -207,7 +189,7 @@ export class WalletSession {
     const entries: PostEntry[] = [];
     for (const b of this.buckets.values()) {
       if (b.expiresAt === null || b.expiresAt > this.now) continue;
-      const expirable = b.remainingMillis - b.heldActiveMillis;
+      const expirable = freeMillis(b);
       if (expirable > 0) entries.push({ bucketId: b.id, millis: -expirable });
     }
     if (entries.length > 0) await this.post({ type: 'EXPIRE', entries, actor, comment: 'credits expired' });
@@ -235,28 +217,4 @@ export class WalletSession {
     await repo.addToBuckets(tx, deltas);
     await repo.updateWallets(tx, dirty.map((s) => ({ accountId: s.accountId, sequence: s.wallet.sequence, debtMillis: s.wallet.debtMillis })), dirty[0].now);
   }
-}
-
-function failureRow(
-  accountId: string, now: Date, input: Omit<PostInput, 'entries'> & { failureCode: string; failureMessage: string },
-  balance: Millis | null, available: Millis | null,
-): NewTransactionRow {
-  return {
-    vendorUsage: null, pricing: null, params: null, action: null, model: null, comment: null,
-    idempotencyKey: null, quoteId: null, holdId: null, relatedTransactionId: null, requestedMillis: null,
-    ...input,
-    heldChangeMillis: 0, id: newId(), accountId, sequence: null, status: 'FAILED', amountMillis: 0, debtChangeMillis: 0,
-    balanceAfterMillis: balance, availableAfterMillis: available, createdAt: now,
-  };
-}
-
-/** Records a refused attempt outside a wallet session (e.g. before any wallet work). */
-export async function recordFailure(
-  tx: Tx, accountId: string, now: Date,
-  input: Omit<PostInput, 'entries'> & { failureCode: string; failureMessage: string },
-  balance: Millis | null, available: Millis | null,
-): Promise<TransactionRow> {
-  const row = failureRow(accountId, now, input, balance, available);
-  await repo.insertTransactions(tx, [row]);
-  return { ...row, pos: 0 } as TransactionRow;
 }

@@ -36,6 +36,7 @@
  */
 import { assert } from '../../shared/assert';
 import { MILLIS_INPUT_MAX, type Millis } from '../../shared/credits';
+import { parseDecimal, type Decimal } from '../../shared/decimal';
 import {
   PRICE_UNITS,
   type BatchDiscount,
@@ -70,7 +71,8 @@ export interface PriceResult {
   rate: RateDefinition;
 }
 
-export interface GenerationInput {
+/** A generation to price (the engine's input; the GraphQL input class is pricing.type's GenerationInput). */
+export interface Generation {
   action: string;
   model?: string | null;
   params?: Record<string, unknown> | null;
@@ -95,11 +97,8 @@ export class PricingInputError extends Error {
 // ---------------------------------------------------------------------------------------------
 // Exact decimals
 
-/** units / 10^scale, scale ≥ 0. */
-interface Dec {
-  readonly units: bigint;
-  readonly scale: number;
-}
+/** units / 10^scale, scale ≥ 0 (the engine only ever holds non-negative values). */
+type Dec = Decimal;
 
 const ZERO: Dec = { units: 0n, scale: 0 };
 const ONE: Dec = { units: 1n, scale: 0 };
@@ -153,23 +152,13 @@ function formatDec(a: Dec): string {
   return fraction ? `${whole}.${fraction}` : whole;
 }
 
-const PLAIN_DECIMAL = /^(\d+)(?:\.(\d+))?$/;
-
-/** A non-negative plain decimal ("12", "0.125"); no sign, no exponent. */
-function parseDec(text: string): Dec | undefined {
-  const match = PLAIN_DECIMAL.exec(text);
-  if (!match) return undefined;
-  const [, whole, fraction = ''] = match;
-  return { units: BigInt(whole + fraction), scale: fraction.length };
-}
-
 /**
  * A finite non-negative JS number, exactly as it prints: String() gives the shortest text that
  * round-trips, in exponent form beyond 1e21 or below 1e-6 (the exponent is bounded by ±324).
  */
 function numberToDec(value: number): Dec {
   const [mantissa, exponent = '0'] = String(value).split('e');
-  const { units, scale } = parseDec(mantissa)!;
+  const { units, scale } = parseDecimal(mantissa)!;
   const shifted = scale - Number(exponent);
   return shifted >= 0 ? { units, scale: shifted } : { units: units * pow10(-shifted), scale: 0 };
 }
@@ -177,7 +166,7 @@ function numberToDec(value: number): Dec {
 /** A decimal from a validated rate card (a malformed one there is a bug, not a user error). */
 function cardDec(value: string | number, what: string): Dec {
   if (typeof value === 'number') return numberToDec(value);
-  const parsed = parseDec(value);
+  const parsed = parseDecimal(value);
   assert(parsed !== undefined, `rate card ${what} is not a decimal: ${value}`);
   return parsed;
 }
@@ -235,8 +224,8 @@ class Params {
     } else if (typeof value === 'string') {
       // A decimal string keeps digits a JSON number would lose; no exponent form.
       const text = value.trim();
-      if (text.startsWith('-') && parseDec(text.slice(1))) throw new PricingInputError(field, `${name} must not be negative, got ${text}`);
-      parsed = parseDec(text);
+      if (text.startsWith('-') && parseDecimal(text.slice(1))) throw new PricingInputError(field, `${name} must not be negative, got ${text}`);
+      parsed = parseDecimal(text);
       if (!parsed) throw new PricingInputError(field, `${name} must be a number, got "${text.slice(0, 40)}"`);
     } else {
       throw new PricingInputError(field, `${name} must be a number, got ${typeof value}`);
@@ -328,7 +317,7 @@ class RunningTotal {
   }
 }
 
-function findRate(content: RateCardContent, generation: GenerationInput): RateDefinition {
+function findRate(content: RateCardContent, generation: Generation): RateDefinition {
   const { action } = generation;
   const model = generation.model ?? null;
   if (typeof action !== 'string' || action === '') {
@@ -406,7 +395,7 @@ function windowContains(window: TimeWindow, day: number, minutes: number): boole
 }
 
 /** Prices one generation. Throws PricingInputError when the generation cannot be priced as asked. */
-export function priceGeneration(content: RateCardContent, generation: GenerationInput, context: PricingContext): PriceResult {
+export function priceGeneration(content: RateCardContent, generation: Generation, context: PricingContext): PriceResult {
   if (Number.isNaN(context.at.getTime())) throw new RangeError('context.at is not a valid date');
   const rate = findRate(content, generation);
   const rawParams = generation.params ?? {};
@@ -505,7 +494,6 @@ const COMPONENT_FIELDS = new Set(['unit', 'pricePerUnit', 'tiers']);
 const TIER_FIELDS = new Set(['upTo', 'pricePerUnit']);
 const BATCH_FIELDS = new Set(['minCount', 'percentOff']);
 const WINDOW_FIELDS = new Set(['name', 'days', 'start', 'end', 'multiplier']);
-const SIGNED_DECIMAL = /^-?\d+(?:\.(\d+))?$/;
 const HHMM = /^(?:[01]\d|2[0-3]):[0-5]\d$/;
 
 type Report = (path: string, message: string) => void;
@@ -524,17 +512,15 @@ interface DecimalRule {
 
 /** Reports `value` unless it is a decimal string obeying `rule`. */
 function checkDecimal(value: unknown, path: string, report: Report, rule: DecimalRule): void {
-  const match = typeof value === 'string' ? SIGNED_DECIMAL.exec(value) : null;
-  if (!match) return report(path, `${show(value)} is not a decimal string`);
-  if ((match[1] ?? '').length > rule.maxFraction) {
+  const parsed = typeof value === 'string' ? parseDecimal(value, { signed: true }) : undefined;
+  if (!parsed) return report(path, `${show(value)} is not a decimal string`);
+  if (parsed.scale > rule.maxFraction) {
     return report(path, `${value} has more than ${rule.maxFraction} fractional digits`);
   }
-  const text = value as string;
-  const magnitude = parseDec(text.replace(/^-/, ''))!;
-  const negative = text.startsWith('-') && magnitude.units !== 0n;
-  if (negative) return report(path, `${rule.what} ${text} must not be negative`);
-  if (rule.positive && magnitude.units === 0n) return report(path, `${rule.what} ${text} must be greater than 0`);
-  if (rule.max && cmp(magnitude, rule.max) > 0) report(path, `${rule.what} ${text} must be at most ${formatDec(rule.max)}`);
+  // "-0" is zero, not negative.
+  if (parsed.units < 0n) return report(path, `${rule.what} ${value} must not be negative`);
+  if (rule.positive && parsed.units === 0n) return report(path, `${rule.what} ${value} must be greater than 0`);
+  if (rule.max && cmp(parsed, rule.max) > 0) report(path, `${rule.what} ${value} must be at most ${formatDec(rule.max)}`);
 }
 
 const PRICE: DecimalRule = { what: 'price', maxFraction: 6 };

@@ -72,17 +72,9 @@ export class PricingResolver {
     const viewer = assertCanMoveCredits(ctx.viewer);
     if (!isUuid(input.accountId)) throw notFound('account');
     if (!input.generation && !input.quoteId) throw badInput('give a generation or a quoteId', 'generation');
-    const comment = boundedText(input.comment, 'comment');
-    const { pricing } = ctx.services;
-    const clientInput = { accountId: input.accountId, generation: input.generation ?? null, quoteId: input.quoteId ?? null, comment, vendorUsage: input.vendorUsage ?? null };
-    return ctx.services.ledger.charge(actorOf(viewer), {
-      accountId: input.accountId, amountMillis: 0, idempotencyKey: input.idempotencyKey, comment,
-      vendorUsage: input.vendorUsage ?? null,
-      // Recorded on a refusal too (e.g. QUOTE_EXPIRED), where the pricing step returns no Priced to merge.
-      quoteId: input.quoteId ?? null,
-    }, {
-      prepare: (tx) => pricing.prepare(tx, input.accountId, input.generation, input.quoteId, false),
-      afterPost: async (tx, posted) => { if (posted.quoteId) await pricing.markQuoteUsed(tx, posted.quoteId, posted.id); },
-    }, 'chargeGeneration', clientInput);
+    return ctx.services.pricing.chargeGeneration(actorOf(viewer), {
+      accountId: input.accountId, idempotencyKey: input.idempotencyKey, generation: input.generation ?? null, quoteId: input.quoteId ?? null,
+      comment: boundedText(input.comment, 'comment'), vendorUsage: input.vendorUsage ?? null,
+    });
   }
 }

@@ -1,7 +1,8 @@
 /**
- * Pricing: rate-card drafts and versions, quotes that lock a price, and the pricing hooks of
- * generation charges, holds and captures. Arithmetic lives in pricing.engine.ts (pure); this file
- * decides which card, which tier and which quote apply, and records the result.
+ * Pricing: rate-card drafts and versions, quotes that lock a price, and generation charges, holds
+ * and captures (priced here, posted by the ledger through its hooks). Arithmetic lives in
+ * pricing.engine.ts (pure); this file decides which card, which tier and which quote apply, and
+ * records the result.
  */
 import type { Database, Tx } from '../../db/client';
 import type { Config } from '../../config';
@@ -10,10 +11,10 @@ import { AppError, ErrorCode, badInput, notFound } from '../../shared/errors';
 import { formatCredits, type Millis } from '../../shared/credits';
 import { newId } from '../../shared/ids';
 import { isUuid } from '../../shared/validate';
-import { allocate, type HoldRow, type Priced, type PricingRecord } from '../ledger';
+import { planPayment, type Actor, type HoldRow, type LedgerService, type Priced, type PricingRecord, type TransactionRow } from '../ledger';
 import type { AccountsService } from '../accounts';
 import type { WalletsService } from '../wallets';
-import { PricingInputError, priceGeneration, validateRateCard, type GenerationInput, type PriceResult } from './pricing.engine';
+import { PricingInputError, priceGeneration, validateRateCard, type Generation, type PriceResult } from './pricing.engine';
 import type { RateDefinition, RatePair } from './rate-card.model';
 import { RATES_MAX, pricingContent, readStored, type StoredRateCard } from './rate-card.content';
 import { RATE_CARD_CHANNEL, RateCardCache, type CachedCard } from './rate-card.cache';
@@ -34,6 +35,35 @@ export interface QuoteView {
   expiresAt: Date;
 }
 
+export interface GenerationChargeRequest {
+  accountId: string;
+  idempotencyKey: string;
+  /** A generation, a quoteId, or both (the quote caps the price). */
+  generation: Generation | null;
+  quoteId: string | null;
+  comment: string | null;
+  vendorUsage: unknown;
+}
+
+export interface GenerationHoldRequest {
+  accountId: string;
+  idempotencyKey: string;
+  generation: Generation | null;
+  quoteId: string | null;
+  ttlSeconds?: number | null;
+  action: string | null;
+  model: string | null;
+  comment: string | null;
+}
+
+export interface GenerationCaptureRequest {
+  holdId: string;
+  idempotencyKey: string;
+  generation: Generation;
+  comment: string | null;
+  vendorUsage: unknown;
+}
+
 const KEY_LENGTH_MAX = 100;
 const PARAMS_JSON_LENGTH_MAX = 4_000;
 /** One job run deletes at most this many batches of expired quotes (the next run goes on). */
@@ -47,6 +77,7 @@ export class PricingService {
     private readonly accounts: AccountsService,
     private readonly wallets: WalletsService,
     readonly cache: RateCardCache,
+    private readonly ledger: LedgerService,
   ) {}
 
   private get db() {
@@ -81,7 +112,7 @@ export class PricingService {
     if (!Array.isArray(rates)) throw badInput('rates must be a list of rates', 'rates');
     if (rates.length > RATES_MAX) throw badInput(`at most ${RATES_MAX} rates`, 'rates');
     const card: StoredRateCard = { rates: rates as RateDefinition[], requiredPairs: requiredPairs ?? readStored(draft.content).requiredPairs };
-    await repo.updateDraft(this.db, draft.id, { content: card });
+    await this.storeDraft(draft.id, card);
     return { ...draft, content: card };
   }
 
@@ -93,8 +124,13 @@ export class PricingService {
     const others = card.rates.filter((x) => !(x.action === r.action && (x.model ?? null) === (r.model ?? null)));
     if (others.length >= RATES_MAX) throw badInput(`at most ${RATES_MAX} rates`, 'rate');
     const next: StoredRateCard = { ...card, rates: [...others, r] };
-    await repo.updateDraft(this.db, draft.id, { content: next });
+    await this.storeDraft(draft.id, next);
     return { ...draft, content: next };
+  }
+
+  /** Writes a draft's content; refused when the draft was published since it was read (nothing is stored then). */
+  private async storeDraft(draftId: string, content: StoredRateCard): Promise<void> {
+    if (!(await repo.updateDraft(this.db, draftId, { content }))) throw draftPublishedMeanwhile();
   }
 
   /** Publishes a complete draft as the next version; refused with every problem listed otherwise. */
@@ -136,7 +172,7 @@ export class PricingService {
     return current;
   }
 
-  private price(card: CachedCard, generation: GenerationInput, planTier: string | null, at: Date = this.clock.now()): PriceResult {
+  private price(card: CachedCard, generation: Generation, planTier: string | null, at: Date = this.clock.now()): PriceResult {
     checkGeneration(generation);
     try {
       return priceGeneration(pricingContent(card.card), generation, { at, planTier });
@@ -162,14 +198,13 @@ export class PricingService {
   }
 
   /** Prices a generation for an account now, stores the quote and says whether the wallet can pay. */
-  async quote(accountId: string, generation: GenerationInput): Promise<QuoteView> {
+  async quote(accountId: string, generation: Generation): Promise<QuoteView> {
     const wallet = await this.wallets.get(accountId); // one statement: wallet, plan tier, buckets
     if (!wallet) throw notFound('account');
     const card = await this.requireCurrent();
     const result = this.price(card, generation, wallet.planTier);
-    const buckets = wallet.buckets.map((b) => ({ ...b, freeMillis: b.remainingMillis - b.heldActiveMillis }));
-    const plan = allocate(buckets, { action: generation.action, model: generation.model }, result.totalMillis);
-    const overdraftRoom = Math.max(0, wallet.overdraftLimitMillis - wallet.debtMillis);
+    // Priced as a charge would pay it now (wallet.buckets are the live ones).
+    const payment = planPayment(wallet, wallet.buckets, { action: generation.action, model: generation.model }, result.totalMillis, 'CHARGE');
     const now = this.clock.now();
     const quote: repo.QuoteRow = {
       id: newId(), accountId, rateCardVersion: card.version, action: generation.action, model: generation.model ?? null,
@@ -181,19 +216,56 @@ export class PricingService {
     const sourceOf = new Map(wallet.buckets.map((b) => [b.id, b.source]));
     return {
       id: quote.id, accountId, creditsMillis: quote.creditsMillis, lineItems: quote.lineItems as QuoteView['lineItems'],
-      affordable: !wallet.frozen && plan.shortMillis <= overdraftRoom,
-      payingBuckets: plan.allocations.map((a) => ({ bucketId: a.bucketId, source: sourceOf.get(a.bucketId)!, millis: a.millis })),
-      availableMillis: plan.applicableFreeMillis + overdraftRoom,
+      affordable: payment.refusal === null,
+      payingBuckets: payment.allocations.map((a) => ({ bucketId: a.bucketId, source: sourceOf.get(a.bucketId)!, millis: a.millis })),
+      availableMillis: payment.availableMillis,
       rateCardVersion: card.version, action: quote.action, model: quote.model, expiresAt: quote.expiresAt,
     };
   }
 
+  // ------------------------------------------------------------ generation charges, holds and captures
+
+  /** Charges a generation priced by the current rate card, or at most the locked price of a quote. */
+  async chargeGeneration(actor: Actor, request: GenerationChargeRequest): Promise<TransactionRow> {
+    const { accountId, generation, quoteId, comment, vendorUsage } = request;
+    return this.ledger.charge(actor, {
+      accountId, amountMillis: 0, idempotencyKey: request.idempotencyKey, comment, vendorUsage,
+      // Recorded on a refusal too (e.g. QUOTE_EXPIRED), where the pricing step returns no Priced to merge.
+      quoteId,
+    }, {
+      prepare: (tx) => this.prepare(tx, accountId, generation, quoteId, false),
+      afterPost: async (tx, posted) => { if (posted.quoteId) await this.markQuoteUsed(tx, posted.quoteId, posted.id); },
+    }, 'chargeGeneration', { accountId, generation, quoteId, comment, vendorUsage });
+  }
+
+  /** Holds the price of a generation by the current rate card, or the locked price of a quote (which it uses). */
+  async reserveGeneration(actor: Actor, request: GenerationHoldRequest): Promise<HoldRow> {
+    const { generation, ...fields } = request;
+    // The amount comes from the pricing step; a refused hold still records the quote.
+    const hold = { ...fields, amountMillis: 0 };
+    return this.ledger.reserve(actor, hold, {
+      prepare: (tx) => this.prepare(tx, fields.accountId, generation, fields.quoteId, true),
+      afterHold: async (tx, held) => { if (held.quoteId) await this.markQuoteUsed(tx, held.quoteId, held.id); },
+    }, { ...hold, generation });
+  }
+
+  /** Captures a hold at the price of the actual usage (see priceCapture), capped at the hold. */
+  async captureGeneration(actor: Actor, request: GenerationCaptureRequest): Promise<TransactionRow> {
+    const { generation, ...fields } = request;
+    const hold = await this.ledger.findHold(fields.holdId);
+    if (!hold) throw new AppError(ErrorCode.HOLD_NOT_FOUND, 'no hold with this id');
+    const priced = await this.priceCapture(hold, generation, await this.planTierOf(hold.accountId));
+    // The key is matched against what the client sent, not the computed amount.
+    const clientInput = { holdId: fields.holdId, amount: null, generation, comment: fields.comment, vendorUsage: fields.vendorUsage };
+    return this.ledger.capture(actor, { ...fields, amountMillis: priced.amountMillis, pricing: priced.pricing }, clientInput);
+  }
+
   /**
-   * The pricing step of chargeGeneration / reserveCredits, run inside the ledger's transaction
+   * The pricing step of chargeGeneration / reserveGeneration, run inside the ledger's transaction
    * (after the idempotency key is claimed, so a replay never re-prices). With a quote: its locked
    * price, or less when the generation given with it prices lower; never more.
    */
-  async prepare(tx: Tx, accountId: string, generation: GenerationInput | null | undefined, quoteId: string | null | undefined, forHold: boolean): Promise<Priced | AppError> {
+  private async prepare(tx: Tx, accountId: string, generation: Generation | null | undefined, quoteId: string | null | undefined, forHold: boolean): Promise<Priced | AppError> {
     if (quoteId) return this.prepareFromQuote(tx, accountId, generation, quoteId, forHold);
     if (!generation) throw badInput('give a generation or a quoteId', 'generation');
     // Reads go through `tx`: this runs inside the ledger's transaction (see RateCardCache.getCurrentIn).
@@ -208,7 +280,7 @@ export class PricingService {
     };
   }
 
-  private async prepareFromQuote(tx: Tx, accountId: string, generation: GenerationInput | null | undefined, quoteId: string, forHold: boolean): Promise<Priced | AppError> {
+  private async prepareFromQuote(tx: Tx, accountId: string, generation: Generation | null | undefined, quoteId: string, forHold: boolean): Promise<Priced | AppError> {
     const quote = isUuid(quoteId) ? await repo.findQuote(tx, quoteId, true) : undefined;
     if (!quote || quote.accountId !== accountId) throw notFound('quote');
     const base = { action: quote.action, model: quote.model, params: quote.params, quoteId: quote.id, amountMillis: quote.creditsMillis };
@@ -228,7 +300,7 @@ export class PricingService {
   }
 
   /** Marks a quote used by the charge or hold that paid it (same transaction). */
-  async markQuoteUsed(tx: Tx, quoteId: string, usedBy: string): Promise<void> {
+  private async markQuoteUsed(tx: Tx, quoteId: string, usedBy: string): Promise<void> {
     if (!(await repo.markQuoteUsed(tx, quoteId, usedBy, this.clock.now()))) {
       throw new AppError(ErrorCode.QUOTE_EXPIRED, 'this quote was already used; request a new one', { reason: 'ALREADY_USED', quoteId });
     }
@@ -241,7 +313,7 @@ export class PricingService {
    * the idempotency key is looked up, so a price that moved with the clock would make the replay
    * look like a different request (IDEMPOTENCY_KEY_REUSED).
    */
-  async priceCapture(hold: HoldRow, generation: GenerationInput, accountPlanTier: string | null): Promise<{ amountMillis: Millis; pricing: PricingRecord }> {
+  private async priceCapture(hold: HoldRow, generation: Generation, accountPlanTier: string | null): Promise<{ amountMillis: Millis; pricing: PricingRecord }> {
     const held = hold.pricing as PricingRecord | null;
     if (!held) throw badInput('this hold was not priced from a generation; capture an amount instead', 'generation');
     if (generation.action !== hold.action || (generation.model ?? null) !== hold.model) throw badInput('the generation differs from the hold (action/model)', 'generation');
@@ -254,9 +326,13 @@ export class PricingService {
     return { amountMillis, pricing: { rateCardVersion: held.rateCardVersion, lineItems: items, quotedCredits: held.quotedCredits ?? null } };
   }
 
-  async planTierOf(accountId: string): Promise<string | null> {
+  private async planTierOf(accountId: string): Promise<string | null> {
     return (await this.accounts.find(accountId))?.planTier ?? null;
   }
+}
+
+function draftPublishedMeanwhile(): AppError {
+  return badInput('this draft was published meanwhile; its rates were not changed (create a new draft)', 'draftId');
 }
 
 function record(version: number, items: { label: string; millis: number; kind: string }[], quotedMillis: Millis | null, params: unknown): PricingRecord {
@@ -269,7 +345,7 @@ function record(version: number, items: { label: string; millis: number; kind: s
 }
 
 /** Bounds on what a client may send as a generation (the engine checks the meaning). */
-function checkGeneration(generation: GenerationInput): void {
+function checkGeneration(generation: Generation): void {
   if (!generation.action || generation.action.length > KEY_LENGTH_MAX) throw badInput(`generation.action must be 1 to ${KEY_LENGTH_MAX} characters`, 'generation.action');
   if (generation.model !== null && generation.model !== undefined && (!generation.model || generation.model.length > KEY_LENGTH_MAX)) {
     throw badInput(`generation.model must be 1 to ${KEY_LENGTH_MAX} characters`, 'generation.model');

@@ -42,11 +42,11 @@ export class WalletsService {
     const result = await this.reads.submit('wallets', accountId);
     if (!result) return null;
     const { read: { wallet, buckets, planTier }, now } = result;
-    const figures = walletFigures(buckets, wallet.debtMillis, wallet.overdraftLimitMillis, now);
+    const figures = walletFigures(buckets, wallet, now);
     return {
       accountId, ...figures, debtMillis: wallet.debtMillis, overdraftLimitMillis: wallet.overdraftLimitMillis,
       frozen: wallet.frozen, sequence: wallet.sequence, lowCreditThresholdsMillis: wallet.lowCreditThresholds, planTier,
-      buckets: buckets.filter((b) => isLive(b, now)).sort((a, b) => compareBurnOrder({ ...a, freeMillis: 0 }, { ...b, freeMillis: 0 })),
+      buckets: buckets.filter((b) => isLive(b, now)).sort(compareBurnOrder),
     };
   }
 
