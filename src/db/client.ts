@@ -51,6 +51,8 @@ export interface OpenOptions {
   statementTimeoutMs?: number;
   /** Called for every statement run through drizzle (tests count queries with it). */
   onQuery?: (query: string) => void;
+  /** The migrations to apply; default drizzle/ (a test applies the earlier ones to upgrade a database with data). */
+  migrationsFolder?: string;
 }
 
 function queryLogger(options: OpenOptions) {
@@ -68,7 +70,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     const migrator = postgres(options.databaseUrl, { max: 1, connect_timeout: options.connectTimeoutSeconds ?? 5, onnotice: () => {} });
     try {
       await migrator`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
-      await migrate(drizzle(migrator), { migrationsFolder: migrationsFolder() });
+      await migrate(drizzle(migrator), { migrationsFolder: options.migrationsFolder ?? migrationsFolder() });
       await migrator`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`;
     } finally {
       await migrator.end();
@@ -111,7 +113,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
   const db = drizzle(client, { schema, logger: queryLogger(options) });
   try {
     await client.waitReady;
-    await migrate(db, { migrationsFolder: migrationsFolder() });
+    await migrate(db, { migrationsFolder: options.migrationsFolder ?? migrationsFolder() });
   } catch (error) {
     lock?.release();
     throw error;

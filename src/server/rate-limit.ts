@@ -1,5 +1,5 @@
 /**
- * Rate limits: requests per minute, whatever the credits, counted twice —
+ * Rate limits (README, "Rate limits"): requests per minute, whatever the credits, counted twice —
  *
  * - per **caller**: an API key (its role's limit), a user token's account, or an anonymous client IP
  *   (requests whose credential is refused count against the IP too);

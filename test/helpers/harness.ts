@@ -56,11 +56,17 @@ export const uniqueKey = (prefix = 'k') => `${prefix}-${process.pid}-${Date.now(
 
 export const isPostgres = () => Boolean(process.env.DATABASE_URL);
 
-export async function startTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  /** An already open database, closed by close(); countQueries then counts nothing. Default: a new one per call. */
+  database?: Database;
+}
+
+export async function startTestApp(overrides: Partial<Config> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const config = loadConfig({ port: 0, host: '127.0.0.1', databaseUrl: process.env.DATABASE_URL || null, dataDir: '', loadDemo: false, ...overrides });
   const clock = new ManualClock(new Date());
   let queries = 0;
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: null, poolSize: config.databasePoolSize, onQuery: () => { queries += 1; } });
+  const database = options.database
+    ?? await openDatabase({ databaseUrl: config.databaseUrl, dataDir: null, poolSize: config.databasePoolSize, onQuery: () => { queries += 1; } });
   const app = await createApp({ config, clock, database, runJobs: false });
   const url = await app.listen(0);
   const adminKey = (await app.services.auth.createApiKey('test admin', 'ADMIN')).secret;

@@ -1,5 +1,7 @@
 /**
- * Recomputes every ledger invariant (PRODUCT.md §2) from the tables and lists what is violated.
+ * Recomputes every ledger invariant (README, "The ledger") from the tables and lists what is violated.
+ * Some are also CHECK constraints (src/db/schema.ts); the audit still reports them, for a database
+ * restored from elsewhere or a constraint dropped by hand.
  * Read-only; runs in one REPEATABLE READ snapshot on PostgreSQL so concurrent charges cannot
  * produce false alarms.
  */
@@ -25,8 +27,9 @@ const CHECKS: Check[] = [
   },
   {
     name: 'no bucket below zero or above its amount',
-    query: sql`select id, remaining_millis::text as remaining from buckets where remaining_millis < 0 limit ${VIOLATIONS_MAX}`,
-    describe: (r) => `bucket ${r.id} is below zero (${r.remaining})`,
+    query: sql`select id, remaining_millis::text as remaining, amount_millis::text as amount from buckets
+      where remaining_millis < 0 or remaining_millis > amount_millis limit ${VIOLATIONS_MAX}`,
+    describe: (r) => `bucket ${r.id}: remaining ${r.remaining} is outside 0..${r.amount}`,
   },
   {
     name: 'wallet debt equals the sum of its debt entries',
@@ -101,22 +104,31 @@ const CHECKS: Check[] = [
   },
 ];
 
+export interface AuditResult {
+  ok: boolean;
+  violations: string[];
+  walletsChecked: number;
+  transactionsChecked: number;
+}
+
+/** Every check on what `executor` sees (an open transaction sees its own uncommitted rows). */
+export async function auditLedger(executor: Executor): Promise<AuditResult> {
+  const violations: string[] = [];
+  for (const c of CHECKS) {
+    for (const row of await rows<Record<string, unknown>>(executor, c.query)) {
+      violations.push(`${c.name}: ${c.describe(row)}`);
+    }
+  }
+  const [counts] = await rows<{ wallets: string; transactions: string }>(executor,
+    sql`select (select count(*) from wallets)::text as wallets, (select count(*) from ledger_transactions)::text as transactions`);
+  return { ok: violations.length === 0, violations: violations.slice(0, VIOLATIONS_MAX), walletsChecked: Number(counts.wallets), transactionsChecked: Number(counts.transactions) };
+}
+
 export class AuditService {
   constructor(private readonly database: Database) {}
 
-  async run(): Promise<{ ok: boolean; violations: string[]; walletsChecked: number; transactionsChecked: number }> {
-    const check = async (executor: Executor) => {
-      const violations: string[] = [];
-      for (const c of CHECKS) {
-        for (const row of await rows<Record<string, unknown>>(executor, c.query)) {
-          violations.push(`${c.name}: ${c.describe(row)}`);
-        }
-      }
-      const [counts] = await rows<{ wallets: string; transactions: string }>(executor,
-        sql`select (select count(*) from wallets)::text as wallets, (select count(*) from ledger_transactions)::text as transactions`);
-      return { ok: violations.length === 0, violations: violations.slice(0, VIOLATIONS_MAX), walletsChecked: Number(counts.wallets), transactionsChecked: Number(counts.transactions) };
-    };
-    if (this.database.driver === 'pglite') return check(this.database.db);
-    return this.database.db.transaction(check, { isolationLevel: 'repeatable read', accessMode: 'read only' });
+  async run(): Promise<AuditResult> {
+    if (this.database.driver === 'pglite') return auditLedger(this.database.db);
+    return this.database.db.transaction(auditLedger, { isolationLevel: 'repeatable read', accessMode: 'read only' });
   }
 }

@@ -5,6 +5,7 @@ import { at, rows } from '../../db/client';
 import { executeJsonInsert, jsonInsert } from '../../db/json-rows';
 import {
   accounts, buckets, holdAllocations, holds, idempotencyKeys, ledgerEntries, ledgerTransactions, wallets,
+  type HoldStatus, type TransactionStatusName, type TransactionTypeName,
 } from '../../db/schema';
 
 export type WalletRow = typeof wallets.$inferSelect;
@@ -165,7 +166,7 @@ export async function insertHold(tx: Tx, hold: typeof holds.$inferInsert, alloca
   if (allocations.length > 0) await tx.insert(holdAllocations).values(allocations);
 }
 
-export async function closeHold(tx: Tx, id: string, status: string, closedAt: Date): Promise<void> {
+export async function closeHold(tx: Tx, id: string, status: HoldStatus, closedAt: Date): Promise<void> {
   await tx.update(holds).set({ status, closedAt }).where(eq(holds.id, id));
 }
 
@@ -232,8 +233,8 @@ export async function deleteExpiredIdempotencyKeys(executor: Executor, now: Date
 // ---- history ----
 
 export interface HistoryFilter {
-  types?: string[] | null;
-  statuses?: string[] | null;
+  types?: TransactionTypeName[] | null;
+  statuses?: TransactionStatusName[] | null;
   action?: string | null;
   from?: Date | null;
   to?: Date | null;

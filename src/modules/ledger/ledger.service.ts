@@ -377,7 +377,7 @@ export class LedgerService {
     const { actor, hooks } = item;
     const { input, refusal } = await applyPricing(tx, item.input, hooks.prepare);
     const fields = {
-      type: 'CHARGE', actor: actor.id, action: input.action ?? null, model: input.model ?? null,
+      type: 'CHARGE' as const, actor: actor.id, action: input.action ?? null, model: input.model ?? null,
       params: input.params ?? null, comment: input.comment ?? null, idempotencyKey: input.idempotencyKey,
       quoteId: input.quoteId ?? null, pricing: input.pricing ?? null, vendorUsage: input.vendorUsage ?? null,
       requestedMillis: input.amountMillis,
@@ -406,7 +406,7 @@ export class LedgerService {
       const { input: priced, refusal } = await applyPricing(tx, input, hooks.prepare);
       input = priced;
       const fields = {
-        type: 'HOLD', actor: actor.id, action: input.action ?? null, model: input.model ?? null,
+        type: 'HOLD' as const, actor: actor.id, action: input.action ?? null, model: input.model ?? null,
         comment: input.comment ?? null, idempotencyKey: input.idempotencyKey, quoteId: input.quoteId ?? null,
         pricing: input.pricing ?? null, requestedMillis: input.amountMillis,
       };
@@ -446,7 +446,7 @@ export class LedgerService {
       sessions.push(session);
       const amount = input.amountMillis ?? hold.amountMillis;
       const fields = {
-        type: 'CAPTURE', actor: actor.id, action: hold.action, model: hold.model, holdId: hold.id,
+        type: 'CAPTURE' as const, actor: actor.id, action: hold.action, model: hold.model, holdId: hold.id,
         quoteId: hold.quoteId, pricing: input.pricing ?? hold.pricing, comment: input.comment ?? null,
         idempotencyKey: input.idempotencyKey, vendorUsage: input.vendorUsage ?? null, requestedMillis: amount,
       };
@@ -481,7 +481,7 @@ export class LedgerService {
       const { session, hold, lapsed } = await this.openHold(tx, input.holdId);
       sessions.push(session);
       const fields = {
-        type: 'RELEASE', actor: actor.id, action: hold.action, model: hold.model, holdId: hold.id,
+        type: 'RELEASE' as const, actor: actor.id, action: hold.action, model: hold.model, holdId: hold.id,
         comment: input.comment ?? null, idempotencyKey: input.idempotencyKey, requestedMillis: hold.amountMillis,
       };
       if (lapsed) return this.refuse(session, new AppError(ErrorCode.HOLD_EXPIRED, 'the hold expired; its credits were already returned', { holdStatus: 'EXPIRED' }), fields);
@@ -566,7 +566,7 @@ export class LedgerService {
   private async refundBucket(session: WalletSession, like: { priority: number; applicableActions: string[] | null; applicableModels: string[] | null } | null, amountMillis: Millis): Promise<string> {
     const ttl = this.config.refundBucketTtlSeconds;
     const bucket = {
-      id: newId(), accountId: session.accountId, source: 'REFUND', amountMillis, remainingMillis: 0, // the entry posts the credits
+      id: newId(), accountId: session.accountId, source: 'REFUND' as const, amountMillis, remainingMillis: 0, // the entry posts the credits
       priority: like?.priority ?? defaultPriority('REFUND'), effectiveAt: session.now,
       expiresAt: ttl === null ? null : new Date(session.now.getTime() + ttl * 1000),
       applicableActions: like?.applicableActions ?? null, applicableModels: like?.applicableModels ?? null,
@@ -597,7 +597,7 @@ export class LedgerService {
       // Credits that came in go back out of the same buckets; debt that was reduced grows again.
       const entries = await repo.entriesByTransactionIds(tx, [original.id]);
       const fields = {
-        type: 'REVERSAL', actor: actor.id, relatedTransactionId: original.id, idempotencyKey: input.idempotencyKey,
+        type: 'REVERSAL' as const, actor: actor.id, relatedTransactionId: original.id, idempotencyKey: input.idempotencyKey,
         comment: input.comment ?? null, requestedMillis: -original.amountMillis,
       };
       for (const e of entries) {

@@ -1,0 +1,33 @@
+/** Per-request DataLoaders: fields that would otherwise query once per parent batch into one query. */
+import DataLoader from 'dataloader';
+import type { Db } from '../db/client';
+import type { AccountsService } from '../modules/accounts';
+import { bucketsByIds, entriesByTransactionIds, transactionsByIds, type BucketRow, type EntryRow, type TransactionRow } from '../modules/ledger';
+import type { AccountRow } from '../modules/accounts/accounts.repo';
+
+export interface Loaders {
+  entriesByTransaction: DataLoader<string, EntryRow[]>;
+  bucket: DataLoader<string, BucketRow | null>;
+  account: DataLoader<string, AccountRow | null>;
+  transaction: DataLoader<string, TransactionRow | null>;
+}
+
+function byKey<K, V>(keys: readonly K[], rows: V[], keyOf: (row: V) => K): (V | null)[] {
+  const map = new Map(rows.map((r) => [keyOf(r), r]));
+  return keys.map((k) => map.get(k) ?? null);
+}
+
+/** A factory of fresh loaders (one set per request: a loader caches what it loaded). */
+export function loadersFor(db: Db, accounts: AccountsService): () => Loaders {
+  return () => ({
+    entriesByTransaction: new DataLoader(async (ids: readonly string[]) => {
+      const entries = await entriesByTransactionIds(db, ids);
+      const grouped = new Map<string, EntryRow[]>(ids.map((id) => [id, []]));
+      for (const e of entries) grouped.get(e.transactionId)?.push(e);
+      return ids.map((id) => grouped.get(id)!);
+    }),
+    bucket: new DataLoader(async (ids: readonly string[]) => byKey(ids, await bucketsByIds(db, ids), (b) => b.id)),
+    account: new DataLoader(async (ids: readonly string[]) => byKey(ids, await accounts.byIds(ids), (a) => a.id)),
+    transaction: new DataLoader(async (ids: readonly string[]) => byKey(ids, await transactionsByIds(db, ids), (t) => t.id)),
+  });
+}

@@ -1,0 +1,96 @@
+/**
+ * The CHECK constraints of migration 0003 apply to a database that already holds a ledger written
+ * under the earlier migrations, as the server does on start: open with migrations 0000–0002, write
+ * every kind of row through the API, close, open again (which applies the rest), audit.
+ * PGlite in a temporary folder; on PostgreSQL (DATABASE_URL) a scratch database created for the test.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+import { sql } from 'drizzle-orm';
+import { openDatabase, rows } from '../../src/db/client';
+import { auditLedger } from '../../src/modules/ledger/audit.service';
+import { isPostgres, startTestApp, uniqueKey } from '../helpers/harness';
+
+const MIGRATIONS = path.join(__dirname, '../../drizzle');
+const BEFORE_CHECKS = 3; // 0000_init … 0002_quote_expiry_index
+
+let tmp: string;
+let scratchUrl: string | null = null;
+let dropScratch: (() => Promise<void>) | null = null;
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'credits-migration-'));
+  if (isPostgres()) {
+    const name = `credits_migration_${process.pid}_${Date.now()}`;
+    const admin = postgres(process.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`create database ${name}`);
+    const url = new URL(process.env.DATABASE_URL!);
+    url.pathname = `/${name}`;
+    scratchUrl = url.toString();
+    dropScratch = async () => {
+      try { await admin.unsafe(`drop database if exists ${name} with (force)`); } finally { await admin.end(); }
+    };
+  }
+});
+afterAll(async () => {
+  await dropScratch?.();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A copy of drizzle/ that stops before migration `count`. */
+function earlierMigrations(count: number): string {
+  const folder = path.join(tmp, 'drizzle');
+  fs.mkdirSync(path.join(folder, 'meta'), { recursive: true });
+  const journal = JSON.parse(fs.readFileSync(path.join(MIGRATIONS, 'meta', '_journal.json'), 'utf8')) as { entries: { idx: number; tag: string }[] };
+  journal.entries = journal.entries.filter((e) => e.idx < count);
+  for (const e of journal.entries) fs.copyFileSync(path.join(MIGRATIONS, `${e.tag}.sql`), path.join(folder, `${e.tag}.sql`));
+  fs.writeFileSync(path.join(folder, 'meta', '_journal.json'), JSON.stringify(journal));
+  return folder;
+}
+
+test('migration 0003 applies on a ledger written under the earlier migrations', async () => {
+  const target = { databaseUrl: scratchUrl, dataDir: scratchUrl ? null : path.join(tmp, 'data') };
+  const before = await openDatabase({ ...target, migrationsFolder: earlierMigrations(BEFORE_CHECKS) });
+  const [checksBefore] = await rows<{ n: string }>(before.db, sql`select count(*)::text as n from pg_constraint where contype = 'c' and connamespace = 'public'::regnamespace`);
+  expect(checksBefore.n).toBe('0');
+
+  // Every closed-set value the API can write, debt, full and empty buckets.
+  const t = await startTestApp({}, { database: before });
+  for (const role of ['SERVICE', 'READONLY'] as const) await t.key(role);
+  const team = await t.createAccount('team', { kind: 'TEAM', overdraftLimit: '5' });
+  const user = await t.createAccount('user');
+  for (const source of ['PLAN_ALLOWANCE', 'PURCHASE', 'PROMO', 'ROLLOVER', 'REFUND', 'ADJUSTMENT']) await t.grant(user, '2', { source });
+  const charge = async (accountId: string, amount: string) =>
+    (await t.ok(`mutation($i: ChargeInput!) { charge(input: $i) { id } }`, { i: { accountId, amount, idempotencyKey: uniqueKey('charge') } })).charge;
+  const reserve = async (amount: string) =>
+    (await t.ok(`mutation($i: ReserveInput!) { reserveCredits(input: $i) { id } }`, { i: { accountId: user, amount, idempotencyKey: uniqueKey('hold') } })).reserveCredits;
+  const charged = await charge(user, '3');
+  await t.ok(`mutation($i: RefundInput!) { refund(input: $i) { id } }`, { i: { transactionId: charged.id, amount: '1', idempotencyKey: uniqueKey('refund') } });
+  await t.ok(`mutation($i: ReverseInput!) { reverseTransaction(input: $i) { id } }`, { i: { transactionId: (await charge(user, '1')).id, idempotencyKey: uniqueKey('reverse') } });
+  await t.fails(`mutation($i: ChargeInput!) { charge(input: $i) { id } }`, { i: { accountId: user, amount: '1000', idempotencyKey: uniqueKey('too-much') } });
+  await t.ok(`mutation($i: CaptureInput!) { captureHold(input: $i) { id } }`, { i: { holdId: (await reserve('1')).id, idempotencyKey: uniqueKey('capture') } });
+  await t.ok(`mutation($i: ReleaseInput!) { releaseHold(input: $i) { id } }`, { i: { holdId: (await reserve('1')).id, idempotencyKey: uniqueKey('release') } });
+  await reserve('1');
+  await charge(team, '3'); // into overdraft: debt
+  await t.grant(team, '1'); // repays part of the debt
+  const draftId = (await t.ok(`mutation { createRateCardDraft(input: { name: "v1", empty: true }) { id } }`)).createRateCardDraft.id;
+  await t.ok(`mutation($id: ID!) { publishRateCard(draftId: $id) { version } }`, { id: draftId });
+  await t.ok(`mutation { createRateCardDraft(input: { name: "v2" }) { id } }`);
+  const written = await auditLedger(before.db);
+  expect(written).toMatchObject({ ok: true, walletsChecked: 2 });
+  await t.close(); // closes `before`
+
+  const after = await openDatabase(target); // applies the remaining migrations, as the server does on start
+  try {
+    const checks = await rows<{ conname: string }>(after.db, sql`select conname from pg_constraint where contype = 'c' and connamespace = 'public'::regnamespace order by conname`);
+    expect(checks.map((c) => c.conname)).toEqual([
+      'accounts_kind_check', 'api_keys_role_check', 'buckets_remaining_check', 'buckets_source_check', 'holds_status_check',
+      'ledger_entries_kind_check', 'ledger_transactions_status_check', 'ledger_transactions_type_check', 'rate_cards_status_check', 'wallets_debt_check',
+    ]);
+    expect(await auditLedger(after.db)).toEqual(written);
+  } finally {
+    await after.close();
+  }
+});
