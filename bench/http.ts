@@ -7,7 +7,14 @@ export interface PostTarget {
   token: string | null;
 }
 
-export function postGraphQL(target: PostTarget, body: unknown, timeoutMs = 30_000): Promise<{ status: number; json: any }> {
+/** A GraphQL response as the benchmark and the process tests read it: root fields by name, errors as sent. */
+export interface GraphQLResponse<TData = Record<string, Record<string, unknown> | null>> {
+  data?: TData | null;
+  errors?: { message: string; extensions?: Record<string, unknown> }[];
+}
+
+/** `TData`: the shape the caller expects under `data` (not checked; the caller's own assertions do that). */
+export function postGraphQL<TData = Record<string, Record<string, unknown> | null>>(target: PostTarget, body: unknown, timeoutMs = 30_000): Promise<{ status: number; json: GraphQLResponse<TData> }> {
   const payload = Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
     const req = http.request({
@@ -19,9 +26,9 @@ export function postGraphQL(target: PostTarget, body: unknown, timeoutMs = 30_00
       res.on('error', reject);
       res.on('end', () => {
         try {
-          resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as GraphQLResponse<TData> });
         } catch (error) {
-          reject(error);
+          reject(error instanceof Error ? error : new Error(String(error)));
         }
       });
     });

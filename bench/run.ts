@@ -22,7 +22,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { postGraphQL } from './http';
+import { postGraphQL, type GraphQLResponse } from './http';
 
 const run = promisify(execFile);
 // Compiled to dist/bench/run.js; sources at bench/run.ts. Either way the repo root is two levels up
@@ -60,7 +60,7 @@ export interface Shape {
   name: string;
   body: BodyGenerator;
   /** Whether a response counts as a success (default: no `errors`). */
-  ok?: (response: { data?: any; errors?: unknown[] }) => boolean;
+  ok?: (response: GraphQLResponse) => boolean;
 }
 
 export interface ShapeResult {
@@ -76,7 +76,7 @@ export interface ShapeResult {
   firstFailure?: string;
 }
 
-export function post(target: Target, body: unknown, timeoutMs = 30_000): Promise<{ status: number; json: any }> {
+export function post(target: Target, body: unknown, timeoutMs = 30_000): Promise<{ status: number; json: GraphQLResponse }> {
   return postGraphQL(target, body, timeoutMs);
 }
 
@@ -141,7 +141,8 @@ const QUOTE = `query($id: ID!, $g: GenerationInput!) { quote(accountId: $id, gen
 /** Publishes the rate card the quote shape prices with. */
 async function publishBenchRateCard(target: Target): Promise<void> {
   const draft = await post(target, { query: 'mutation { createRateCardDraft(input: { name: "bench", empty: true }) { id } }' });
-  const draftId = draft.json.data.createRateCardDraft.id;
+  const draftId = draft.json.data?.createRateCardDraft?.id;
+  if (typeof draftId !== 'string') throw new Error(`creating the bench rate card draft failed: ${JSON.stringify(draft.json.errors)}`);
   const rates = [{ action: 'image.generate', model: 'sdxl', components: [{ unit: 'IMAGE', pricePerUnit: '5' }],
     resolutions: { '720p': '1', '1080p': '2', '4K': '3', '8K': '4' }, modifiers: { quality: { standard: '1', hd: '2.5' } },
     batchDiscounts: [{ minCount: 10, percentOff: '10' }] }];
@@ -241,7 +242,7 @@ function startServer(port: number, databaseUrl: string): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     let output = '';
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`server did not start in 60 s: ${output}`)); }, 60_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       if (output.includes('Credits server ready at')) { clearTimeout(timer); resolve(child); }
     });
@@ -280,7 +281,7 @@ async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void>
 /** Creates `count` accounts and grants each `credits`, over GraphQL: aliased batches, in parallel. */
 async function seed(target: Target, count: number, credits: string, runTag: string, parallel = 16): Promise<string[]> {
   const batch = 25; // ≤ the server's alias limit (30)
-  const ids: string[] = new Array(count);
+  const ids = new Array<string>(count);
   const batches = Math.ceil(count / batch);
   let nextBatch = 0;
   const worker = async () => {
@@ -291,7 +292,7 @@ async function seed(target: Target, count: number, credits: string, runTag: stri
         `a${k}: createAccount(input: { name: "bench ${from + k}", kind: USER }) { id }`).join('\n');
       const created = await post(target, { query: `mutation {\n${create}\n}` });
       if (created.json.errors) throw new Error(`seeding accounts failed: ${JSON.stringify(created.json.errors).slice(0, 500)}`);
-      for (let k = 0; k < to - from; k += 1) ids[from + k] = created.json.data[`a${k}`].id;
+      for (let k = 0; k < to - from; k += 1) ids[from + k] = String(created.json.data?.[`a${k}`]?.id);
       const grant = Array.from({ length: to - from }, (_, k) =>
         `g${k}: grantCredits(input: { accountId: "${ids[from + k]}", amount: "${credits}", source: PURCHASE, idempotencyKey: "${runTag}-seed-${from + k}" }) { id }`).join('\n');
       const granted = await post(target, { query: `mutation {\n${grant}\n}` });

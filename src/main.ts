@@ -92,7 +92,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     webSocketConnections: () => webSocket.server.clients.size, subscriptions: () => services.events.subscriberCount(),
     database: { driver: database.driver, poolSize: config.databasePoolSize }, rateLimitStoreUp: rateLimits.storeUp,
   });
-  const apollo = await startApollo({ schema, validationRules, httpServer, config, rateLimits, metrics, onDrain: webSocket.dispose });
+  const apollo = await startApollo({ schema, validationRules, httpServer, config, rateLimits, metrics, onDrain: () => webSocket.dispose() });
 
   mountHealth(app, { db: services.db, readinessTimeoutMs: config.readinessTimeoutMs, isStopping });
   app.get('/metrics', metrics.handler(config.metricsToken));

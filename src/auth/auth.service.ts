@@ -76,7 +76,7 @@ export class AuthService {
     if (cached && cached.until > Date.now()) return cached.viewer;
     const row = await repo.findApiKeyByHash(this.db, secretHash);
     if (!row || row.revokedAt) throw unauthenticated('invalid or revoked API key');
-    const viewer: Viewer = { kind: 'key', keyId: row.id, role: row.role as ApiKeyRole };
+    const viewer: Viewer = { kind: 'key', keyId: row.id, role: row.role };
     if (this.keyCache.size >= KEY_CACHE_SIZE_MAX) this.keyCache.clear();
     this.keyCache.set(secretHash, { viewer, keyId: row.id, until: Date.now() + KEY_CACHE_TTL_MS });
     return viewer;
@@ -92,7 +92,7 @@ export class AuthService {
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw unauthenticated('invalid user token');
     let claims: { a?: unknown; e?: unknown };
     try {
-      claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+      claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { a?: unknown; e?: unknown };
     } catch {
       throw unauthenticated('malformed user token');
     }

@@ -9,4 +9,7 @@ buildAppSchema().then((schema) => {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, renderSchema(schema));
   process.stdout.write(`wrote ${file}\n`);
+}).catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
 });

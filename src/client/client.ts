@@ -6,7 +6,7 @@
  * Mutations whose input has an `idempotencyKey` get one per call when the caller leaves it out,
  * and every retry of that call sends the same key, so a retried charge is charged once.
  */
-import { print, type DocumentNode, type OperationDefinitionNode, type TypeNode } from 'graphql';
+import { Kind, OperationTypeNode, print, type DocumentNode, type OperationDefinitionNode, type TypeNode } from 'graphql';
 import { createClient, type Client as WsClient, type ClientOptions as WsClientOptions } from 'graphql-ws';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { idempotentInputTypes } from './generated/graphql';
@@ -112,7 +112,7 @@ export function createCreditsClient(options: CreditsClientOptions): CreditsClien
     let body: GraphQLResponse | null = null;
     try {
       const parsed: unknown = JSON.parse(text);
-      if (parsed && typeof parsed === 'object') body = parsed as GraphQLResponse;
+      if (parsed && typeof parsed === 'object') body = parsed;
     } catch {
       body = null; // a proxy's HTML page, an empty 503: judged by the status alone
     }
@@ -124,7 +124,7 @@ export function createCreditsClient(options: CreditsClientOptions): CreditsClien
     const { variables: sent, keyed } = withIdempotencyKeys(operation, variables ?? {});
     const query = queryText(document);
     // A network failure may hide a committed mutation: only what is safe to repeat is retried then.
-    const repeatable = operation.operation === 'query' || keyed;
+    const repeatable = operation.operation === OperationTypeNode.QUERY || keyed;
     for (let attempt = 1; ; attempt++) {
       const last = attempt >= retry.maxAttempts;
       let result: Awaited<ReturnType<typeof post>>;
@@ -150,13 +150,13 @@ export function createCreditsClient(options: CreditsClientOptions): CreditsClien
 
   function subscribe<R, V>(document: TypedDocumentNode<R, V>, variables: VariablesOf<V>, handlers: SubscriptionHandlers<R>): () => void {
     let ended = false;
-    const end = websocket().subscribe<R>({ query: queryText(document), variables: variables as Record<string, unknown> }, {
+    const end = websocket().subscribe<R>({ query: queryText(document), variables: variables }, {
       next: (result) => {
         if (ended) return;
         if (result.errors?.length) {
           ended = true;
           end();
-          handlers.error?.(new CreditsApiError(result.errors as GraphQLErrorPayload[], null, result.data ?? null));
+          handlers.error?.(new CreditsApiError(result.errors, null, result.data ?? null));
           return;
         }
         handlers.next(result.data as R);
@@ -179,7 +179,7 @@ export function createCreditsClient(options: CreditsClientOptions): CreditsClien
   }
 
   function iterate<R, V>(document: TypedDocumentNode<R, V>, variables: VariablesOf<V>): AsyncIterableIterator<R> {
-    const results = websocket().iterate<R>({ query: queryText(document), variables: variables as Record<string, unknown> });
+    const results = websocket().iterate<R>({ query: queryText(document), variables: variables });
     const iterator: AsyncIterableIterator<R> = {
       async next() {
         let step: IteratorResult<{ data?: R | null; errors?: readonly unknown[] }>;
@@ -225,19 +225,19 @@ export function createCreditsClient(options: CreditsClientOptions): CreditsClien
 }
 
 function operationOf(document: DocumentNode): OperationDefinitionNode {
-  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition');
+  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   if (operations.length !== 1) throw new Error(`a document for the client holds exactly one operation, not ${operations.length}`);
   return operations[0];
 }
 
-const namedType = (type: TypeNode): string => (type.kind === 'NamedType' ? type.name.value : namedType(type.type));
+const namedType = (type: TypeNode): string => (type.kind === Kind.NAMED_TYPE ? type.name.value : namedType(type.type));
 
 /**
  * Fills in a fresh idempotency key for each variable of an idempotent input type that has none.
  * Returns new objects (the caller's stay as they were) and whether the request carries any key.
  */
 function withIdempotencyKeys(operation: OperationDefinitionNode, variables: Record<string, unknown>): { variables: Record<string, unknown>; keyed: boolean } {
-  if (operation.operation !== 'mutation') return { variables, keyed: false };
+  if (operation.operation !== OperationTypeNode.MUTATION) return { variables, keyed: false };
   let keyed = false;
   const filled = { ...variables };
   for (const definition of operation.variableDefinitions ?? []) {

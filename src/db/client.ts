@@ -92,8 +92,8 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     return {
       db, driver: 'postgres',
       listen: async (channel, onPayload) => {
-        const { unlisten } = await client.listen(channel, onPayload);
-        return unlisten;
+        const subscription = await client.listen(channel, onPayload);
+        return () => subscription.unlisten();
       },
       notify: async (channel, payload) => { await client.notify(channel, payload); },
       close: () => client.end({ timeout: 5 }),
@@ -134,9 +134,9 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
 
 /** Rows of a raw SQL statement, whichever driver ran it. */
 export async function rows<T>(executor: Executor, query: ReturnType<typeof sql>): Promise<T[]> {
-  const result = (await executor.execute(query)) as unknown;
+  const result: unknown = await executor.execute(query);
   if (Array.isArray(result)) return result as T[];
-  return ((result as { rows?: T[] }).rows ?? []) as T[];
+  return ((result as { rows?: T[] }).rows ?? []);
 }
 
 /** A timestamp parameter for raw SQL (postgres.js does not serialize Date inside sql``). */

@@ -113,8 +113,8 @@ export function guardArguments(schema: GraphQLSchema): void {
       if (field.args.length === 0) continue;
       const { resolve, subscribe } = field;
       // A subscription's arguments are checked once, when it starts, not again for every event.
-      if (subscribe) field.subscribe = (source, args, context, info) => { checkArguments(field.args, args); return subscribe(source, args, context, info); };
-      else if (resolve) field.resolve = (source, args, context, info) => { checkArguments(field.args, args); return resolve(source, args, context, info); };
+      if (subscribe) field.subscribe = (source, args: Record<string, unknown>, context, info) => { checkArguments(field.args, args); return subscribe(source, args, context, info); };
+      else if (resolve) field.resolve = (source, args: Record<string, unknown>, context, info) => { checkArguments(field.args, args); return resolve(source, args, context, info); };
     }
   }
 }

@@ -109,7 +109,7 @@ const shapes = new WeakMap<DocumentNode, Map<object, Shape>>();
 function shapeOf(context: ValidationContext, operation: { selectionSet: SelectionSetNode }): Shape {
   const document = context.getDocument();
   let byOperation = shapes.get(document);
-  if (!byOperation) shapes.set(document, (byOperation = new Map()));
+  if (!byOperation) shapes.set(document, (byOperation = new Map<object, Shape>()));
   let shape = byOperation.get(operation);
   if (!shape) byOperation.set(operation, (shape = measure(document, operation.selectionSet, null)));
   return shape;

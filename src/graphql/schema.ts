@@ -36,7 +36,7 @@ export async function buildAppSchema(): Promise<GraphQLSchema> {
   if (!cached) {
     // Input rules are checked by resolvers and services (one error model): type-graphql's argument
     // validation stays off (it would load class-validator, which is not a dependency).
-    cached = await buildSchema({ resolvers: RESOLVERS as unknown as [Function, ...Function[]], validate: false, pubSub: NO_TOPIC_PUBSUB });
+    cached = await buildSchema({ resolvers: RESOLVERS, validate: false, pubSub: NO_TOPIC_PUBSUB });
     guardArguments(cached); // outer bounds of every argument: text, lists, JSON (src/graphql/input-guard.ts)
   }
   return cached;

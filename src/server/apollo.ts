@@ -7,7 +7,7 @@ import express from 'express';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
-import { GraphQLError, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { GraphQLError, OperationTypeNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { Config } from '../config';
 import { AppError, serviceUnavailable } from '../shared/errors';
 import { isDatabaseUnavailable } from '../db/faults';
@@ -23,7 +23,7 @@ const subscriptionsOverHttpRefused: ApolloServerPlugin<Context> = {
   async requestDidStart() {
     return {
       async didResolveOperation({ operation }) {
-        if (operation?.operation === 'subscription') {
+        if (operation?.operation === OperationTypeNode.SUBSCRIPTION) {
           throw new GraphQLError('subscriptions need the graphql-ws WebSocket protocol on the /graphql endpoint', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
         }
       },

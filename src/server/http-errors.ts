@@ -1,4 +1,5 @@
 /** Errors before GraphQL (body too large, malformed JSON): a JSON error, never Express's HTML page with a stack trace. */
+import { inspect } from 'node:util';
 import type express from 'express';
 import { logger } from '../shared/logger';
 
@@ -9,7 +10,7 @@ export function httpErrorHandler(bodySizeLimitBytes: number): express.ErrorReque
     if (res.headersSent) return next(error);
     const raw = Number(error?.status ?? error?.statusCode);
     const status = Number.isInteger(raw) && raw >= 400 && raw < 500 ? raw : 500;
-    if (status === 500) logger.error('http error', { error: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) });
+    if (status === 500) logger.error('http error', { error: error instanceof Error ? { message: error.message, stack: error.stack } : inspect(error, { depth: 2 }) });
     const message = status === 413 ? `request body exceeds ${bodySizeLimitBytes} bytes`
       : status < 500 && error.expose === true && typeof error.message === 'string' ? error.message
       : status < 500 ? 'bad request' : 'Internal server error';

@@ -45,7 +45,7 @@ export class CoalescingQueue<I, R> {
       const batch = this.runsAlone(queue[0].item) ? queue.splice(0, 1) : this.takeBatch(queue);
       try {
         const results = await this.run(key, batch.map((w) => w.item));
-        batch.forEach((w, i) => (results[i] instanceof Error ? w.reject(results[i]) : w.resolve(results[i] as R)));
+        batch.forEach((w, i) => (results[i] instanceof Error ? w.reject(results[i]) : w.resolve(results[i])));
       } catch (error) {
         for (const w of batch) w.reject(error);
       }

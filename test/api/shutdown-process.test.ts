@@ -37,15 +37,15 @@ async function stopUnderLoad(signal: 'SIGTERM' | 'SIGINT') {
   const port = await freePort();
   server = await startServer(port, env);
   const agent = new http.Agent({ keepAlive: true, maxSockets: SOCKETS });
-  const gql = async (query: string, variables: Record<string, unknown>) => (await postGraphQL({ agent, port, token: adminKey }, { query, variables }, 30_000)).json;
-  const accountId = (await gql(`mutation { createAccount(input: { name: "shutdown", kind: USER }) { id } }`, {})).data.createAccount.id;
+  const gql = async <T,>(query: string, variables: Record<string, unknown>) => (await postGraphQL<T>({ agent, port, token: adminKey }, { query, variables }, 30_000)).json;
+  const accountId = (await gql<{ createAccount: { id: string } }>(`mutation { createAccount(input: { name: "shutdown", kind: USER }) { id } }`, {})).data!.createAccount.id;
   await gql(`mutation($i: GrantCreditsInput!) { grantCredits(input: $i) { id } }`, { i: { accountId, amount: '1000', source: 'PURCHASE', idempotencyKey: `grant-${signal}` } });
 
   let signalledAt = 0;
   const answeredAfterSignal: boolean[] = [];
   const charges = Array.from({ length: CHARGES }, async (_, n) => {
     try {
-      const result = await gql(CHARGE, { i: { accountId, amount: '1', idempotencyKey: `${signal}-${n}` } });
+      const result = await gql<{ charge: { status: string } }>(CHARGE, { i: { accountId, amount: '1', idempotencyKey: `${signal}-${n}` } });
       if (signalledAt) answeredAfterSignal.push(true);
       if (!signalledAt) { signalledAt = Date.now(); server!.child.kill(signal); } // the first answer triggers the signal
       return result.data?.charge?.status ?? JSON.stringify(result.errors);
@@ -67,7 +67,7 @@ async function stopUnderLoad(signal: 'SIGTERM' | 'SIGINT') {
   // The ledger has exactly the answered charges: none was taken and then dropped.
   server = await startServer(port, env); // (afterAll kills it if an expectation below fails)
   const agent2 = new http.Agent({ keepAlive: true });
-  const wallet = (await postGraphQL({ agent: agent2, port, token: adminKey }, { query: `query($id: ID!) { wallet(accountId: $id) { balance sequence } }`, variables: { id: accountId } })).json.data.wallet;
+  const wallet = (await postGraphQL<{ wallet: { balance: string; sequence: number } }>({ agent: agent2, port, token: adminKey }, { query: `query($id: ID!) { wallet(accountId: $id) { balance sequence } }`, variables: { id: accountId } })).json.data!.wallet;
   agent2.destroy();
   expect(wallet).toEqual({ balance: String(1000 - answered), sequence: 1 + answered });
   server.child.kill('SIGTERM');

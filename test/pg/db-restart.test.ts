@@ -67,11 +67,11 @@ suite('PostgreSQL restart under load (runs only with DATABASE_URL)', () => {
     }
   }, 120_000);
 
-  const gql = async (query: string, variables: Record<string, unknown>) =>
-    postGraphQL({ agent, port, token: adminKey }, { query, variables }, ANSWER_TIMEOUT_MS);
-  const ok = async (query: string, variables: Record<string, unknown>) => {
-    const { json } = await gql(query, variables);
-    if (json.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(json.errors)}`);
+  const gql = async <T,>(query: string, variables: Record<string, unknown>) =>
+    postGraphQL<T>({ agent, port, token: adminKey }, { query, variables }, ANSWER_TIMEOUT_MS);
+  const ok = async <T,>(query: string, variables: Record<string, unknown>): Promise<T> => {
+    const { json } = await gql<T>(query, variables);
+    if (json.errors?.length || !json.data) throw new Error(`GraphQL errors: ${JSON.stringify(json.errors)}`);
     return json.data;
   };
 
@@ -81,7 +81,7 @@ suite('PostgreSQL restart under load (runs only with DATABASE_URL)', () => {
     const grantedMillis = 10_000_000;
     const accounts: string[] = [];
     for (let w = 0; w < WALLETS; w += 1) {
-      const accountId = (await ok(`mutation($i: CreateAccountInput!) { createAccount(input: $i) { id } }`, { i: { name: `restart ${w}`, kind: 'USER' } })).createAccount.id;
+      const accountId = (await ok<{ createAccount: { id: string } }>(`mutation($i: CreateAccountInput!) { createAccount(input: $i) { id } }`, { i: { name: `restart ${w}`, kind: 'USER' } })).createAccount.id;
       await ok(`mutation($i: GrantCreditsInput!) { grantCredits(input: $i) { id } }`,
         { i: { accountId, amount: String(grantedMillis / 1000), source: 'PURCHASE', idempotencyKey: `${runId}-grant-${w}` } });
       accounts.push(accountId);
@@ -179,11 +179,11 @@ suite('PostgreSQL restart under load (runs only with DATABASE_URL)', () => {
     for (const c of charges) expect(posted.get(c.key)).toEqual([c.id]);
     for (const [w, accountId] of accounts.entries()) {
       const mine = charges.filter((c) => c.wallet === w);
-      const wallet = (await ok(`query($id: ID!) { wallet(accountId: $id) { balance sequence } }`, { id: accountId })).wallet;
+      const wallet = (await ok<{ wallet: { balance: string; sequence: number } }>(`query($id: ID!) { wallet(accountId: $id) { balance sequence } }`, { id: accountId })).wallet;
       expect(Math.round(Number(wallet.balance) * 1000)).toBe(grantedMillis - mine.reduce((s, c) => s + c.millis, 0));
       expect(wallet.sequence).toBe(1 + mine.length);
     }
-    expect((await ok(`{ auditLedger { ok violations } }`, {})).auditLedger).toEqual({ ok: true, violations: [] });
+    expect((await ok<{ auditLedger: unknown }>(`{ auditLedger { ok violations } }`, {})).auditLedger).toEqual({ ok: true, violations: [] });
 
     // eslint-disable-next-line no-console
     console.log(`database restart: ${charges.length} charges, ${unavailable.length} SERVICE_UNAVAILABLE answers retried, `

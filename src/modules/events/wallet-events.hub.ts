@@ -40,7 +40,6 @@ export class WalletEventHub {
    * `subscriptionsPerAccountMax` subscribers on this instance.
    */
   subscribe(accountId: string, startAfter: number): AsyncIterableIterator<TransactionRow> {
-    const hub = this;
     if ((this.listeners.get(accountId)?.size ?? 0) >= this.subscriptionsPerAccountMax) {
       throw new AppError(ErrorCode.RATE_LIMITED, `at most ${this.subscriptionsPerAccountMax} live subscriptions per account; close one first`, {
         limit: 'subscriptionsPerAccount', subscriptionsMax: this.subscriptionsPerAccountMax,
@@ -60,6 +59,7 @@ export class WalletEventHub {
       wake?.();
     };
     this.addListener(accountId, listener);
+    const stopListening = () => this.removeListener(accountId, listener);
     const pending: TransactionRow[] = [];
     /**
      * Catching up from the ledger, one page at a time (undefined: not catching up; null: to the end;
@@ -72,7 +72,7 @@ export class WalletEventHub {
 
     /** Reads the next page from `last`; returns whether there may be more to read. */
     const readPage = async (upTo: number | null): Promise<boolean> => {
-      const rows = await hub.readAfter(accountId, last, REPLAY_PAGE_SIZE);
+      const rows = await this.readAfter(accountId, last, REPLAY_PAGE_SIZE);
       for (const row of rows) {
         if (upTo !== null && row.sequence! > upTo) return false;
         pending.push(row);
@@ -126,13 +126,13 @@ export class WalletEventHub {
       },
       async return(): Promise<IteratorResult<TransactionRow>> {
         done = true;
-        hub.removeListener(accountId, listener);
+        stopListening();
         wake?.();
         return { value: undefined, done: true };
       },
       async throw(error?: unknown): Promise<IteratorResult<TransactionRow>> {
         done = true;
-        hub.removeListener(accountId, listener);
+        stopListening();
         throw error;
       },
       [Symbol.asyncIterator]() {

@@ -12,9 +12,8 @@ export class WalletEventsResolver {
     description: 'Each committed change of the wallet in sequence order; with afterSequence, first everything after it.',
     subscribe: async ({ args, context }) => {
       const ctx = context as Context;
-      const accountId = args.accountId as string;
+      const { accountId, afterSequence } = args as { accountId: string; afterSequence?: number | null };
       assertCanRead(ctx.viewer, accountId);
-      const afterSequence = args.afterSequence as number | null | undefined;
       if (afterSequence !== null && afterSequence !== undefined && afterSequence < 0) throw badInput('afterSequence must be ≥ 0', 'afterSequence');
       const wallet = isUuid(accountId) ? await ctx.services.wallets.get(accountId) : null;
       if (!wallet) throw notFound('account');

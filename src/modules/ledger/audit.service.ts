@@ -14,7 +14,8 @@ const VIOLATIONS_MAX = 100;
 interface Check {
   name: string;
   query: ReturnType<typeof sql>;
-  describe: (row: Record<string, unknown>) => string;
+  /** Columns are selected as text (ids, `::text` casts), so a row reads as strings. */
+  describe: (row: Record<string, string | null>) => string;
 }
 
 const CHECKS: Check[] = [
@@ -115,7 +116,7 @@ export interface AuditResult {
 export async function auditLedger(executor: Executor): Promise<AuditResult> {
   const violations: string[] = [];
   for (const c of CHECKS) {
-    for (const row of await rows<Record<string, unknown>>(executor, c.query)) {
+    for (const row of await rows<Record<string, string | null>>(executor, c.query)) {
       violations.push(`${c.name}: ${c.describe(row)}`);
     }
   }

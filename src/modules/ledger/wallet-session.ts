@@ -134,7 +134,7 @@ export class WalletSession {
       balanceAfterMillis: figures.balanceMillis,
       availableAfterMillis: figures.availableMillis,
       createdAt: this.now,
-    } as TransactionRow;
+    };
     const { pos: _pos, ...insertable } = row;
     this.pendingTransactions.push(insertable);
     for (const e of entries) {

@@ -513,7 +513,7 @@ interface DecimalRule {
 /** Reports `value` unless it is a decimal string obeying `rule`. */
 function checkDecimal(value: unknown, path: string, report: Report, rule: DecimalRule): void {
   const parsed = typeof value === 'string' ? parseDecimal(value, { signed: true }) : undefined;
-  if (!parsed) return report(path, `${show(value)} is not a decimal string`);
+  if (!parsed || typeof value !== 'string') return report(path, `${show(value)} is not a decimal string`);
   if (parsed.scale > rule.maxFraction) {
     return report(path, `${value} has more than ${rule.maxFraction} fractional digits`);
   }
@@ -596,7 +596,7 @@ function checkBatchDiscounts(value: unknown, report: Report): void {
     checkFields(discount, BATCH_FIELDS, at, report);
     const { minCount } = discount;
     if (!Number.isSafeInteger(minCount) || (minCount as number) < 1) report(`${at}.minCount`, `${show(minCount)} must be a whole number ≥ 1`);
-    else if (seen.has(minCount)) report(`${at}.minCount`, `${minCount} is listed twice`);
+    else if (seen.has(minCount)) report(`${at}.minCount`, `${show(minCount)} is listed twice`);
     seen.add(minCount);
     checkDecimal(discount.percentOff, `${at}.percentOff`, report, PERCENT);
   });
