@@ -4,7 +4,10 @@
  * quotes are purged by the job.
  */
 import { sql } from 'drizzle-orm';
-import type { Client } from 'graphql-ws';
+import {
+  ChargeDocument, CreateRateCardDraftDocument, CreditsApiError, PublishRateCardDocument, QuoteDocument, SetRateCardRatesDocument, WalletEventsDocument,
+  type CreditsClient, type GenerationInput,
+} from '../../src/client';
 import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
 import { WalletEventHub } from '../../src/modules/events';
 import type { TransactionRow } from '../../src/modules/ledger';
@@ -14,27 +17,30 @@ let t: TestApp;
 beforeAll(async () => { t = await startTestApp({ subscriptionsPerConnectionMax: 3, subscriptionsPerAccountMax: 4, quotesPerRequestMax: 5 }); });
 afterAll(async () => { await t.close(); });
 
-const EVENTS = `subscription($id: ID!) { walletEvents(accountId: $id) { sequence } }`;
+type Refusal = Pick<CreditsApiError, 'code' | 'extensions'>;
 
 /** Subscribes and resolves once the server has accepted it (its first event) or refused it (its error). */
-function open(client: Client, accountId: string): { result: Promise<'open' | { code: string; extensions: any }>; stop: () => void } {
+function open(client: CreditsClient, accountId: string): { result: Promise<'open' | Refusal>; stop: () => void } {
   let stop = () => {};
-  const result = new Promise<'open' | { code: string; extensions: any }>((resolve, reject) => {
+  const result = new Promise<'open' | Refusal>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no answer')), 10_000);
-    stop = client.subscribe({ query: EVENTS, variables: { id: accountId } }, {
-      next: (value: any) => { clearTimeout(timer); resolve(value.errors ? { code: value.errors[0].extensions.code, extensions: value.errors[0].extensions } : 'open'); },
-      error: (error: any) => { clearTimeout(timer); const e = Array.isArray(error) ? error[0] : error; resolve({ code: e?.extensions?.code, extensions: e?.extensions }); },
-      complete: () => {},
+    stop = client.subscribe(WalletEventsDocument, { accountId }, {
+      next: () => { clearTimeout(timer); resolve('open'); },
+      error: (error) => {
+        clearTimeout(timer);
+        if (error instanceof CreditsApiError) resolve({ code: error.code, extensions: error.extensions });
+        else reject(error instanceof Error ? error : new Error(`subscription failed: ${JSON.stringify(error)}`));
+      },
     });
   });
   return { result, stop: () => stop() };
 }
 
 /** Opens a subscription and proves it is live by charging and waiting for the event. */
-async function openLive(client: Client, accountId: string) {
+async function openLive(client: CreditsClient, accountId: string) {
   const sub = open(client, accountId);
   await new Promise((resolve) => setTimeout(resolve, 100));
-  await t.ok(`mutation($i: ChargeInput!) { charge(input: $i) { id } }`, { i: { accountId, amount: '1', idempotencyKey: uniqueKey() } });
+  await t.op(ChargeDocument, { input: { accountId, amount: '1', idempotencyKey: uniqueKey() } });
   expect(await sub.result).toBe('open');
   return sub;
 }
@@ -42,7 +48,7 @@ async function openLive(client: Client, accountId: string) {
 test('one connection holds at most subscriptionsPerConnectionMax subscriptions', async () => {
   const accounts = [await t.createAccount(), await t.createAccount(), await t.createAccount(), await t.createAccount()];
   for (const a of accounts) await t.grant(a, '100');
-  const client = t.ws();
+  const client = t.client();
   const subs = [];
   for (const a of accounts.slice(0, 3)) subs.push(await openLive(client, a));
   const fourth = await open(client, accounts[3]).result;
@@ -57,8 +63,8 @@ test('one account has at most subscriptionsPerAccountMax subscribers, over all c
   const accountId = await t.createAccount();
   await t.grant(accountId, '100');
   const subs = [];
-  for (let i = 0; i < 4; i += 1) subs.push(await openLive(t.ws(), accountId));
-  const fifth = await open(t.ws(), accountId).result;
+  for (let i = 0; i < 4; i += 1) subs.push(await openLive(t.client(), accountId));
+  const fifth = await open(t.client(), accountId).result;
   expect(fifth).toMatchObject({ code: 'RATE_LIMITED', extensions: { limit: 'subscriptionsPerAccount', subscriptionsMax: 4 } });
   for (const s of subs) s.stop();
 });
@@ -85,14 +91,16 @@ test('a replay reads one page of the ledger at a time, as the reader takes event
 
 describe('quotes', () => {
   let accountId: string;
+  // Aliased quotes in one request: a document of its own, as a client that tries to multiply work would send it.
   const QUOTE = (alias: string) => `${alias}: quote(accountId: $a, generation: { action: "amp.generate", params: { count: 1 } }) { id credits }`;
+  const generation: GenerationInput = { action: 'amp.generate', params: { count: 1 } };
 
   beforeAll(async () => {
-    const draftId = (await t.ok(`mutation { createRateCardDraft(input: { name: "amplification", empty: true }) { id } }`)).createRateCardDraft.id;
-    await t.ok(`mutation($i: SetRatesInput!) { setRateCardRates(input: $i) { id } }`, { i: { draftId, rates: [
+    const draftId = (await t.op(CreateRateCardDraftDocument, { input: { name: 'amplification', empty: true } })).createRateCardDraft.id;
+    await t.op(SetRateCardRatesDocument, { input: { draftId, rates: [
       { action: 'amp.generate', components: [{ unit: 'IMAGE', pricePerUnit: '2' }] },
     ] } });
-    await t.ok(`mutation($id: ID!) { publishRateCard(draftId: $id) { version } }`, { id: draftId });
+    await t.op(PublishRateCardDocument, { draftId });
     accountId = await t.createAccount();
   });
 
@@ -107,15 +115,15 @@ describe('quotes', () => {
 
   test('the job purges quotes that expired longer ago than idempotency keys live, and only those', async () => {
     const countMine = async () => Number((await rows<{ n: string }>(t.database.db, sql`select count(*) as n from quotes where account_id = ${accountId}`))[0].n);
-    const old = await t.ok(`query($a: ID!) { ${QUOTE('q')} }`, { a: accountId });
-    expect(old.q.id).toBeTruthy();
+    const old = await t.op(QuoteDocument, { accountId, generation });
+    expect(old.quote.id).toBeTruthy();
     const before = await countMine();
     const { quoteTtlSeconds, idempotencyKeyTtlSeconds } = t.app.services.config;
     t.clock.advanceSeconds(quoteTtlSeconds + idempotencyKeyTtlSeconds + 60);
-    const fresh = await t.ok(`query($a: ID!) { ${QUOTE('q')} }`, { a: accountId });
+    const fresh = await t.op(QuoteDocument, { accountId, generation });
     expect(await t.app.services.pricing.purgeExpiredQuotes()).toBeGreaterThanOrEqual(before);
     expect(await countMine()).toBe(1); // only the fresh one is left
     const left = await rows<{ id: string }>(t.database.db, sql`select id from quotes where account_id = ${accountId}`);
-    expect(left.map((r) => r.id)).toEqual([fresh.q.id]);
+    expect(left.map((r) => r.id)).toEqual([fresh.quote.id]);
   });
 });

@@ -24,7 +24,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { startTestApp, uniqueKey, type GqlResult, type TestApp } from '../helpers/harness';
+import {
+  AuditLedgerDocument, CaptureHoldDocument, ChargeDocument, CreditsApiError, GrantCreditsDocument, RefundDocument, ReleaseHoldDocument,
+  ReserveCreditsDocument, TransactionsDocument, WalletDocument, type CaptureInput, type ChargeInput, type GrantCreditsInput, type GraphQLErrorPayload,
+  type HoldFieldsFragment, type RefundInput, type ReleaseInput, type ReserveInput, type TransactionFieldsFragment,
+} from '../../src/client';
+import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
 
 // ------------------------------------------------------------------ configuration
 
@@ -273,26 +278,56 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('badAmount' as const), value: fc.constantFrom<string | number>('1.2345', '0', '-1', '0.0001', 'abc', '1e3', 1.2345, 0) }) },
 );
 
-// ------------------------------------------------------------------ GraphQL documents
+// ------------------------------------------------------------------ requests
 
-const TX = `id type status amount debtChange heldChange balanceAfter idempotencyKey relatedTransactionId holdId createdAt entries { bucketId amount originBucketId }`;
-const HOLD = `id accountId amount status expiresAt createdAt`;
+type ReqKind = 'grant' | 'charge' | 'reserve' | 'capture' | 'release' | 'refund';
+/** The field each kind's mutation answers in. */
+const FIELD: Record<ReqKind, string> = {
+  grant: 'grantCredits', charge: 'charge', reserve: 'reserveCredits', capture: 'captureHold', release: 'releaseHold', refund: 'refund',
+};
+/**
+ * An input as sent. Inputs are built loosely: amounts are sometimes JSON numbers (the Credits scalar
+ * takes them; its generated type says string), and bad ones are sent on purpose.
+ */
+type Input = Record<string, unknown>;
 
-const DOCS = {
-  grant: { field: 'grantCredits', doc: `mutation($input: GrantCreditsInput!) { grantCredits(input: $input) { ${TX} } }` },
-  charge: { field: 'charge', doc: `mutation($input: ChargeInput!) { charge(input: $input) { ${TX} } }` },
-  reserve: { field: 'reserveCredits', doc: `mutation($input: ReserveInput!) { reserveCredits(input: $input) { ${HOLD} } }` },
-  capture: { field: 'captureHold', doc: `mutation($input: CaptureInput!) { captureHold(input: $input) { ${TX} } }` },
-  release: { field: 'releaseHold', doc: `mutation($input: ReleaseInput!) { releaseHold(input: $input) { ${HOLD} } }` },
-  refund: { field: 'refund', doc: `mutation($input: RefundInput!) { refund(input: $input) { ${TX} } }` },
-} as const;
-type ReqKind = keyof typeof DOCS;
+/** A mutation's result: a ledger transaction, or a hold for reserve and release. */
+type Answer = { tx: TransactionFieldsFragment } | { hold: HoldFieldsFragment };
 
-const CHECK = `query($id: ID!) {
-  wallet(accountId: $id) { balance available held debt sequence buckets { id remaining held } }
-  transactions(accountId: $id, first: 1) { edges { node { id status type failureCode sequence } } }
-  auditLedger { ok violations }
-}`;
+const txOf = (answer: Answer): TransactionFieldsFragment => {
+  if (!('tx' in answer)) throw new Error(`expected a transaction, got ${JSON.stringify(answer)}`);
+  return answer.tx;
+};
+const holdOf = (answer: Answer): HoldFieldsFragment => {
+  if (!('hold' in answer)) throw new Error(`expected a hold, got ${JSON.stringify(answer)}`);
+  return answer.hold;
+};
+
+/** Sends a request of `kind` through its typed operation. */
+async function send(kind: ReqKind, input: Input): Promise<Answer> {
+  switch (kind) {
+    case 'grant': return { tx: (await t.op(GrantCreditsDocument, { input: input as GrantCreditsInput })).grantCredits };
+    case 'charge': return { tx: (await t.op(ChargeDocument, { input: input as ChargeInput })).charge };
+    case 'capture': return { tx: (await t.op(CaptureHoldDocument, { input: input as CaptureInput })).captureHold };
+    case 'refund': return { tx: (await t.op(RefundDocument, { input: input as RefundInput })).refund };
+    case 'reserve': return { hold: (await t.op(ReserveCreditsDocument, { input: input as ReserveInput })).reserveCredits };
+    case 'release': return { hold: (await t.op(ReleaseHoldDocument, { input: input as ReleaseInput })).releaseHold };
+  }
+}
+
+/** What the server answered: the result, or every error with the data sent beside them. */
+type Outcome = { answer: Answer; errors: null } | { answer: null; errors: readonly GraphQLErrorPayload[]; data: unknown };
+
+async function attempt(kind: ReqKind, input: Input): Promise<Outcome> {
+  try {
+    return { answer: await send(kind, input), errors: null };
+  } catch (error) {
+    if (!(error instanceof CreditsApiError)) throw error;
+    return { answer: null, errors: error.errors, data: error.data };
+  }
+}
+
+const codesOf = (outcome: Outcome) => outcome.errors?.map((e) => e.extensions?.code) ?? [];
 
 /** What the step must have done to the wallet's ledger (the newest transaction and the sequence). */
 type LedgerEffect =
@@ -303,7 +338,7 @@ type LedgerEffect =
 /** A concrete request: what was sent (absolute values, so a re-send is the same request). */
 interface Req {
   kind: ReqKind;
-  input: Record<string, unknown>;
+  input: Input;
   /** Values the model needs, decoded from `input`. */
   millis: Millis | null;
   holdId?: string;
@@ -315,7 +350,7 @@ interface Req {
 
 interface Sent {
   req: Req;
-  response: GqlResult;
+  response: Outcome;
   /** Whether the server keeps the result under the key (success or recorded refusal). */
   stored: boolean;
 }
@@ -323,7 +358,7 @@ interface Sent {
 /** What the model says a request must do. */
 type Expectation =
   | { refused: string; stored: boolean; details?: Record<string, string> }
-  | { refused?: undefined; commit: (data: any) => void };
+  | { refused?: undefined; commit: (answer: Answer) => void };
 
 // ------------------------------------------------------------------ the test
 
@@ -384,7 +419,7 @@ class Run {
     switch (op.kind) {
       case 'grant': {
         const expiresAtMs = op.expiresIn === null ? null : m.now + op.expiresIn * 1000;
-        const input: Record<string, unknown> = { accountId: this.accountId, amount: creditsInput(op.millis, op.asNumber), source: op.source, idempotencyKey: key };
+        const input: Input = { accountId: this.accountId, amount: creditsInput(op.millis, op.asNumber), source: op.source, idempotencyKey: key };
         if (op.priority !== null) input.priority = op.priority;
         if (expiresAtMs !== null) input.expiresAt = new Date(expiresAtMs).toISOString();
         return { kind: 'grant', input, millis: op.millis, expiresAtMs, priority: op.priority ?? DEFAULT_PRIORITY[op.source] };
@@ -395,7 +430,7 @@ class Run {
       }
       case 'reserve': {
         const millis = this.amountOf(op.amount, m.freeTotal());
-        const input: Record<string, unknown> = { accountId: this.accountId, amount: fmt(millis), idempotencyKey: key };
+        const input: Input = { accountId: this.accountId, amount: fmt(millis), idempotencyKey: key };
         if (op.ttl !== null) input.ttlSeconds = op.ttl;
         return { kind: 'reserve', input, millis, ttl: op.ttl };
       }
@@ -404,7 +439,7 @@ class Run {
         if (holdId === null) return null;
         const hold = m.holds.find((h) => h.id === holdId);
         const millis = this.partAmount(op.part, hold?.amount ?? 1000);
-        const input: Record<string, unknown> = { holdId, idempotencyKey: key };
+        const input: Input = { holdId, idempotencyKey: key };
         if (millis !== null) input.amount = fmt(millis);
         return { kind: 'capture', input, millis, holdId };
       }
@@ -421,7 +456,7 @@ class Run {
         if (pool.length === 0) return null;
         const debit = pool[op.debit % pool.length];
         const millis = this.partAmount(op.part, Math.max(m.refundable(debit), 1));
-        const input: Record<string, unknown> = { transactionId: debit.transactionId, idempotencyKey: key };
+        const input: Input = { transactionId: debit.transactionId, idempotencyKey: key };
         if (millis !== null) input.amount = fmt(millis);
         return { kind: 'refund', input, millis, debit };
       }
@@ -434,7 +469,7 @@ class Run {
 
   expect(req: Req): Expectation {
     const m = this.model;
-    const txBasics = (data: any, type: string, amount: Millis) => {
+    const txBasics = (data: TransactionFieldsFragment, type: string, amount: Millis) => {
       expect(data).toMatchObject({ type, status: 'SUCCEEDED', amount: fmt(amount), idempotencyKey: req.input.idempotencyKey });
     };
     switch (req.kind) {
@@ -442,7 +477,8 @@ class Run {
         if (req.expiresAtMs !== null && req.expiresAtMs! <= m.now) return { refused: 'BAD_USER_INPUT', stored: false };
         const amount = req.millis!;
         return {
-          commit: (data) => {
+          commit: (answer) => {
+            const data = txOf(answer);
             txBasics(data, 'GRANT', amount);
             expect(data.entries).toHaveLength(1);
             expect(data.entries[0].amount).toBe(fmt(amount));
@@ -467,10 +503,11 @@ class Run {
           return { refused: 'INSUFFICIENT_CREDITS', stored: true, details: { required: fmt(amount), available: fmt(available), shortfall: fmt(amount - available) } };
         }
         return {
-          commit: (data) => {
+          commit: (answer) => {
+            const data = txOf(answer);
             txBasics(data, 'CHARGE', -amount);
             expect(data.debtChange).toBe(fmt(plan.short));
-            expect(sortEntries(data.entries)).toEqual(sortEntries(plan.allocations.map((a) => ({ bucketId: a.bucketId, amount: fmt(-a.millis), originBucketId: null }))));
+            expect(sortEntries(entriesOf(data))).toEqual(sortEntries(plan.allocations.map((a) => ({ bucketId: a.bucketId, amount: fmt(-a.millis), originBucketId: null }))));
             for (const a of plan.allocations) m.buckets.get(a.bucketId)!.remaining -= a.millis;
             m.debt += plan.short;
             if (plan.short > 0) count('charge into overdraft');
@@ -492,7 +529,8 @@ class Run {
         }
         const expiresAt = m.now + ttl * 1000;
         return {
-          commit: (data) => {
+          commit: (answer) => {
+            const data = holdOf(answer);
             expect(data).toMatchObject({ accountId: this.accountId, amount: fmt(amount), status: 'ACTIVE', expiresAt: new Date(expiresAt).toISOString() });
             m.holds.push({ id: data.id, amount, expiresAt, status: 'ACTIVE', allocations: plan.allocations });
           },
@@ -517,11 +555,12 @@ class Run {
           left -= take;
         }
         return {
-          commit: (data) => {
+          commit: (answer) => {
+            const data = txOf(answer);
             txBasics(data, 'CAPTURE', -amount);
             expect(data.heldChange).toBe(fmt(-hold.amount));
             expect(data.holdId).toBe(hold.id);
-            expect(sortEntries(data.entries)).toEqual(sortEntries(taken.map((a) => ({ bucketId: a.bucketId, amount: fmt(-a.millis), originBucketId: null }))));
+            expect(sortEntries(entriesOf(data))).toEqual(sortEntries(taken.map((a) => ({ bucketId: a.bucketId, amount: fmt(-a.millis), originBucketId: null }))));
             for (const a of taken) m.buckets.get(a.bucketId)!.remaining -= a.millis;
             hold.status = 'CAPTURED';
             m.debits.push({ transactionId: data.id, kind: 'CAPTURE', entries: taken.map((a) => ({ origin: a.bucketId, millis: a.millis })), returned: new Map() });
@@ -535,7 +574,8 @@ class Run {
         if (status === 'EXPIRED') return { refused: 'HOLD_EXPIRED', stored: true };
         if (status !== 'ACTIVE') return { refused: 'HOLD_NOT_FOUND', stored: true };
         return {
-          commit: (data) => {
+          commit: (answer) => {
+            const data = holdOf(answer);
             expect(data).toMatchObject({ id: hold.id, amount: fmt(hold.amount), status: 'RELEASED' });
             hold.status = 'RELEASED';
           },
@@ -567,12 +607,13 @@ class Run {
         expect(left).toBe(0);
         const repaid = plan.reduce((s, p) => s + p.repay, 0);
         return {
-          commit: (data) => {
+          commit: (answer) => {
+            const data = txOf(answer);
             txBasics(data, 'REFUND', amount);
             expect(data.relatedTransactionId).toBe(debit.transactionId);
             expect(data.debtChange).toBe(fmt(-repaid));
             const byOrigin = new Map<string, { bucketId: string; amount: string }>();
-            for (const e of data.entries as { bucketId: string; amount: string; originBucketId: string | null }[]) {
+            for (const e of data.entries) {
               expect(byOrigin.has(originKey(e.originBucketId))).toBe(false);
               byOrigin.set(originKey(e.originBucketId), e);
             }
@@ -607,19 +648,19 @@ class Run {
   /** Sends a request, checks the answer against the model's verdict and applies it to the model. */
   async perform(req: Req): Promise<void> {
     const verdict = this.expect(req);
-    const { field, doc } = DOCS[req.kind];
-    const response = await t.gql(doc, { input: req.input });
+    const response = await attempt(req.kind, req.input);
     if (verdict.refused !== undefined) {
       expect({ errors: response.errors?.length, code: response.errors?.[0]?.extensions?.code }).toEqual({ errors: 1, code: verdict.refused });
-      expect(response.data?.[field] ?? null).toBeNull();
-      if (verdict.details) expect(response.errors![0].extensions).toMatchObject(verdict.details);
+      expect(response.answer).toBeNull();
+      if (response.answer === null) expect((response.data as Partial<Record<string, unknown>> | null)?.[FIELD[req.kind]] ?? null).toBeNull();
+      if (verdict.details) expect(response.errors?.[0].extensions).toMatchObject(verdict.details);
       this.sent.push({ req, response, stored: verdict.stored });
       count(`${req.kind} ${verdict.refused}`);
       this.effect = verdict.stored ? { kind: 'failed', code: verdict.refused } : { kind: 'none' };
       return;
     }
-    if (response.errors?.length) throw new Error(`expected ${req.kind} to succeed, got ${JSON.stringify(response.errors)}`);
-    verdict.commit(response.data![field]);
+    if (response.answer === null) throw new Error(`expected ${req.kind} to succeed, got ${JSON.stringify(response.errors)}`);
+    verdict.commit(response.answer);
     this.sent.push({ req, response, stored: true });
     count(`${req.kind} ok`);
   }
@@ -652,7 +693,7 @@ class Run {
           await this.perform(first.req);
           break;
         }
-        const again = await t.gql(DOCS[first.req.kind].doc, { input: first.req.input });
+        const again = await attempt(first.req.kind, first.req.input);
         expect(again).toEqual(first.response);
         this.effect = { kind: 'none' };
         count(`replay of a stored ${first.req.kind}`);
@@ -663,14 +704,14 @@ class Run {
         if (stored.length === 0) return this.skip('(no key to reuse)');
         const first = stored[op.index % stored.length];
         this.note(`reuses the key of ${first.req.kind} ${JSON.stringify(first.req.input)} with another comment`);
-        const other = await t.gql(DOCS[first.req.kind].doc, { input: { ...first.req.input, comment: 'a different request' } });
-        expect(other.errors?.map((e) => e.extensions?.code)).toEqual(['IDEMPOTENCY_KEY_REUSED']);
+        const other = await attempt(first.req.kind, { ...first.req.input, comment: 'a different request' });
+        expect(codesOf(other)).toEqual(['IDEMPOTENCY_KEY_REUSED']);
         this.effect = { kind: 'none' };
         break;
       }
       case 'badAmount': {
-        const response = await t.gql(DOCS.charge.doc, { input: { accountId: this.accountId, amount: op.value, idempotencyKey: uniqueKey('bad') } });
-        expect(response.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+        const response = await attempt('charge', { accountId: this.accountId, amount: op.value, idempotencyKey: uniqueKey('bad') });
+        expect(codesOf(response)).toEqual(['BAD_USER_INPUT']);
         this.effect = { kind: 'none' };
         break;
       }
@@ -697,14 +738,20 @@ class Run {
   }
 
   async check(): Promise<void> {
-    const data = await t.ok(CHECK, { id: this.accountId });
+    const [{ wallet: read }, { transactions }, { auditLedger }] = await Promise.all([
+      t.op(WalletDocument, { accountId: this.accountId }),
+      t.op(TransactionsDocument, { accountId: this.accountId, first: 1 }),
+      t.op(AuditLedgerDocument, {}),
+    ]);
+    if (!read) throw new Error(`no wallet ${this.accountId}`);
     const f = this.model.figures();
-    const { sequence, ...wallet } = data.wallet;
+    const { sequence } = read;
+    const wallet = { balance: read.balance, available: read.available, held: read.held, debt: read.debt, buckets: read.buckets.map(({ id, remaining, held }) => ({ id, remaining, held })) };
     expect(wallet).toEqual({
       balance: fmt(f.balance), available: fmt(f.available), held: fmt(f.held), debt: fmt(f.debt),
       buckets: this.model.visibleBuckets(),
     });
-    const newest = data.transactions.edges[0]?.node ?? null;
+    const newest = transactions.edges[0]?.node ?? null;
     if (this.effect.kind === 'none') {
       // Nothing written: no posted transaction, no recorded attempt.
       expect({ sequence, newest: newest?.id ?? null }).toEqual(this.last);
@@ -713,10 +760,15 @@ class Run {
       expect(newest).toMatchObject({ status: 'FAILED', failureCode: this.effect.code, sequence: null });
     }
     this.last = { sequence, newest: newest?.id ?? null };
-    const fresh = (data.auditLedger.violations as string[]).filter((v) => !baselineViolations.has(v));
+    const fresh = auditLedger.violations.filter((v) => !baselineViolations.has(v));
     expect(fresh).toEqual([]);
-    if (baselineViolations.size === 0) expect(data.auditLedger.ok).toBe(true);
+    if (baselineViolations.size === 0) expect(auditLedger.ok).toBe(true);
   }
+}
+
+/** A transaction's entries with the fields the model predicts (it does not track bucket sources). */
+function entriesOf(tx: TransactionFieldsFragment) {
+  return tx.entries.map(({ bucketId, amount, originBucketId }) => ({ bucketId, amount, originBucketId }));
 }
 
 function sortEntries<T extends { bucketId: string }>(entries: T[]): T[] {

@@ -6,10 +6,15 @@
  *
  * Version numbers are read from publishRateCard (PostgreSQL shares them across test files).
  */
+import {
+  CaptureHoldDocument, ChargeGenerationDocument, CreateRateCardDraftDocument, PublishRateCardDocument, QuoteDocument, ReserveCreditsDocument,
+  SetRateCardRatesDocument, WalletDocument, type CreateAccountInput, type GenerationInput, type RatePairInput,
+} from '../../src/client';
 import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
+import { pricingOf } from '../helpers/pricing';
 
 let t: TestApp;
-let version: number;
+let version: number | null;
 
 const ZONE = 'Europe/Berlin';
 
@@ -40,44 +45,41 @@ const CARD = [
     ],
   },
 ];
-const REQUIRED = [
+const REQUIRED: RatePairInput[] = [
   ...['sdxl', 'dall-e-3', 'midjourney-v6', 'flux-pro'].map((model) => ({ action: 'image.generate', model })),
   { action: 'image.erase' }, { action: 'image.upscale' }, { action: 'file.ingest' }, { action: 'text.generate', model: 'gpt-4o' }, { action: 'video.generate' },
 ];
 
-const QUOTE = `query($a: ID!, $g: GenerationInput!) { quote(accountId: $a, generation: $g) {
-  id credits affordable rateCardVersion lineItems { label credits kind } payingBuckets { credits } } }`;
-const TX_FIELDS = 'id type status amount balanceAfter action model params quoteId pricing';
-const CHARGE_GENERATION = `mutation($i: ChargeGenerationInput!) { chargeGeneration(input: $i) { ${TX_FIELDS} } }`;
-const RESERVE = `mutation($i: ReserveInput!) { reserveCredits(input: $i) { id amount status } }`;
-const CAPTURE = `mutation($i: CaptureInput!) { captureHold(input: $i) { ${TX_FIELDS} heldChange } }`;
-const WALLET = `query($id: ID!) { wallet(accountId: $id) { balance held } }`;
-
 beforeAll(async () => {
   t = await startTestApp();
-  const draftId = (await t.ok(`mutation { createRateCardDraft(input: { name: "PRODUCT.md examples", empty: true }) { id } }`)).createRateCardDraft.id;
-  await t.ok(`mutation($i: SetRatesInput!) { setRateCardRates(input: $i) { id } }`, { i: { draftId, rates: CARD, requiredPairs: REQUIRED } });
-  version = (await t.ok(`mutation($id: ID!) { publishRateCard(draftId: $id) { version } }`, { id: draftId })).publishRateCard.version;
+  const draftId = (await t.op(CreateRateCardDraftDocument, { input: { name: 'PRODUCT.md examples', empty: true } })).createRateCardDraft.id;
+  await t.op(SetRateCardRatesDocument, { input: { draftId, rates: CARD, requiredPairs: REQUIRED } });
+  version = (await t.op(PublishRateCardDocument, { draftId })).publishRateCard.version;
 });
 afterAll(async () => { await t.close(); });
 
 type Item = [kind: string, label: string, credits: string];
 const items = (q: { lineItems: { kind: string; label: string; credits: string }[] }): Item[] => q.lineItems.map((i) => [i.kind, i.label, i.credits]);
 
-async function account(extra: Record<string, unknown> = {}): Promise<string> {
+async function account(extra: Partial<CreateAccountInput> = {}): Promise<string> {
   const id = await t.createAccount('examples', extra);
   await t.grant(id, '1000');
   return id;
 }
-const quote = async (accountId: string, generation: Record<string, unknown>) => (await t.ok(QUOTE, { a: accountId, g: generation })).quote;
-const balance = async (accountId: string): Promise<string> => (await t.ok(WALLET, { id: accountId })).wallet.balance;
+const quote = async (accountId: string, generation: GenerationInput) => (await t.op(QuoteDocument, { accountId, generation })).quote;
+const wallet = async (accountId: string) => {
+  const found = (await t.op(WalletDocument, { accountId })).wallet;
+  if (!found) throw new Error(`no wallet ${accountId}`);
+  return found;
+};
+const balance = async (accountId: string): Promise<string> => (await wallet(accountId)).balance;
 
 /** Quotes, charges by quote id, and checks the wallet moved by exactly the quote. Returns the quote. */
-async function quoteAndCharge(generation: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+async function quoteAndCharge(generation: GenerationInput, extra: Partial<CreateAccountInput> = {}) {
   const accountId = await account(extra);
   const q = await quote(accountId, generation);
   expect(q.rateCardVersion).toBe(version);
-  const charged = (await t.ok(CHARGE_GENERATION, { i: { accountId, quoteId: q.id, idempotencyKey: uniqueKey('example') } })).chargeGeneration;
+  const charged = (await t.op(ChargeGenerationDocument, { input: { accountId, quoteId: q.id, idempotencyKey: uniqueKey('example') } })).chargeGeneration;
   expect(charged).toMatchObject({ type: 'CHARGE', status: 'SUCCEEDED', quoteId: q.id, action: generation.action, model: generation.model ?? null });
   expect(charged.pricing).toMatchObject({ rateCardVersion: version, quotedCredits: q.credits });
   expect(charged.amount).toBe(q.credits === '0' ? '0' : `-${q.credits}`);
@@ -113,7 +115,7 @@ describe('PRODUCT.md §4 worked examples, quoted and charged through GraphQL', (
     expect(charged.params).toEqual({ resolution });
   });
 
-  test.each<[string, string, Record<string, unknown>]>([
+  test.each<[string, string, GenerationInput]>([
     ['text-to-image (a model without its own price)', '8', { action: 'image.generate', model: 'any-new-model' }],
     ['erase', '7', { action: 'image.erase' }],
     ['upscale (a zero price)', '0', { action: 'image.upscale' }],
@@ -178,9 +180,9 @@ describe('time windows in the card\'s time zone (the test clock moves forward on
     expect(items(q)).toEqual([['BASE', '10 s at 2', '20'], ['TIME_WINDOW', 'peak ×1.5', '10']]);
     // A direct charge at the same moment prices the same.
     const accountId = await account();
-    const charged = (await t.ok(CHARGE_GENERATION, { i: { accountId, generation: video(10), idempotencyKey: uniqueKey() } })).chargeGeneration;
+    const charged = (await t.op(ChargeGenerationDocument, { input: { accountId, generation: video(10), idempotencyKey: uniqueKey() } })).chargeGeneration;
     expect(charged.amount).toBe('-30');
-    expect(charged.pricing.lineItems).toContainEqual({ kind: 'TIME_WINDOW', label: 'peak ×1.5', credits: '10' });
+    expect(pricingOf(charged).lineItems).toContainEqual({ kind: 'TIME_WINDOW', label: 'peak ×1.5', credits: '10' });
   });
 
   test('a quote taken at peak keeps its price when charged after the window closed', async () => {
@@ -192,7 +194,7 @@ describe('time windows in the card\'s time zone (the test clock moves forward on
     expect((await quote(accountId, video(10))).credits).toBe('30');
     t.clock.advanceSeconds(2 * 60); // 18:01: the window closed, the first quote is still valid
     expect((await quote(accountId, video(10))).credits).toBe('20');
-    const charged = (await t.ok(CHARGE_GENERATION, { i: { accountId, quoteId: q.id, idempotencyKey: uniqueKey() } })).chargeGeneration;
+    const charged = (await t.op(ChargeGenerationDocument, { input: { accountId, quoteId: q.id, idempotencyKey: uniqueKey() } })).chargeGeneration;
     expect(charged.amount).toBe('-30');
   });
 
@@ -210,17 +212,17 @@ describe('time windows in the card\'s time zone (the test clock moves forward on
   test('a priced capture is priced in the hold\'s time window, so a replay after the window changed returns the first transaction', async () => {
     t.clock.set(new Date(nextLocal(WEEKDAYS, '17:00').getTime() + 50 * 60_000)); // 17:50
     const accountId = await account();
-    const hold = (await t.ok(RESERVE, { i: { accountId, generation: video(10), idempotencyKey: uniqueKey() } })).reserveCredits;
+    const hold = (await t.op(ReserveCreditsDocument, { input: { accountId, generation: video(10), idempotencyKey: uniqueKey() } })).reserveCredits;
     expect(hold.amount).toBe('30');
     t.clock.advanceSeconds(8 * 60); // 17:58: the generation took 8 s
     const input = { holdId: hold.id, generation: video(8), idempotencyKey: uniqueKey('capture') };
-    const first = (await t.ok(CAPTURE, { i: input })).captureHold;
+    const first = (await t.op(CaptureHoldDocument, { input })).captureHold;
     expect(first).toMatchObject({ type: 'CAPTURE', amount: '-24', heldChange: '-30' });
     // The client did not see the answer and retries at 18:05: the same capture, not a new price.
     t.clock.advanceSeconds(7 * 60);
-    expect((await t.ok(CAPTURE, { i: input })).captureHold).toEqual(first);
+    expect((await t.op(CaptureHoldDocument, { input })).captureHold).toEqual(first);
     expect(await balance(accountId)).toBe('976');
-    expect((await t.ok(WALLET, { id: accountId })).wallet.held).toBe('0');
+    expect((await wallet(accountId)).held).toBe('0');
   });
 
   test('the ledger stays consistent', async () => {

@@ -12,31 +12,18 @@ import { createApp, type App } from '../../src/main';
 import { loadConfig } from '../../src/config';
 import { openDatabase, type Database } from '../../src/db/client';
 import { quotes } from '../../src/db/schema';
+import {
+  CaptureHoldDocument, ChargeGenerationDocument, CreateRateCardDraftDocument, PublishRateCardDocument, QuoteDocument, RateCardDocument,
+  RateCardDraftDocument, ReserveCreditsDocument, SetRateCardRateDocument, SetRateCardRatesDocument, TransactionDocument, TransactionsDocument,
+  UpdateWalletDocument, WalletDocument, type CaptureInput, type ChargeGenerationInput, type ChargeGenerationMutation, type CreateAccountInput,
+  type GenerationInput, type QuoteQuery, type RatePairInput, type ReserveInput,
+} from '../../src/client';
 import { isPostgres, startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
+import { pricingOf } from '../helpers/pricing';
 
 let t: TestApp;
 beforeAll(async () => { t = await startTestApp(); });
 afterAll(async () => { await t.close(); });
-
-// ------------------------------------------------------------------------------------------ GraphQL
-
-const CARD_FIELDS = 'id version status name rates requiredPairs publishedAt';
-const CREATE_DRAFT = `mutation($i: CreateRateCardDraftInput!) { createRateCardDraft(input: $i) { ${CARD_FIELDS} } }`;
-const SET_RATES = `mutation($i: SetRatesInput!) { setRateCardRates(input: $i) { ${CARD_FIELDS} } }`;
-const SET_RATE = `mutation($i: SetRateInput!) { setRateCardRate(input: $i) { ${CARD_FIELDS} } }`;
-const PUBLISH = `mutation($id: ID!) { publishRateCard(draftId: $id) { ${CARD_FIELDS} } }`;
-const RATE_CARD = `query($v: Int) { rateCard(version: $v) { ${CARD_FIELDS} } }`;
-const QUOTE = `query($a: ID!, $g: GenerationInput!) { quote(accountId: $a, generation: $g) {
-  id accountId credits available affordable rateCardVersion action model expiresAt
-  lineItems { label credits kind } payingBuckets { bucketId source credits } } }`;
-const TX_FIELDS = `id accountId type status amount requestedAmount balanceAfter heldChange action model params quoteId holdId
-  pricing vendorUsage failureCode failureMessage idempotencyKey entries { bucketId bucketSource amount }`;
-const CHARGE_GENERATION = `mutation($i: ChargeGenerationInput!) { chargeGeneration(input: $i) { ${TX_FIELDS} } }`;
-const RESERVE = `mutation($i: ReserveInput!) { reserveCredits(input: $i) { id accountId amount status action model quoteId } }`;
-const CAPTURE = `mutation($i: CaptureInput!) { captureHold(input: $i) { ${TX_FIELDS} } }`;
-const TRANSACTION = `query($id: ID!) { transaction(id: $id) { ${TX_FIELDS} } }`;
-const HISTORY = `query($id: ID!) { transactions(accountId: $id, first: 100) { edges { node { ${TX_FIELDS} } } } }`;
-const WALLET = `query($id: ID!) { wallet(accountId: $id) { balance available held sequence buckets { id source remaining held } } }`;
 
 // ------------------------------------------------------------------------------------------ cards
 
@@ -72,46 +59,59 @@ const BASE_RATES: Rate[] = [...IMAGE_RATES, ...TEXT_RATES, { action: 'image.eras
 const withSdxlPrice = (price: string): Rate[] =>
   BASE_RATES.map((r) => (r.model === 'sdxl' ? { ...r, components: [{ unit: 'IMAGE', pricePerUnit: price }] } : r));
 
-async function draft(rates: Rate[], requiredPairs?: { action: string; model?: string | null }[]): Promise<string> {
-  const id = (await t.ok(CREATE_DRAFT, { i: { name: `card ${uniqueKey()}`, empty: true } })).createRateCardDraft.id as string;
-  await t.ok(SET_RATES, { i: { draftId: id, rates, requiredPairs } });
+async function draft(rates: Rate[], requiredPairs?: RatePairInput[]): Promise<string> {
+  const id = (await t.op(CreateRateCardDraftDocument, { input: { name: `card ${uniqueKey()}`, empty: true } })).createRateCardDraft.id;
+  await t.op(SetRateCardRatesDocument, { input: { draftId: id, rates, requiredPairs } });
   return id;
 }
 
 /** Publishes a card and returns its version (never assumed: PostgreSQL shares versions across files). */
-async function publish(rates: Rate[] = BASE_RATES, requiredPairs?: { action: string; model?: string | null }[]): Promise<number> {
+async function publish(rates: Rate[] = BASE_RATES, requiredPairs?: RatePairInput[]): Promise<number> {
   const id = await draft(rates, requiredPairs);
-  const card = (await t.ok(PUBLISH, { id })).publishRateCard;
+  const card = (await t.op(PublishRateCardDocument, { draftId: id })).publishRateCard;
   expect(card).toMatchObject({ id, status: 'PUBLISHED', version: expect.any(Number) });
+  if (card.version === null) throw new Error('published without a version');
   return card.version;
 }
 
+/** The SDXL rate's components on a card (rates are JSON). */
+const sdxlComponents = (card: { rates: unknown } | null) => (card?.rates as Rate[] | undefined)?.find((r) => r.model === 'sdxl')?.components;
+
 // ------------------------------------------------------------------------------------------ helpers
 
-const sdxl = (count = 1) => ({ action: 'image.generate', model: 'sdxl', params: { count } });
-const gpt4o = (inputTokens: number, outputTokens: number) => ({ action: 'text.generate', model: 'gpt-4o', params: { inputTokens, outputTokens } });
+const sdxl = (count = 1): GenerationInput => ({ action: 'image.generate', model: 'sdxl', params: { count } });
+const gpt4o = (inputTokens: number, outputTokens: number): GenerationInput => ({ action: 'text.generate', model: 'gpt-4o', params: { inputTokens, outputTokens } });
 
-async function quote(accountId: string, generation: Record<string, unknown>, token?: string | null) {
-  return (await t.ok(QUOTE, { a: accountId, g: generation }, token)).quote;
+async function quote(accountId: string, generation: GenerationInput, token?: string | null) {
+  return (await t.op(QuoteDocument, { accountId, generation }, token)).quote;
 }
-async function chargeGeneration(input: Record<string, unknown>) {
-  return (await t.ok(CHARGE_GENERATION, { i: { idempotencyKey: uniqueKey('gen'), ...input } })).chargeGeneration;
+async function chargeGeneration(input: Omit<ChargeGenerationInput, 'idempotencyKey'>) {
+  return (await t.op(ChargeGenerationDocument, { input: { idempotencyKey: uniqueKey('gen'), ...input } })).chargeGeneration;
 }
-const chargeGenerationFails = (input: Record<string, unknown>, token?: string | null) =>
-  t.fails(CHARGE_GENERATION, { i: { idempotencyKey: uniqueKey('gen'), ...input } }, token);
-async function reserve(input: Record<string, unknown>) {
-  return (await t.ok(RESERVE, { i: { idempotencyKey: uniqueKey('hold'), ...input } })).reserveCredits;
+const chargeGenerationFails = (input: Omit<ChargeGenerationInput, 'idempotencyKey'>, token?: string | null) =>
+  t.opFails(ChargeGenerationDocument, { input: { idempotencyKey: uniqueKey('gen'), ...input } }, token);
+async function reserve(input: Omit<ReserveInput, 'idempotencyKey'>) {
+  return (await t.op(ReserveCreditsDocument, { input: { idempotencyKey: uniqueKey('hold'), ...input } })).reserveCredits;
 }
-async function capture(input: Record<string, unknown>) {
-  return (await t.ok(CAPTURE, { i: { idempotencyKey: uniqueKey('capture'), ...input } })).captureHold;
+async function capture(input: Omit<CaptureInput, 'idempotencyKey'>) {
+  return (await t.op(CaptureHoldDocument, { input: { idempotencyKey: uniqueKey('capture'), ...input } })).captureHold;
 }
-const wallet = async (id: string) => (await t.ok(WALLET, { id })).wallet;
-const history = async (id: string): Promise<any[]> => (await t.ok(HISTORY, { id })).transactions.edges.map((e: any) => e.node);
+const wallet = async (id: string) => {
+  const found = (await t.op(WalletDocument, { accountId: id })).wallet;
+  if (!found) throw new Error(`no wallet ${id}`);
+  return found;
+};
+const transaction = async (id: string) => {
+  const found = (await t.op(TransactionDocument, { id })).transaction;
+  if (!found) throw new Error(`no transaction ${id}`);
+  return found;
+};
+const history = async (id: string) => (await t.op(TransactionsDocument, { accountId: id, first: 100 })).transactions.edges.map((e) => e.node);
 const quoteRows = (accountId: string) => t.database.db.select().from(quotes).where(eq(quotes.accountId, accountId));
 const cleanAudit = async () => expect(await t.audit()).toEqual({ ok: true, violations: [] });
 
 /** A funded account (100 purchased credits unless told otherwise). */
-async function funded(amount = '100', extra: Record<string, unknown> = {}): Promise<string> {
+async function funded(amount = '100', extra: Partial<CreateAccountInput> = {}): Promise<string> {
   const id = await t.createAccount('pricing test', extra);
   if (amount !== '0') await t.grant(id, amount);
   return id;
@@ -129,9 +129,9 @@ describe('rate cards: drafts, publishing and versions', () => {
       { action: 'image.generate', model: 'sdxl', components: [{ unit: 'IMAGE', pricePerUnit: '6' }] },
       { action: 'video.generate', components: [{ unit: 'SECOND', pricePerUnit: '2' }], timeZone: 'Mars/Olympus' },
     ], [{ action: 'audio.tts', model: 'eleven' }, { action: 'image.generate', model: 'sdxl' }]);
-    const error = await t.fails(PUBLISH, { id });
+    const error = await t.opFails(PublishRateCardDocument, { draftId: id });
     expect(error.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'rates' });
-    const problems: string[] = error.extensions.problems;
+    const problems = error.extensions.problems as string[];
     expect(problems).toHaveLength(6);
     expect(error.message).toContain('6 problems');
     for (const expected of [
@@ -143,15 +143,15 @@ describe('rate cards: drafts, publishing and versions', () => {
       /^audio\.tts × eleven has no price$/,
     ]) expect(problems).toContainEqual(expect.stringMatching(expected));
     // Once the rates are fixed, the unpriced required pair is the one problem left.
-    await t.ok(SET_RATES, { i: { draftId: id, rates: BASE_RATES } });
-    const missing = await t.fails(PUBLISH, { id });
+    await t.op(SetRateCardRatesDocument, { input: { draftId: id, rates: BASE_RATES } });
+    const missing = await t.opFails(PublishRateCardDocument, { draftId: id });
     expect(missing.extensions.problems).toEqual(['audio.tts × eleven has no price']);
     // Still a draft; the current version did not move.
-    expect((await t.ok(`query($id: ID!) { rateCardDraft(id: $id) { status version } }`, { id })).rateCardDraft).toEqual({ status: 'DRAFT', version: null });
-    expect((await t.ok(RATE_CARD, {})).rateCard.version).toBe(before);
+    expect((await t.op(RateCardDraftDocument, { id })).rateCardDraft).toMatchObject({ status: 'DRAFT', version: null });
+    expect((await t.op(RateCardDocument, {})).rateCard?.version).toBe(before);
     // Completed, it publishes as the next version.
-    await t.ok(SET_RATE, { i: { draftId: id, rate: { action: 'audio.tts', model: 'eleven', components: [{ unit: 'SECOND', pricePerUnit: '0.5' }] } } });
-    const published = (await t.ok(PUBLISH, { id })).publishRateCard;
+    await t.op(SetRateCardRateDocument, { input: { draftId: id, rate: { action: 'audio.tts', model: 'eleven', components: [{ unit: 'SECOND', pricePerUnit: '0.5' }] } } });
+    const published = (await t.op(PublishRateCardDocument, { draftId: id })).publishRateCard;
     expect(published.version).toBeGreaterThan(before);
     expect(published.requiredPairs).toEqual([{ action: 'audio.tts', model: 'eleven' }, { action: 'image.generate', model: 'sdxl' }]);
   });
@@ -160,62 +160,62 @@ describe('rate cards: drafts, publishing and versions', () => {
     const v1 = await publish(withSdxlPrice('5'));
     const v2 = await publish(withSdxlPrice('6'));
     expect(v2).toBeGreaterThan(v1);
-    const current = (await t.ok(RATE_CARD, {})).rateCard;
+    const current = (await t.op(RateCardDocument, {})).rateCard;
     expect(current).toMatchObject({ version: v2, status: 'PUBLISHED', publishedAt: expect.any(String) });
-    expect(current.rates.find((r: Rate) => r.model === 'sdxl').components).toEqual([{ unit: 'IMAGE', pricePerUnit: '6' }]);
-    const old = (await t.ok(RATE_CARD, { v: v1 })).rateCard;
+    expect(sdxlComponents(current)).toEqual([{ unit: 'IMAGE', pricePerUnit: '6' }]);
+    const old = (await t.op(RateCardDocument, { version: v1 })).rateCard;
     expect(old).toMatchObject({ version: v1, status: 'PUBLISHED' });
-    expect(old.rates.find((r: Rate) => r.model === 'sdxl').components).toEqual([{ unit: 'IMAGE', pricePerUnit: '5' }]);
-    expect((await t.ok(RATE_CARD, { v: v2 + 1000 })).rateCard).toBeNull();
+    expect(sdxlComponents(old)).toEqual([{ unit: 'IMAGE', pricePerUnit: '5' }]);
+    expect((await t.op(RateCardDocument, { version: v2 + 1000 })).rateCard).toBeNull();
     // Prices are readable by every caller, user tokens included.
     const accountId = await funded('0');
-    expect((await t.ok(RATE_CARD, { v: v1 }, await t.userToken(accountId))).rateCard.version).toBe(v1);
+    expect((await t.op(RateCardDocument, { version: v1 }, await t.userToken(accountId))).rateCard?.version).toBe(v1);
   });
 
   test('a published version is immutable: its rates cannot be set and it cannot be published again', async () => {
     const id = await draft(withSdxlPrice('5'));
-    const { version } = (await t.ok(PUBLISH, { id })).publishRateCard;
-    const setAll = await t.fails(SET_RATES, { i: { draftId: id, rates: withSdxlPrice('1') } });
+    const { version } = (await t.op(PublishRateCardDocument, { draftId: id })).publishRateCard;
+    const setAll = await t.opFails(SetRateCardRatesDocument, { input: { draftId: id, rates: withSdxlPrice('1') } });
     expect(setAll.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'draftId' });
-    const setOne = await t.fails(SET_RATE, { i: { draftId: id, rate: { action: 'image.generate', model: 'sdxl', components: [{ unit: 'IMAGE', pricePerUnit: '1' }] } } });
+    const setOne = await t.opFails(SetRateCardRateDocument, { input: { draftId: id, rate: { action: 'image.generate', model: 'sdxl', components: [{ unit: 'IMAGE', pricePerUnit: '1' }] } } });
     expect(setOne.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'draftId' });
-    const again = await t.fails(PUBLISH, { id });
+    const again = await t.opFails(PublishRateCardDocument, { draftId: id });
     expect(again.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'draftId' });
-    const stored = (await t.ok(RATE_CARD, { v: version })).rateCard;
-    expect(stored.rates.find((r: Rate) => r.model === 'sdxl').components).toEqual([{ unit: 'IMAGE', pricePerUnit: '5' }]);
-    expect((await t.ok(RATE_CARD, {})).rateCard.version).toBe(version);
+    const stored = (await t.op(RateCardDocument, { version })).rateCard;
+    expect(sdxlComponents(stored)).toEqual([{ unit: 'IMAGE', pricePerUnit: '5' }]);
+    expect((await t.op(RateCardDocument, {})).rateCard?.version).toBe(version);
   });
 
   test('a new draft copies the current version (or a given one); changing it never touches the version', async () => {
     const v1 = await publish(withSdxlPrice('5'));
     const v2 = await publish(withSdxlPrice('9'));
-    const copy = (await t.ok(CREATE_DRAFT, { i: { name: 'copy of current' } })).createRateCardDraft;
+    const copy = (await t.op(CreateRateCardDraftDocument, { input: { name: 'copy of current' } })).createRateCardDraft;
     expect(copy).toMatchObject({ status: 'DRAFT', version: null });
-    expect(copy.rates.find((r: Rate) => r.model === 'sdxl').components).toEqual([{ unit: 'IMAGE', pricePerUnit: '9' }]);
-    const old = (await t.ok(CREATE_DRAFT, { i: { name: 'copy of old', basedOnVersion: v1 } })).createRateCardDraft;
-    expect(old.rates.find((r: Rate) => r.model === 'sdxl').components).toEqual([{ unit: 'IMAGE', pricePerUnit: '5' }]);
-    await t.ok(SET_RATE, { i: { draftId: copy.id, rate: { action: 'image.generate', model: 'sdxl', components: [{ unit: 'IMAGE', pricePerUnit: '1' }] } } });
-    expect((await t.ok(RATE_CARD, { v: v2 })).rateCard.rates.find((r: Rate) => r.model === 'sdxl').components).toEqual([{ unit: 'IMAGE', pricePerUnit: '9' }]);
-    expect((await t.fails(CREATE_DRAFT, { i: { name: 'x', basedOnVersion: v2 + 1000 } })).extensions.code).toBe('NOT_FOUND');
+    expect(sdxlComponents(copy)).toEqual([{ unit: 'IMAGE', pricePerUnit: '9' }]);
+    const old = (await t.op(CreateRateCardDraftDocument, { input: { name: 'copy of old', basedOnVersion: v1 } })).createRateCardDraft;
+    expect(sdxlComponents(old)).toEqual([{ unit: 'IMAGE', pricePerUnit: '5' }]);
+    await t.op(SetRateCardRateDocument, { input: { draftId: copy.id, rate: { action: 'image.generate', model: 'sdxl', components: [{ unit: 'IMAGE', pricePerUnit: '1' }] } } });
+    expect(sdxlComponents((await t.op(RateCardDocument, { version: v2 })).rateCard)).toEqual([{ unit: 'IMAGE', pricePerUnit: '9' }]);
+    expect((await t.opFails(CreateRateCardDraftDocument, { input: { name: 'x', basedOnVersion: v2 + 1000 } })).extensions.code).toBe('NOT_FOUND');
   });
 
   test('drafts published at the same time get distinct versions, and the highest is current', async () => {
     const before = await publish();
     const ids = await Promise.all([draft(withSdxlPrice('5')), draft(withSdxlPrice('6')), draft(withSdxlPrice('7'))]);
-    const versions = (await Promise.all(ids.map((id) => t.ok(PUBLISH, { id })))).map((r) => r.publishRateCard.version as number).sort((a, b) => a - b);
+    const versions = (await Promise.all(ids.map((id) => t.op(PublishRateCardDocument, { draftId: id })))).map((r) => r.publishRateCard.version as number).sort((a, b) => a - b);
     expect(new Set(versions).size).toBe(3);
     expect(versions[0]).toBeGreaterThan(before);
-    expect((await t.ok(RATE_CARD, {})).rateCard.version).toBe(versions[2]);
+    expect((await t.op(RateCardDocument, {})).rateCard?.version).toBe(versions[2]);
   });
 
   test('only admins manage rate cards', async () => {
     const service = await t.key('SERVICE');
     const accountId = await funded('0');
-    expect((await t.fails(CREATE_DRAFT, { i: { name: 'x' } }, service)).extensions.code).toBe('FORBIDDEN');
-    expect((await t.fails(CREATE_DRAFT, { i: { name: 'x' } }, await t.userToken(accountId))).extensions.code).toBe('FORBIDDEN');
+    expect((await t.opFails(CreateRateCardDraftDocument, { input: { name: 'x' } }, service)).extensions.code).toBe('FORBIDDEN');
+    expect((await t.opFails(CreateRateCardDraftDocument, { input: { name: 'x' } }, await t.userToken(accountId))).extensions.code).toBe('FORBIDDEN');
     const id = await draft(BASE_RATES);
-    expect((await t.fails(PUBLISH, { id }, service)).extensions.code).toBe('FORBIDDEN');
-    expect((await t.fails(SET_RATES, { i: { draftId: id, rates: [] } }, service)).extensions.code).toBe('FORBIDDEN');
+    expect((await t.opFails(PublishRateCardDocument, { draftId: id }, service)).extensions.code).toBe('FORBIDDEN');
+    expect((await t.opFails(SetRateCardRatesDocument, { input: { draftId: id, rates: [] } }, service)).extensions.code).toBe('FORBIDDEN');
   });
 });
 
@@ -268,7 +268,7 @@ describe('quotes', () => {
     ]);
     // The charge takes exactly those buckets.
     const charged = await chargeGeneration({ accountId, quoteId: q.id });
-    expect(charged.entries.map((e: any) => [e.bucketId, e.amount])).toEqual([[promo, '-5'], [allowance, '-10'], [purchaseSoon, '-8'], [purchaseNever, '-2']]);
+    expect(charged.entries.map((e) => [e.bucketId, e.amount])).toEqual([[promo, '-5'], [allowance, '-10'], [purchaseSoon, '-8'], [purchaseNever, '-2']]);
     // More than the applicable buckets hold: not affordable (the text-only promo does not count).
     const tooMuch = await quote(accountId, sdxl(20));
     expect(tooMuch).toMatchObject({ credits: '100', affordable: false, available: '98' });
@@ -285,13 +285,13 @@ describe('quotes', () => {
     const empty = await funded('0');
     expect(await quote(empty, sdxl())).toMatchObject({ credits: '5', affordable: false, available: '0', payingBuckets: [] });
     const frozen = await funded('100');
-    await t.ok(`mutation($i: UpdateWalletInput!) { updateWallet(input: $i) { frozen } }`, { i: { accountId: frozen, frozen: true } });
+    await t.op(UpdateWalletDocument, { input: { accountId: frozen, frozen: true } });
     expect(await quote(frozen, sdxl())).toMatchObject({ credits: '5', affordable: false });
     // Free actions are always affordable.
     expect(await quote(empty, { action: 'image.generate', model: 'sdxl', params: { count: 0 } })).toMatchObject({ credits: '0', affordable: true });
   });
 
-  test.each<[string, Record<string, unknown>, string]>([
+  test.each<[string, GenerationInput, string]>([
     ['unknown action', { action: 'audio.tts', model: 'eleven' }, 'generation.action'],
     ['unknown model of an action without a default price', { action: 'text.generate', model: 'gpt-5', params: { inputTokens: 1, outputTokens: 1 } }, 'generation.model'],
     ['no model for an action without a default price', { action: 'text.generate', params: { inputTokens: 1, outputTokens: 1 } }, 'generation.model'],
@@ -311,25 +311,25 @@ describe('quotes', () => {
     await publish();
     const accountId = await funded();
     const before = await wallet(accountId);
-    const refusedQuote = await t.fails(QUOTE, { a: accountId, g: generation });
+    const refusedQuote = await t.opFails(QuoteDocument, { accountId, generation });
     expect(refusedQuote.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
     const key = uniqueKey('bad');
-    const refusedCharge = await t.fails(CHARGE_GENERATION, { i: { accountId, generation, idempotencyKey: key } });
+    const refusedCharge = await t.opFails(ChargeGenerationDocument, { input: { accountId, generation, idempotencyKey: key } });
     expect(refusedCharge.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
-    const refusedHold = await t.fails(RESERVE, { i: { accountId, generation, idempotencyKey: uniqueKey('bad') } });
+    const refusedHold = await t.opFails(ReserveCreditsDocument, { input: { accountId, generation, idempotencyKey: uniqueKey('bad') } });
     expect(refusedHold.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
     // No quote row, no transaction (not even a FAILED one), and the idempotency key is still free.
     expect(await quoteRows(accountId)).toHaveLength(0);
     expect(await history(accountId)).toHaveLength(1); // the grant
     expect(await wallet(accountId)).toEqual(before);
-    const charged = (await t.ok(CHARGE_GENERATION, { i: { accountId, generation: sdxl(), idempotencyKey: key } })).chargeGeneration;
+    const charged = (await t.op(ChargeGenerationDocument, { input: { accountId, generation: sdxl(), idempotencyKey: key } })).chargeGeneration;
     expect(charged).toMatchObject({ status: 'SUCCEEDED', amount: '-5' });
   });
 
   test('a quote for an unknown account is NOT_FOUND; another account\'s quote cannot be used', async () => {
     await publish();
-    expect((await t.fails(QUOTE, { a: '00000000-0000-4000-8000-000000000000', g: sdxl() })).extensions.code).toBe('NOT_FOUND');
-    expect((await t.fails(QUOTE, { a: 'not-a-uuid', g: sdxl() })).extensions.code).toBe('NOT_FOUND');
+    expect((await t.opFails(QuoteDocument, { accountId: '00000000-0000-4000-8000-000000000000', generation: sdxl() })).extensions.code).toBe('NOT_FOUND');
+    expect((await t.opFails(QuoteDocument, { accountId: 'not-a-uuid', generation: sdxl() })).extensions.code).toBe('NOT_FOUND');
     const owner = await funded();
     const other = await funded();
     const q = await quote(owner, sdxl());
@@ -346,14 +346,14 @@ describe('quotes', () => {
     const token = await t.userToken(accountId);
     const q = await quote(accountId, sdxl(2), token);
     expect(q).toMatchObject({ credits: '10', affordable: true });
-    expect((await t.fails(QUOTE, { a: other, g: sdxl() }, token)).extensions.code).toBe('FORBIDDEN');
+    expect((await t.opFails(QuoteDocument, { accountId: other, generation: sdxl() }, token)).extensions.code).toBe('FORBIDDEN');
     expect((await chargeGenerationFails({ accountId, quoteId: q.id }, token)).extensions.code).toBe('FORBIDDEN');
     expect((await chargeGenerationFails({ accountId, generation: sdxl() }, token)).extensions.code).toBe('FORBIDDEN');
-    expect((await t.fails(RESERVE, { i: { accountId, quoteId: q.id, idempotencyKey: uniqueKey() } }, token)).extensions.code).toBe('FORBIDDEN');
+    expect((await t.opFails(ReserveCreditsDocument, { input: { accountId, quoteId: q.id, idempotencyKey: uniqueKey() } }, token)).extensions.code).toBe('FORBIDDEN');
     const readonly = await t.key('READONLY');
     expect(await quote(accountId, sdxl(), readonly)).toMatchObject({ credits: '5' });
     expect((await chargeGenerationFails({ accountId, quoteId: q.id }, readonly)).extensions.code).toBe('FORBIDDEN');
-    expect((await t.fails(QUOTE, { a: accountId, g: sdxl() }, null)).extensions.code).toBe('UNAUTHENTICATED');
+    expect((await t.opFails(QuoteDocument, { accountId, generation: sdxl() }, null)).extensions.code).toBe('UNAUTHENTICATED');
     // Nothing was charged and the quote is still usable by a key that may move credits.
     expect(await wallet(accountId)).toMatchObject({ balance: '100' });
     expect(await chargeGeneration({ accountId, quoteId: q.id })).toMatchObject({ amount: '-10', status: 'SUCCEEDED' });
@@ -377,7 +377,7 @@ describe('charging a generation', () => {
       rateCardVersion: v1, quotedCredits: '10', lineItems: [{ label: '2 images at 5', credits: '10', kind: 'BASE' }],
     });
     // History keeps the version the charge used.
-    expect((await t.ok(TRANSACTION, { id: charged.id })).transaction.pricing.rateCardVersion).toBe(v1);
+    expect(pricingOf(await transaction(charged.id)).rateCardVersion).toBe(v1);
     await cleanAudit();
   });
 
@@ -415,7 +415,7 @@ describe('charging a generation', () => {
     expect(failed).toMatchObject({
       type: 'CHARGE', status: 'FAILED', amount: '0', requestedAmount: '15', failureCode: 'INSUFFICIENT_CREDITS', action: 'image.generate', model: 'sdxl',
     });
-    expect(failed.pricing.rateCardVersion).toBe(version);
+    expect(pricingOf(failed).rateCardVersion).toBe(version);
     expect(await wallet(accountId)).toMatchObject({ balance: '12' });
   });
 
@@ -426,14 +426,14 @@ describe('charging a generation', () => {
     const ttl = t.app.services.config.quoteTtlSeconds; // 600 s by default
     t.clock.advanceSeconds(ttl + 1);
     const key = uniqueKey('expired');
-    const error = await t.fails(CHARGE_GENERATION, { i: { accountId, quoteId: q.id, idempotencyKey: key } });
+    const error = await t.opFails(ChargeGenerationDocument, { input: { accountId, quoteId: q.id, idempotencyKey: key } });
     expect(error.extensions).toMatchObject({ code: 'QUOTE_EXPIRED', reason: 'EXPIRED', quoteId: q.id, remedy: expect.any(String) });
     const [failed] = await history(accountId);
     expect(failed).toMatchObject({ type: 'CHARGE', status: 'FAILED', amount: '0', failureCode: 'QUOTE_EXPIRED', idempotencyKey: key, quoteId: q.id });
     expect(await wallet(accountId)).toMatchObject({ balance: '100', held: '0' });
     // A replay returns the same refusal without a second record; a hold on the quote is refused too.
-    expect((await t.fails(CHARGE_GENERATION, { i: { accountId, quoteId: q.id, idempotencyKey: key } })).extensions.code).toBe('QUOTE_EXPIRED');
-    expect((await t.fails(RESERVE, { i: { accountId, quoteId: q.id, idempotencyKey: uniqueKey() } })).extensions.code).toBe('QUOTE_EXPIRED');
+    expect((await t.opFails(ChargeGenerationDocument, { input: { accountId, quoteId: q.id, idempotencyKey: key } })).extensions.code).toBe('QUOTE_EXPIRED');
+    expect((await t.opFails(ReserveCreditsDocument, { input: { accountId, quoteId: q.id, idempotencyKey: uniqueKey() } })).extensions.code).toBe('QUOTE_EXPIRED');
     const records = await history(accountId);
     expect(records.filter((r) => r.status === 'FAILED').map((r) => [r.type, r.failureCode])).toEqual([['HOLD', 'QUOTE_EXPIRED'], ['CHARGE', 'QUOTE_EXPIRED']]);
     // Just before expiry a quote is still good.
@@ -450,7 +450,7 @@ describe('charging a generation', () => {
     await chargeGeneration({ accountId, quoteId: q.id });
     const again = await chargeGenerationFails({ accountId, quoteId: q.id });
     expect(again.extensions).toMatchObject({ code: 'QUOTE_EXPIRED', reason: 'ALREADY_USED', quoteId: q.id });
-    const hold = await t.fails(RESERVE, { i: { accountId, quoteId: q.id, idempotencyKey: uniqueKey() } });
+    const hold = await t.opFails(ReserveCreditsDocument, { input: { accountId, quoteId: q.id, idempotencyKey: uniqueKey() } });
     expect(hold.extensions).toMatchObject({ code: 'QUOTE_EXPIRED', reason: 'ALREADY_USED' });
     // A quote used by a hold cannot be charged either.
     const q2 = await quote(accountId, sdxl(1));
@@ -464,12 +464,12 @@ describe('charging a generation', () => {
     await publish();
     const accountId = await funded();
     const q = await quote(accountId, sdxl(2));
-    const results = await Promise.all(Array.from({ length: 5 }, () =>
-      t.gql(CHARGE_GENERATION, { i: { accountId, quoteId: q.id, idempotencyKey: uniqueKey('race') } })));
-    const paid = results.filter((r) => !r.errors);
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () =>
+      t.op(ChargeGenerationDocument, { input: { accountId, quoteId: q.id, idempotencyKey: uniqueKey('race') } })));
+    const paid = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     expect(paid).toHaveLength(1);
-    expect(paid[0].data.chargeGeneration).toMatchObject({ amount: '-10', quoteId: q.id });
-    for (const r of results.filter((x) => x.errors)) expect(r.errors![0].extensions).toMatchObject({ code: 'QUOTE_EXPIRED', reason: 'ALREADY_USED' });
+    expect(paid[0].chargeGeneration).toMatchObject({ amount: '-10', quoteId: q.id });
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ extensions: { code: 'QUOTE_EXPIRED', reason: 'ALREADY_USED' } });
     expect(await wallet(accountId)).toMatchObject({ balance: '90' });
     await cleanAudit();
   });
@@ -516,19 +516,19 @@ describe('charging a generation', () => {
     const accountId = await funded();
     const key = uniqueKey('replay');
     const input = { accountId, generation: sdxl(2), idempotencyKey: key };
-    const first = (await t.ok(CHARGE_GENERATION, { i: input })).chargeGeneration;
+    const first = (await t.op(ChargeGenerationDocument, { input })).chargeGeneration;
     expect(first).toMatchObject({ amount: '-10', pricing: { rateCardVersion: v1 } });
     await publish(withSdxlPrice('7'));
-    const replay = (await t.ok(CHARGE_GENERATION, { i: input })).chargeGeneration;
+    const replay = (await t.op(ChargeGenerationDocument, { input })).chargeGeneration;
     expect(replay).toEqual(first);
     // By quote id too: the quote is used, but a replay is not a second use.
     const q = await quote(accountId, sdxl(1));
     const byQuote = { accountId, quoteId: q.id, idempotencyKey: uniqueKey('replay') };
-    const firstByQuote = (await t.ok(CHARGE_GENERATION, { i: byQuote })).chargeGeneration;
+    const firstByQuote = (await t.op(ChargeGenerationDocument, { input: byQuote })).chargeGeneration;
     await publish(withSdxlPrice('9'));
-    expect((await t.ok(CHARGE_GENERATION, { i: byQuote })).chargeGeneration).toEqual(firstByQuote);
+    expect((await t.op(ChargeGenerationDocument, { input: byQuote })).chargeGeneration).toEqual(firstByQuote);
     // The same key with another input is refused.
-    const reused = await t.fails(CHARGE_GENERATION, { i: { ...input, generation: sdxl(3) } });
+    const reused = await t.opFails(ChargeGenerationDocument, { input: { ...input, generation: sdxl(3) } });
     expect(reused.extensions.code).toBe('IDEMPOTENCY_KEY_REUSED');
     expect(await wallet(accountId)).toMatchObject({ balance: '83' }); // 100 − 10 − 7
     expect((await history(accountId)).filter((r) => r.type === 'CHARGE')).toHaveLength(2);
@@ -540,7 +540,7 @@ describe('charging a generation', () => {
     const vendorUsage = { vendor: 'openai', requestId: 'req_123', cost: '0.0125', currency: 'USD', units: { inputTokens: 1000, outputTokens: 1000 } };
     const charged = await chargeGeneration({ accountId, generation: gpt4o(1000, 1000), vendorUsage });
     expect(charged).toMatchObject({ amount: '-12.5', vendorUsage });
-    expect((await t.ok(TRANSACTION, { id: charged.id })).transaction.vendorUsage).toEqual(vendorUsage);
+    expect((await transaction(charged.id)).vendorUsage).toEqual(vendorUsage);
   });
 
   test('a plan-tier multiplier prices the same action lower on a higher tier', async () => {
@@ -558,11 +558,11 @@ describe('charging a generation', () => {
     ]);
     const charged = await chargeGeneration({ accountId: pro, generation });
     expect(charged).toMatchObject({ amount: '-7' });
-    expect(charged.pricing.lineItems).toContainEqual({ kind: 'PLAN_MULTIPLIER', label: 'plan pro ×0.8', credits: '-1.75' });
+    expect(pricingOf(charged).lineItems).toContainEqual({ kind: 'PLAN_MULTIPLIER', label: 'plan pro ×0.8', credits: '-1.75' });
     // Every step of the flux-pro rate, with the pro multiplier last.
     const flux = await quote(pro, { action: 'image.generate', model: 'flux-pro', params: { count: 4, resolution: '4K', steps: 50, quality: 'hd' } });
     expect(flux).toMatchObject({ credits: '12.5' });
-    expect(flux.lineItems.map((i: any) => [i.kind, i.credits])).toEqual([
+    expect(flux.lineItems.map((i) => [i.kind, i.credits])).toEqual([
       ['RESOLUTION', '12'], ['BASE', '0.5'], ['MODIFIER', '18.75'], ['BATCH_DISCOUNT', '-6.25'], ['PLAN_MULTIPLIER', '-12.5'],
     ]);
   });
@@ -583,7 +583,7 @@ describe('holds priced from quotes and generations', () => {
       type: 'CAPTURE', status: 'SUCCEEDED', amount: '-20', heldChange: '-25', holdId: hold.id, quoteId: q.id, vendorUsage,
     });
     expect(captured.pricing).toMatchObject({ rateCardVersion: version, quotedCredits: '25' });
-    expect((await t.ok(TRANSACTION, { id: captured.id })).transaction.vendorUsage).toEqual(vendorUsage);
+    expect((await transaction(captured.id)).vendorUsage).toEqual(vendorUsage);
     expect(await wallet(accountId)).toMatchObject({ balance: '80', available: '80', held: '0' });
     await cleanAudit();
   });
@@ -593,12 +593,12 @@ describe('holds priced from quotes and generations', () => {
     const accountId = await funded();
     const q = await quote(accountId, { action: 'image.generate', model: 'dall-e-3', params: { quality: 'hd' } });
     const hold = await reserve({ accountId, quoteId: q.id });
-    const tooMuch = await t.fails(CAPTURE, { i: { holdId: hold.id, amount: '25.001', idempotencyKey: uniqueKey() } });
+    const tooMuch = await t.opFails(CaptureHoldDocument, { input: { holdId: hold.id, amount: '25.001', idempotencyKey: uniqueKey() } });
     expect(tooMuch.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'amount' });
     // Actual usage of three hd images (75) is capped at the 25 held.
     const captured = await capture({ holdId: hold.id, generation: { action: 'image.generate', model: 'dall-e-3', params: { quality: 'hd', count: 3 } } });
     expect(captured).toMatchObject({ amount: '-25', heldChange: '-25' });
-    expect(captured.pricing.lineItems).toEqual([
+    expect(pricingOf(captured).lineItems).toEqual([
       { label: '3 images at 10', credits: '30', kind: 'BASE' },
       { label: 'quality hd ×2.5', credits: '45', kind: 'MODIFIER' },
       { label: 'capped at the hold', credits: '-50', kind: 'CAP' },
@@ -629,7 +629,7 @@ describe('holds priced from quotes and generations', () => {
     const hold2 = await reserve({ accountId, generation: estimate });
     const capped = await capture({ holdId: hold2.id, generation: gpt4o(1000, 5000) });
     expect(capped).toMatchObject({ amount: '-22.5' });
-    expect(capped.pricing.lineItems.at(-1)).toEqual({ label: 'capped at the hold', credits: '-30', kind: 'CAP' });
+    expect(pricingOf(capped).lineItems.at(-1)).toEqual({ label: 'capped at the hold', credits: '-30', kind: 'CAP' });
     expect(await wallet(accountId)).toMatchObject({ balance: '67', held: '0' });
     await cleanAudit();
   });
@@ -642,13 +642,13 @@ describe('holds priced from quotes and generations', () => {
     await publish(withSdxlPrice('2'));
     const captured = await capture({ holdId: hold.id, generation: sdxl(3) });
     expect(captured).toMatchObject({ amount: '-15' });
-    expect(captured.pricing.rateCardVersion).toBe(v1);
+    expect(pricingOf(captured).rateCardVersion).toBe(v1);
     // Another model than the hold's cannot be captured; an amount hold cannot be priced.
     const hold2 = await reserve({ accountId, generation: sdxl(1) });
-    const otherModel = await t.fails(CAPTURE, { i: { holdId: hold2.id, generation: { action: 'image.generate', model: 'dall-e-3' }, idempotencyKey: uniqueKey() } });
+    const otherModel = await t.opFails(CaptureHoldDocument, { input: { holdId: hold2.id, generation: { action: 'image.generate', model: 'dall-e-3' }, idempotencyKey: uniqueKey() } });
     expect(otherModel.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'generation' });
     const amountHold = await reserve({ accountId, amount: '5' });
-    const unpriced = await t.fails(CAPTURE, { i: { holdId: amountHold.id, generation: sdxl(1), idempotencyKey: uniqueKey() } });
+    const unpriced = await t.opFails(CaptureHoldDocument, { input: { holdId: amountHold.id, generation: sdxl(1), idempotencyKey: uniqueKey() } });
     expect(unpriced.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'generation' });
     await cleanAudit();
   });
@@ -658,9 +658,9 @@ describe('holds priced from quotes and generations', () => {
     const accountId = await funded();
     const hold = await reserve({ accountId, generation: gpt4o(1000, 2000) });
     const input = { holdId: hold.id, generation: gpt4o(1000, 1000), idempotencyKey: uniqueKey('capture') };
-    const first = (await t.ok(CAPTURE, { i: input })).captureHold;
+    const first = (await t.op(CaptureHoldDocument, { input })).captureHold;
     await publish(withSdxlPrice('11'));
-    expect((await t.ok(CAPTURE, { i: input })).captureHold).toEqual(first);
+    expect((await t.op(CaptureHoldDocument, { input })).captureHold).toEqual(first);
     expect(await wallet(accountId)).toMatchObject({ balance: '87.5', held: '0' });
   });
 });
@@ -684,35 +684,27 @@ describe('the current card across the cache and instances', () => {
       const config = loadConfig({ port: 0, databaseUrl: process.env.DATABASE_URL || null, dataDir: '', loadDemo: false });
       other = await createApp({ config, clock: t.clock, database, runJobs: false });
       const otherUrl = await other.listen(0);
-      const onOther = async (query: string, variables: Record<string, unknown>) => {
-        const response = await fetch(`${otherUrl}/graphql`, {
-          method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminKey}` },
-          body: JSON.stringify({ query, variables }),
-        });
-        const body = (await response.json()) as { data?: any; errors?: unknown[] };
-        if (body.errors) throw new Error(JSON.stringify(body.errors));
-        return body.data;
-      };
+      const onOther = t.client(t.adminKey, { url: `${otherUrl}/graphql`, retry: { maxAttempts: 1 } });
 
       const v1 = await publish(withSdxlPrice('5'));
       const accountId = await funded();
       // The other instance loads (and caches) the current card.
-      expect((await onOther(QUOTE, { a: accountId, g: sdxl() })).quote).toMatchObject({ credits: '5', rateCardVersion: v1 });
+      expect((await onOther.request(QuoteDocument, { accountId, generation: sdxl() })).quote).toMatchObject({ credits: '5', rateCardVersion: v1 });
       // Publish here; the other instance hears about it (LISTEN/NOTIFY), well before its periodic refresh.
       const v2 = await publish(withSdxlPrice('6'));
-      let seen: any = null;
+      let seen: QuoteQuery['quote'] | null = null;
       for (let attempt = 0; attempt < 100; attempt++) {
-        seen = (await onOther(QUOTE, { a: accountId, g: sdxl() })).quote;
+        seen = (await onOther.request(QuoteDocument, { accountId, generation: sdxl() })).quote;
         if (seen.rateCardVersion === v2) break;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       expect(seen).toMatchObject({ credits: '6', rateCardVersion: v2 });
       // And the other way round: publish there, charge here.
-      const draftId = (await onOther(CREATE_DRAFT, { i: { name: 'from the other instance', empty: true } })).createRateCardDraft.id;
-      await onOther(SET_RATES, { i: { draftId, rates: withSdxlPrice('3') } });
-      const v3 = (await onOther(PUBLISH, { id: draftId })).publishRateCard.version;
+      const draftId = (await onOther.request(CreateRateCardDraftDocument, { input: { name: 'from the other instance', empty: true } })).createRateCardDraft.id;
+      await onOther.request(SetRateCardRatesDocument, { input: { draftId, rates: withSdxlPrice('3') } });
+      const v3 = (await onOther.request(PublishRateCardDocument, { draftId })).publishRateCard.version;
       expect(v3).toBeGreaterThan(v2);
-      let charged: any = null;
+      let charged: ChargeGenerationMutation['chargeGeneration'] | null = null;
       for (let attempt = 0; attempt < 100; attempt++) {
         const q = await quote(accountId, sdxl());
         if (q.rateCardVersion === v3) {
@@ -723,7 +715,7 @@ describe('the current card across the cache and instances', () => {
       }
       expect(charged).toMatchObject({ amount: '-3', pricing: { rateCardVersion: v3 } });
       // A quote made on one instance is charged on the other.
-      const q = (await onOther(QUOTE, { a: accountId, g: sdxl(2) })).quote;
+      const q = (await onOther.request(QuoteDocument, { accountId, generation: sdxl(2) })).quote;
       expect(await chargeGeneration({ accountId, quoteId: q.id })).toMatchObject({ amount: '-6', quoteId: q.id });
     } finally {
       await other?.stop();

@@ -1,3 +1,4 @@
+import { ChargeDocument, WalletDocument } from '../../src/client';
 import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
 
 let t: TestApp;
@@ -7,10 +8,9 @@ afterAll(async () => { await t.close(); });
 test('grant then charge moves credits and the audit stays clean', async () => {
   const accountId = await t.createAccount();
   await t.grant(accountId, '10');
-  const data = await t.ok(`mutation($i: ChargeInput!) { charge(input: $i) { type status amount balanceAfter sequence entries { amount bucketSource } account { id } } }`,
-    { i: { accountId, amount: '2.5', idempotencyKey: uniqueKey() } });
-  expect(data.charge).toMatchObject({ type: 'CHARGE', status: 'SUCCEEDED', amount: '-2.5', balanceAfter: '7.5', sequence: 2 });
-  const wallet = await t.ok(`query($id: ID!) { wallet(accountId: $id) { balance available held debt sequence buckets { remaining } } }`, { id: accountId });
+  const data = await t.op(ChargeDocument, { input: { accountId, amount: '2.5', idempotencyKey: uniqueKey() } });
+  expect(data.charge).toMatchObject({ type: 'CHARGE', status: 'SUCCEEDED', amount: '-2.5', balanceAfter: '7.5', sequence: 2, accountId });
+  const wallet = await t.op(WalletDocument, { accountId });
   expect(wallet.wallet).toMatchObject({ balance: '7.5', available: '7.5', held: '0', debt: '0', sequence: 2 });
   expect(await t.audit()).toEqual({ ok: true, violations: [] });
 });

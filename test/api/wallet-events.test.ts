@@ -3,49 +3,31 @@
  * duplicate — across replay-then-live, concurrent commits and out-of-order publishes — and nothing
  * for refused or uncommitted work.
  */
-import type { Client } from 'graphql-ws';
+import {
+  CaptureHoldDocument, ChargeDocument, ReleaseHoldDocument, ReserveCreditsDocument, TransactionsDocument, WalletDocument, WalletEventsDocument,
+  type CreditsClient, type WalletEventsSubscription, type WalletEventsSubscriptionVariables, type WalletQuery,
+} from '../../src/client';
 import { WalletEventHub } from '../../src/modules/events';
 import type { TransactionRow } from '../../src/modules/ledger';
-import { collect, startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
+import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
 
 let t: TestApp;
 beforeAll(async () => { t = await startTestApp(); });
 afterAll(async () => { await t.close(); });
 
-const S_EVENTS = `subscription($id: ID!, $after: Int) {
-  walletEvents(accountId: $id, afterSequence: $after) {
-    accountId sequence kind balance available transaction { id type status amount sequence balanceAfter }
-  }
-}`;
-const M_CHARGE = `mutation($i: ChargeInput!) { charge(input: $i) { id sequence status amount balanceAfter } }`;
-const M_RESERVE = `mutation($i: ReserveInput!) { reserveCredits(input: $i) { id status amount } }`;
-const M_CAPTURE = `mutation($i: CaptureInput!) { captureHold(input: $i) { id type amount sequence } }`;
-const M_RELEASE = `mutation($i: ReleaseInput!) { releaseHold(input: $i) { id status } }`;
-const Q_WALLET = `query($id: ID!) { wallet(accountId: $id) { balance available held sequence } }`;
-
-interface Event {
-  accountId: string;
-  sequence: number;
-  kind: string;
-  balance: string;
-  available: string;
-  transaction: { id: string; type: string; status: string; amount: string; sequence: number; balanceAfter: string };
-}
+type Event = WalletEventsSubscription['walletEvents'];
 
 const charge = (accountId: string, amount: string, idempotencyKey = uniqueKey('charge')) =>
-  t.gql(M_CHARGE, { i: { accountId, amount, idempotencyKey } });
-
-async function chargeOk(accountId: string, amount: string) {
-  const result = await charge(accountId, amount);
-  if (result.errors) throw new Error(JSON.stringify(result.errors));
-  return result.data.charge;
-}
+  t.op(ChargeDocument, { input: { accountId, amount, idempotencyKey } });
+const chargeOk = async (accountId: string, amount: string) => (await charge(accountId, amount)).charge;
+const chargeRefused = (accountId: string, amount: string) => t.opFails(ChargeDocument, { input: { accountId, amount, idempotencyKey: uniqueKey('charge') } });
+const wallet = (accountId: string) => t.op(WalletDocument, { accountId });
 
 /**
  * A running subscription: events as they arrive, `until(n)` resolves once n have, and `onEvent`
  * runs for each event when it arrives (before the next one is handled).
  */
-function live(client: Client, variables: Record<string, unknown>, onEvent?: (event: Event) => void) {
+function live(client: CreditsClient, variables: WalletEventsSubscriptionVariables, onEvent?: (event: Event) => void) {
   const events: Event[] = [];
   let failure: unknown = null;
   const waiters: { n: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
@@ -57,13 +39,10 @@ function live(client: Client, variables: Record<string, unknown>, onEvent?: (eve
       waiters.splice(waiters.indexOf(w), 1);
     }
   };
-  const unsubscribe = client.subscribe<{ walletEvents: Event }>({ query: S_EVENTS, variables }, {
-    next: (value) => {
-      if (value.errors) failure = new Error(`subscription error: ${JSON.stringify(value.errors)}`);
-      else {
-        events.push(value.data!.walletEvents);
-        onEvent?.(value.data!.walletEvents);
-      }
+  const unsubscribe = client.subscribe(WalletEventsDocument, variables, {
+    next: (data) => {
+      events.push(data.walletEvents);
+      onEvent?.(data.walletEvents);
       check();
     },
     error: (error) => { failure = error instanceof Error ? error : new Error(`subscription failed: ${JSON.stringify(error)}`); check(); },
@@ -94,14 +73,14 @@ async function subscribers(n: number): Promise<void> {
 
 /** Lets in-flight publishes and socket frames through, so a stray extra event would be seen. */
 async function settle(accountId: string): Promise<void> {
-  await t.ok(Q_WALLET, { id: accountId });
+  await wallet(accountId);
   await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
 describe('walletEvents', () => {
   test('pushes each committed change in order with balance/available after and the transaction', async () => {
     const accountId = await t.createAccount();
-    const sub = live(t.ws(), { id: accountId, after: 0 });
+    const sub = live(t.client(), { accountId, afterSequence: 0 });
     const grant = await t.grant(accountId, '10');
     await sub.until(1);
     const first = await chargeOk(accountId, '2.5');
@@ -109,7 +88,8 @@ describe('walletEvents', () => {
     await sub.until(3);
     await settle(accountId);
     sub.stop();
-    expect(sub.events).toEqual([
+    // the transaction carries every field; these are the ones an event must agree with
+    expect(sub.events).toMatchObject([
       { accountId, sequence: 1, kind: 'GRANT', balance: '10', available: '10', transaction: { id: grant.id, type: 'GRANT', status: 'SUCCEEDED', amount: '10', sequence: 1, balanceAfter: '10' } },
       { accountId, sequence: 2, kind: 'CHARGE', balance: '7.5', available: '7.5', transaction: { id: first.id, type: 'CHARGE', status: 'SUCCEEDED', amount: '-2.5', sequence: 2, balanceAfter: '7.5' } },
       { accountId, sequence: 3, kind: 'CHARGE', balance: '7.375', available: '7.375', transaction: { id: second.id, type: 'CHARGE', status: 'SUCCEEDED', amount: '-0.125', sequence: 3, balanceAfter: '7.375' } },
@@ -121,7 +101,7 @@ describe('walletEvents', () => {
     await t.grant(accountId, '10');
     await chargeOk(accountId, '1');
     const listening = t.app.services.events.subscriberCount();
-    const sub = live(t.ws(), { id: accountId });
+    const sub = live(t.client(), { accountId });
     await subscribers(listening + 1);
     await chargeOk(accountId, '1');
     await sub.until(1);
@@ -138,7 +118,7 @@ describe('walletEvents', () => {
     await t.grant(accountId, '5');
     await chargeOk(accountId, '2');
     await chargeOk(accountId, '3'); // sequences 1..5
-    const sub = live(t.ws(), { id: accountId, after: 2 });
+    const sub = live(t.client(), { accountId, afterSequence: 2 });
     await sub.until(3); // 3, 4, 5 replayed: the subscription is live from here
     const more = [];
     for (let i = 0; i < 5; i += 1) more.push(await chargeOk(accountId, '1'));
@@ -157,7 +137,7 @@ describe('walletEvents', () => {
     const accountId = await t.createAccount();
     await t.grant(accountId, '1000');
     for (let i = 0; i < 9; i += 1) await chargeOk(accountId, '1'); // sequences 1..10
-    const sub = live(t.ws(), { id: accountId, after: 0 });
+    const sub = live(t.client(), { accountId, afterSequence: 0 });
     // Commits racing with the subscription's start: each lands in the replay read, arrives live, or both.
     const racing = Promise.all(range(1, 10).map(() => chargeOk(accountId, '1')));
     await racing;
@@ -171,14 +151,14 @@ describe('walletEvents', () => {
   test('concurrent charges arrive as consecutive sequences with no gap or duplicate', async () => {
     const accountId = await t.createAccount();
     await t.grant(accountId, '100');
-    const sub = live(t.ws(), { id: accountId, after: 0 });
+    const sub = live(t.client(), { accountId, afterSequence: 0 });
     await sub.until(1);
     const charged = await Promise.all(range(1, 20).map(() => chargeOk(accountId, '1.5')));
     await sub.until(21);
     await settle(accountId);
     sub.stop();
     expect(sub.events.map((e) => e.sequence)).toEqual(range(1, 21));
-    expect(charged.map((c) => c.sequence).sort((a, b) => a - b)).toEqual(range(2, 21));
+    expect(charged.map((c) => c.sequence).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(range(2, 21));
     // Each event carries the transaction that took that sequence, and balances fall by 1.5 each step.
     const bySequence = new Map(charged.map((c) => [c.sequence, c.id]));
     for (const event of sub.events.slice(1)) {
@@ -186,15 +166,14 @@ describe('walletEvents', () => {
       expect(event).toMatchObject({ kind: 'CHARGE', transaction: { type: 'CHARGE', amount: '-1.5' } });
     }
     expect(sub.events.map((e) => Number(e.balance))).toEqual(range(0, 20).map((i) => 100 - 1.5 * i));
-    const wallet = (await t.ok(Q_WALLET, { id: accountId })).wallet;
-    expect(wallet).toMatchObject({ balance: '70', sequence: 21 });
+    expect((await wallet(accountId)).wallet).toMatchObject({ balance: '70', sequence: 21 });
   });
 
   test('two subscribers of one wallet each get the same complete sequence', async () => {
     const accountId = await t.createAccount();
     await t.grant(accountId, '50');
-    const a = live(t.ws(), { id: accountId, after: 0 });
-    const b = live(t.ws(await t.userToken(accountId)), { id: accountId, after: 0 });
+    const a = live(t.client(), { accountId, afterSequence: 0 });
+    const b = live(t.client(await t.userToken(accountId)), { accountId, afterSequence: 0 });
     await Promise.all([a.until(1), b.until(1)]);
     await Promise.all(range(1, 10).map(() => chargeOk(accountId, '1')));
     await Promise.all([a.until(11), b.until(11)]);
@@ -208,16 +187,14 @@ describe('walletEvents', () => {
   test('a refused charge produces no event, and events are only delivered once committed', async () => {
     const accountId = await t.createAccount();
     await t.grant(accountId, '5');
-    const seenAtDelivery: { sequence: number; wallet: Promise<any> }[] = [];
+    const seenAtDelivery: { sequence: number; wallet: Promise<WalletQuery> }[] = [];
     // When an event arrives, the wallet read at that moment must already show it: it was committed first.
-    const sub = live(t.ws(), { id: accountId, after: 0 }, (event) => {
-      seenAtDelivery.push({ sequence: event.sequence, wallet: t.ok(Q_WALLET, { id: accountId }) });
+    const sub = live(t.client(), { accountId, afterSequence: 0 }, (event) => {
+      seenAtDelivery.push({ sequence: event.sequence, wallet: wallet(accountId) });
     });
     await sub.until(1);
-    const refused = await charge(accountId, '100');
-    expect(refused.errors?.[0].extensions?.code).toBe('INSUFFICIENT_CREDITS');
-    const refusedAgain = await charge(accountId, '5.001');
-    expect(refusedAgain.errors?.[0].extensions?.code).toBe('INSUFFICIENT_CREDITS');
+    expect((await chargeRefused(accountId, '100')).code).toBe('INSUFFICIENT_CREDITS');
+    expect((await chargeRefused(accountId, '5.001')).code).toBe('INSUFFICIENT_CREDITS');
     const ok = await chargeOk(accountId, '2');
     expect(ok.sequence).toBe(2);
     await sub.until(2);
@@ -228,22 +205,22 @@ describe('walletEvents', () => {
       [2, 'CHARGE', 'SUCCEEDED', '-2'],
     ]);
     // The refusals were recorded (FAILED, no sequence) but never pushed.
-    const history = await t.ok(`query($id: ID!) { transactions(accountId: $id, filter: { statuses: [FAILED] }) { edges { node { id status sequence } } } }`, { id: accountId });
-    const failedIds = history.transactions.edges.map((e: any) => e.node.id);
+    const history = await t.op(TransactionsDocument, { accountId, filter: { statuses: ['FAILED'] } });
+    const failedIds = history.transactions.edges.map((e) => e.node.id);
     expect(failedIds).toHaveLength(2);
-    expect(history.transactions.edges.every((e: any) => e.node.sequence === null)).toBe(true);
+    expect(history.transactions.edges.every((e) => e.node.sequence === null)).toBe(true);
     expect(sub.events.some((e) => failedIds.includes(e.transaction.id))).toBe(false);
-    for (const { sequence, wallet } of seenAtDelivery) expect((await wallet).wallet.sequence).toBeGreaterThanOrEqual(sequence);
+    for (const { sequence, wallet } of seenAtDelivery) expect((await wallet).wallet?.sequence).toBeGreaterThanOrEqual(sequence);
   });
 
   test('an idempotent retry of a charge produces no second event', async () => {
     const accountId = await t.createAccount();
     await t.grant(accountId, '10');
-    const sub = live(t.ws(), { id: accountId, after: 0 });
+    const sub = live(t.client(), { accountId, afterSequence: 0 });
     await sub.until(1);
     const key = uniqueKey('retry');
-    const first = (await charge(accountId, '3', key)).data.charge;
-    const again = (await charge(accountId, '3', key)).data.charge;
+    const first = (await charge(accountId, '3', key)).charge;
+    const again = (await charge(accountId, '3', key)).charge;
     expect(again.id).toBe(first.id);
     await chargeOk(accountId, '1');
     await sub.until(3);
@@ -255,12 +232,12 @@ describe('walletEvents', () => {
   test('holds produce HOLD, CAPTURE and RELEASE events', async () => {
     const accountId = await t.createAccount();
     await t.grant(accountId, '10');
-    const sub = live(t.ws(), { id: accountId, after: 0 });
+    const sub = live(t.client(), { accountId, afterSequence: 0 });
     await sub.until(1);
-    const hold = (await t.ok(M_RESERVE, { i: { accountId, amount: '4', idempotencyKey: uniqueKey('hold') } })).reserveCredits;
-    await t.ok(M_CAPTURE, { i: { holdId: hold.id, amount: '3', idempotencyKey: uniqueKey('capture') } });
-    const second = (await t.ok(M_RESERVE, { i: { accountId, amount: '2', idempotencyKey: uniqueKey('hold') } })).reserveCredits;
-    await t.ok(M_RELEASE, { i: { holdId: second.id, idempotencyKey: uniqueKey('release') } });
+    const hold = (await t.op(ReserveCreditsDocument, { input: { accountId, amount: '4', idempotencyKey: uniqueKey('hold') } })).reserveCredits;
+    await t.op(CaptureHoldDocument, { input: { holdId: hold.id, amount: '3', idempotencyKey: uniqueKey('capture') } });
+    const second = (await t.op(ReserveCreditsDocument, { input: { accountId, amount: '2', idempotencyKey: uniqueKey('hold') } })).reserveCredits;
+    await t.op(ReleaseHoldDocument, { input: { holdId: second.id, idempotencyKey: uniqueKey('release') } });
     await sub.until(5);
     await settle(accountId);
     sub.stop();
@@ -271,15 +248,17 @@ describe('walletEvents', () => {
       [4, 'HOLD', '7', '5', 'HOLD', '0'],
       [5, 'RELEASE', '7', '7', 'RELEASE', '0'],
     ]);
-    expect((await t.ok(Q_WALLET, { id: accountId })).wallet).toEqual({ balance: '7', available: '7', held: '0', sequence: 5 });
+    expect((await wallet(accountId)).wallet).toMatchObject({ balance: '7', available: '7', held: '0', sequence: 5 });
   });
 
   test('a subscription ends cleanly and leaves no listener behind', async () => {
     const accountId = await t.createAccount();
     await t.grant(accountId, '3');
     const before = t.app.services.events.subscriberCount();
-    const events = await collect(t.ws(), S_EVENTS, { id: accountId, after: 0 }, 1);
-    expect(events[0].walletEvents.sequence).toBe(1);
+    const events = t.client().iterate(WalletEventsDocument, { accountId, afterSequence: 0 });
+    const first = await events.next();
+    expect(first.done ? null : first.value.walletEvents.sequence).toBe(1);
+    await events.return!();
     await settle(accountId);
     expect(t.app.services.events.subscriberCount()).toBe(before);
   });

@@ -5,31 +5,31 @@
  */
 import { createApp, type App } from '../../src/main';
 import { openDatabase, type Database } from '../../src/db/client';
-import { isPostgres, startTestApp, uniqueKey, type GqlResult, type TestApp } from '../helpers/harness';
-
-const CHARGE = `mutation($i: ChargeInput!) { charge(input: $i) { id type status amount balanceAfter sequence idempotencyKey } }`;
-const GRANT = `mutation($i: GrantCreditsInput!) { grantCredits(input: $i) { id balanceAfter } }`;
-const WALLET = `query($id: ID!) { wallet(accountId: $id) { balance available held debt sequence } }`;
-const HISTORY = `query($id: ID!, $after: String, $filter: TransactionFilter) {
-  transactions(accountId: $id, first: 100, after: $after, filter: $filter) {
-    edges { node { id type status amount sequence idempotencyKey actor } } pageInfo { hasNextPage endCursor } } }`;
-
-type Tx = { id: string; type: string; status: string; amount: string; sequence: number | null; idempotencyKey: string | null; actor: string };
+import {
+  ChargeDocument, CreditsApiError, GrantCreditsDocument, TransactionsDocument, WalletDocument, type ChargeInput, type TransactionFieldsFragment,
+  type TransactionFilter, type TransactionsQuery,
+} from '../../src/client';
+import { isPostgres, startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
 
 /** Every transaction of a wallet (newest first), paging through; bounded. */
-async function history(t: TestApp, accountId: string, filter: Record<string, unknown> = {}): Promise<Tx[]> {
-  const all: Tx[] = [];
+async function history(t: TestApp, accountId: string, filter: TransactionFilter = {}): Promise<TransactionFieldsFragment[]> {
+  const all: TransactionFieldsFragment[] = [];
   let after: string | null = null;
   for (let page = 0; page < 100; page += 1) {
-    const data: any = await t.ok(HISTORY, { id: accountId, after, filter });
-    all.push(...data.transactions.edges.map((e: { node: Tx }) => e.node));
-    if (!data.transactions.pageInfo.hasNextPage) return all;
-    after = data.transactions.pageInfo.endCursor;
+    const { transactions }: TransactionsQuery = await t.op(TransactionsDocument, { accountId, first: 100, after, filter });
+    all.push(...transactions.edges.map((e) => e.node));
+    if (!transactions.pageInfo.hasNextPage) return all;
+    after = transactions.pageInfo.endCursor;
   }
   throw new Error('history longer than 10,000 transactions');
 }
 
-const errorCode = (r: GqlResult) => r.errors?.[0]?.extensions?.code;
+const wallet = async (t: TestApp, accountId: string) => (await t.op(WalletDocument, { accountId })).wallet;
+/** Charges; a refusal is returned rather than thrown. */
+const charge = (t: TestApp, input: ChargeInput) => t.op(ChargeDocument, { input }).then((data) => data.charge, (error: unknown) => {
+  if (error instanceof CreditsApiError) return error;
+  throw error;
+});
 
 const suite = isPostgres() ? describe : describe.skip;
 
@@ -42,22 +42,21 @@ suite('PostgreSQL concurrency (runs only with DATABASE_URL)', () => {
     const accountId = await t.createAccount('race');
     await t.grant(accountId, '100');
     const results = await Promise.all(Array.from({ length: 200 }, () =>
-      t.gql(CHARGE, { i: { accountId, amount: '1', idempotencyKey: uniqueKey('race') } })));
+      charge(t, { accountId, amount: '1', idempotencyKey: uniqueKey('race') })));
 
-    const succeeded = results.filter((r) => !r.errors && r.data?.charge?.status === 'SUCCEEDED');
-    const refused = results.filter((r) => errorCode(r) === 'INSUFFICIENT_CREDITS');
-    const other = results.filter((r) => !succeeded.includes(r) && !refused.includes(r));
+    const succeeded = results.flatMap((r) => (!(r instanceof CreditsApiError) && r.status === 'SUCCEEDED' ? [r] : []));
+    const refused = results.filter((r) => r instanceof CreditsApiError && r.code === 'INSUFFICIENT_CREDITS');
+    const other = results.filter((r) => (r instanceof CreditsApiError ? r.code !== 'INSUFFICIENT_CREDITS' : r.status !== 'SUCCEEDED'));
     expect(other).toEqual([]);
     expect(succeeded).toHaveLength(100);
     expect(refused).toHaveLength(100);
     // Each success saw a distinct balance and sequence: the wallet lock serialized them.
-    const balances = succeeded.map((r) => Number(r.data.charge.balanceAfter)).sort((a, b) => a - b);
+    const balances = succeeded.map((r) => Number(r.balanceAfter)).sort((a, b) => a - b);
     expect(balances).toEqual(Array.from({ length: 100 }, (_, i) => i));
-    const sequences = succeeded.map((r) => r.data.charge.sequence).sort((a, b) => a - b);
+    const sequences = succeeded.map((r) => r.sequence).sort((a, b) => (a ?? 0) - (b ?? 0));
     expect(sequences).toEqual(Array.from({ length: 100 }, (_, i) => i + 2));
 
-    const wallet = (await t.ok(WALLET, { id: accountId })).wallet;
-    expect(wallet).toMatchObject({ balance: '0', available: '0', held: '0', debt: '0', sequence: 101 });
+    expect(await wallet(t, accountId)).toMatchObject({ balance: '0', available: '0', held: '0', debt: '0', sequence: 101 });
     const charges = await history(t, accountId, { types: ['CHARGE'] });
     expect(charges.filter((c) => c.status === 'SUCCEEDED')).toHaveLength(100);
     expect(charges.filter((c) => c.status === 'FAILED')).toHaveLength(100);
@@ -69,20 +68,18 @@ suite('PostgreSQL concurrency (runs only with DATABASE_URL)', () => {
     await t.grant(accountId, '50');
     const idempotencyKey = uniqueKey('same');
     const results = await Promise.all(Array.from({ length: 20 }, () =>
-      t.gql(CHARGE, { i: { accountId, amount: '3', idempotencyKey } })));
+      t.op(ChargeDocument, { input: { accountId, amount: '3', idempotencyKey } })));
 
-    for (const r of results) expect(r.errors).toBeUndefined();
-    const first = results[0].data.charge;
+    const first = results[0].charge;
     expect(first).toMatchObject({ type: 'CHARGE', status: 'SUCCEEDED', amount: '-3', balanceAfter: '47', sequence: 2, idempotencyKey });
-    for (const r of results) expect(r.data.charge).toEqual(first);
+    for (const r of results) expect(r.charge).toEqual(first);
 
-    const wallet = (await t.ok(WALLET, { id: accountId })).wallet;
-    expect(wallet).toMatchObject({ balance: '47', sequence: 2 });
+    expect(await wallet(t, accountId)).toMatchObject({ balance: '47', sequence: 2 });
     const charges = await history(t, accountId, { types: ['CHARGE'] });
     expect(charges.map((c) => c.id)).toEqual([first.id]);
     // A different request under the same key is refused, concurrently or not.
-    const reused = await t.gql(CHARGE, { i: { accountId, amount: '4', idempotencyKey } });
-    expect(errorCode(reused)).toBe('IDEMPOTENCY_KEY_REUSED');
+    const reused = await t.opFails(ChargeDocument, { input: { accountId, amount: '4', idempotencyKey } });
+    expect(reused.code).toBe('IDEMPOTENCY_KEY_REUSED');
     expect(await t.audit()).toEqual({ ok: true, violations: [] });
   });
 
@@ -95,29 +92,29 @@ suite('PostgreSQL concurrency (runs only with DATABASE_URL)', () => {
     // Deterministic pseudo-random interleaving: 360 charges and 40 grants, all in flight together.
     let seed = 12345;
     const next = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed; };
-    const ops: (() => Promise<GqlResult>)[] = [];
+    const ops: (() => Promise<unknown>)[] = [];
     for (let i = 0; i < 400; i += 1) {
       const accountId = accounts[next() % walletCount];
       if (i % 10 === 7) {
         const millis = 1000 * (1 + (next() % 20));
         expected.set(accountId, expected.get(accountId)! + millis);
         posted.set(accountId, posted.get(accountId)! + 1);
-        ops.push(() => t.gql(GRANT, { i: { accountId, amount: String(millis / 1000), source: 'PURCHASE', idempotencyKey: uniqueKey('mix-grant') } }));
+        ops.push(() => t.op(GrantCreditsDocument, { input: { accountId, amount: String(millis / 1000), source: 'PURCHASE', idempotencyKey: uniqueKey('mix-grant') } }));
       } else {
         const millis = 1 + (next() % 5000);
         expected.set(accountId, expected.get(accountId)! - millis);
         posted.set(accountId, posted.get(accountId)! + 1);
-        ops.push(() => t.gql(CHARGE, { i: { accountId, amount: (millis / 1000).toFixed(3), idempotencyKey: uniqueKey('mix') } }));
+        ops.push(() => t.op(ChargeDocument, { input: { accountId, amount: (millis / 1000).toFixed(3), idempotencyKey: uniqueKey('mix') } }));
       }
     }
-    const results = await Promise.all(ops.map((op) => op()));
-    const failed = results.filter((r) => r.errors);
+    const results = await Promise.allSettled(ops.map((op) => op()));
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
     expect(failed).toEqual([]);
 
     for (const accountId of accounts) {
-      const wallet = (await t.ok(WALLET, { id: accountId })).wallet;
-      expect(Math.round(Number(wallet.balance) * 1000)).toBe(expected.get(accountId));
-      expect(wallet.sequence).toBe(posted.get(accountId));
+      const found = await wallet(t, accountId);
+      expect(Math.round(Number(found?.balance) * 1000)).toBe(expected.get(accountId));
+      expect(found?.sequence).toBe(posted.get(accountId));
     }
     expect(await t.audit()).toEqual({ ok: true, violations: [] });
   });
@@ -136,7 +133,7 @@ suite('PostgreSQL concurrency (runs only with DATABASE_URL)', () => {
       await Promise.all(accounts.map(async (id, i) => {
         await t.grant(id, String(10 + i), { expiresAt, source: 'PROMO' });
         await t.grant(id, '5'); // never expires
-        await t.ok(CHARGE, { i: { accountId: id, amount: '1', idempotencyKey: uniqueKey('pre') } }); // burns the PROMO bucket first
+        await t.op(ChargeDocument, { input: { accountId: id, amount: '1', idempotencyKey: uniqueKey('pre') } }); // burns the PROMO bucket first
       }));
       t.clock.advanceSeconds(2);
 
@@ -151,8 +148,7 @@ suite('PostgreSQL concurrency (runs only with DATABASE_URL)', () => {
         const expires = (await history(t, id)).filter((x) => x.type === 'EXPIRE');
         expect(expires).toHaveLength(1);
         expect(expires[0]).toMatchObject({ status: 'SUCCEEDED', amount: String(-(10 + i - 1)), actor: 'system:expiry', sequence: 4 });
-        const wallet = (await t.ok(WALLET, { id })).wallet;
-        expect(wallet).toMatchObject({ balance: '5', sequence: 4 });
+        expect(await wallet(t, id)).toMatchObject({ balance: '5', sequence: 4 });
       }
       // Running the job again on either instance finds nothing more to do for these wallets.
       await Promise.all(instances.map((a) => a.services.ledger.runExpiry()));
