@@ -18,7 +18,7 @@ const BASE64URL = /^[A-Za-z0-9_-]{1,1000}$/;
 const KEY_CACHE_TTL_MS = 5_000;
 const KEY_CACHE_SIZE_MAX = 10_000;
 
-export interface CreatedApiKey {
+export interface NewApiKey {
   id: string;
   secret: string;
   role: ApiKeyRole;
@@ -36,7 +36,7 @@ export class AuthService {
     return new AuthService(db, clock, Buffer.from(secret));
   }
 
-  async createApiKey(name: string, role: ApiKeyRole): Promise<CreatedApiKey> {
+  async createApiKey(name: string, role: ApiKeyRole): Promise<NewApiKey> {
     if (!name.trim() || name.length > 200) throw badInput('name must be 1 to 200 characters', 'name');
     const secret = API_KEY_PREFIX + randomSecret(32);
     const id = newId();

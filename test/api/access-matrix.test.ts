@@ -61,15 +61,15 @@ async function realFixture(): Promise<Fixture> {
     accountId,
     transactionId: grant.id,
     async charge() {
-      const data = await t.ok(`mutation($i: ChargeInput!) { charge(input: $i) { id } }`, { i: { accountId, amount: '2', idempotencyKey: uniqueKey('m-charge') } });
+      const data = await t.ok<{ charge: { id: string } }>(`mutation($i: ChargeInput!) { charge(input: $i) { id } }`, { i: { accountId, amount: '2', idempotencyKey: uniqueKey('m-charge') } });
       return data.charge.id;
     },
     async hold() {
-      const data = await t.ok(`mutation($i: ReserveInput!) { reserveCredits(input: $i) { id } }`, { i: { accountId, amount: '3', idempotencyKey: uniqueKey('m-hold') } });
+      const data = await t.ok<{ reserveCredits: { id: string } }>(`mutation($i: ReserveInput!) { reserveCredits(input: $i) { id } }`, { i: { accountId, amount: '3', idempotencyKey: uniqueKey('m-hold') } });
       return data.reserveCredits.id;
     },
     async quote() {
-      const data = await t.ok(`query($a: ID!, $g: GenerationInput!) { quote(accountId: $a, generation: $g) { id } }`, { a: accountId, g: GENERATION });
+      const data = await t.ok<{ quote: { id: string } }>(`query($a: ID!, $g: GenerationInput!) { quote(accountId: $a, generation: $g) { id } }`, { a: accountId, g: GENERATION });
       return data.quote.id;
     },
     draft: newDraft,
@@ -85,7 +85,7 @@ function ghostFixture(): Fixture {
 }
 
 async function newDraft(): Promise<string> {
-  const draft = await t.ok(`mutation { createRateCardDraft(input: { name: "access matrix", empty: true }) { id } }`);
+  const draft = await t.ok<{ createRateCardDraft: { id: string } }>(`mutation { createRateCardDraft(input: { name: "access matrix", empty: true }) { id } }`);
   const draftId = draft.createRateCardDraft.id;
   await t.ok(`mutation($i: SetRatesInput!) { setRateCardRates(input: $i) { id } }`, { i: { draftId, rates: RATES } });
   return draftId;
@@ -259,10 +259,13 @@ function rootFieldOf(row: Row): { operation: OperationDefinitionNode; name: stri
 }
 
 /** The refusal codes of a result, joined (one is expected). */
-const codesOf = (errors: readonly { extensions?: Record<string, unknown> }[]) => errors.map((e) => String(e.extensions?.code ?? 'no code')).join(' + ');
+const codesOf = (errors: readonly { extensions?: Record<string, unknown> }[]) => errors.map((e) => {
+  const code = e.extensions?.code;
+  return typeof code === 'string' ? code : 'no code';
+}).join(' + ');
 
 async function overHttp(row: Row, variables: Variables, token: string | null): Promise<string> {
-  const result = await t.gql(row.operation, variables, token);
+  const result = await t.gql<Record<string, unknown>>(row.operation, variables, token);
   if (result.errors?.length) return codesOf(result.errors);
   const value = result.data?.[rootFieldOf(row).name];
   return value === null || value === undefined ? 'no data and no error' : OK;

@@ -11,11 +11,7 @@ let t: TestApp;
 beforeAll(async () => { t = await startTestApp(); });
 afterAll(async () => { await t.close(); });
 
-const wallet = async (id: string) => {
-  const found = (await t.op(WalletDocument, { accountId: id })).wallet;
-  if (!found) throw new Error(`no wallet ${id}`);
-  return found;
-};
+const wallet = (accountId: string) => t.wallet(accountId);
 const inFuture = (seconds: number) => new Date(t.clock.now().getTime() + seconds * 1000).toISOString();
 
 describe('createAccount', () => {

@@ -2,6 +2,7 @@
  * Bad input through GraphQL: malformed credit amounts, unknown accounts and holds, query limits.
  * Every refusal has a typed code, writes nothing, and never leaks SQL or stack traces.
  */
+import { ChargeDocument, ReserveCreditsDocument } from '../../src/client';
 import { startTestApp, uniqueKey, type TestApp, type GqlResult } from '../helpers/harness';
 
 let t: TestApp;
@@ -19,22 +20,31 @@ const UPDATE = `mutation($input: UpdateWalletInput!) { updateWallet(input: $inpu
 const CREATE = `mutation($input: CreateAccountInput!) { createAccount(input: $input) { id } }`;
 const STATE = `query($id: ID!) { wallet(accountId: $id) { balance available held debt overdraftLimit sequence lowCreditThresholds buckets { id remaining } }
   transactions(accountId: $id, first: 100) { edges { node { id } } } }`;
+interface State {
+  wallet: {
+    balance: string; available: string; held: string; debt: string; overdraftLimit: string; sequence: number;
+    lowCreditThresholds: string[] | null; buckets: { id: string; remaining: string }[];
+  } | null;
+  transactions: { edges: { node: { id: string } }[] };
+}
+type GqlError = NonNullable<GqlResult['errors']>[number];
 
 const UNKNOWN = '00000000-0000-4000-8000-0000000000ff';
 const LEAK = /\bselect\b|\binsert\b|\bupdate\s+"|\bfrom\s+"|stack|\n\s+at\s|\.[jt]s:\d|drizzle|postgres|pglite|relation "|syntax error at/i;
 
 /** Runs a request that must be refused with `code`: one error, no data, nothing leaked. */
-async function refused(query: string, variables: Record<string, unknown>, code: string): Promise<{ message: string; extensions: Record<string, any> }> {
-  const result: GqlResult = await t.gql(query, variables);
+async function refused(query: string, variables: Record<string, unknown>, code: string): Promise<{ message: string; extensions: Record<string, unknown> }> {
+  const result = await t.gql<Record<string, unknown>>(query, variables);
   expect(result.errors).toHaveLength(1);
   const [error] = result.errors!;
   expectClean(error);
-  expect({ code: error.extensions?.code, message: error.message }).toEqual({ code, message: expect.any(String) });
+  expect(error.extensions?.code).toBe(code);
+  expect(typeof error.message).toBe('string');
   expect(result.data == null || Object.values(result.data).every((v) => v === null)).toBe(true);
   return { message: error.message, extensions: error.extensions ?? {} };
 }
 
-function expectClean(error: { message: string; extensions?: Record<string, any> }) {
+function expectClean(error: GqlError) {
   const text = `${error.message}\n${JSON.stringify(error.extensions ?? {})}`;
   expect(text).not.toMatch(LEAK);
   expect(error.extensions).not.toHaveProperty('stacktrace');
@@ -42,7 +52,7 @@ function expectClean(error: { message: string; extensions?: Record<string, any> 
 }
 
 /** The wallet and its whole history, to prove a refusal wrote nothing. */
-const state = async (id: string) => t.ok(STATE, { id });
+const state = async (id: string) => t.ok<State>(STATE, { id });
 
 const BAD_AMOUNTS: unknown[] = [
   // zero and below
@@ -63,8 +73,8 @@ describe('credit amounts', () => {
   test('malformed amounts are BAD_USER_INPUT on every credit-moving mutation and write nothing', async () => {
     const id = await t.createAccount();
     await t.grant(id, '50');
-    const hold = (await t.ok(`mutation($i: ReserveInput!) { reserveCredits(input: $i) { id } }`, { i: { accountId: id, amount: '5', idempotencyKey: uniqueKey() } })).reserveCredits;
-    const charged = (await t.ok(`mutation($i: ChargeInput!) { charge(input: $i) { id } }`, { i: { accountId: id, amount: '5', idempotencyKey: uniqueKey() } })).charge;
+    const hold = (await t.op(ReserveCreditsDocument, { input: { accountId: id, amount: '5', idempotencyKey: uniqueKey() } })).reserveCredits;
+    const charged = (await t.op(ChargeDocument, { input: { accountId: id, amount: '5', idempotencyKey: uniqueKey() } })).charge;
     const before = await state(id);
 
     for (const amount of BAD_AMOUNTS) {
@@ -82,7 +92,7 @@ describe('credit amounts', () => {
     // the key of a refused input was never claimed
     const reused = uniqueKey();
     await refused(CHARGE, { i: { accountId: id, amount: '1.0001', idempotencyKey: reused } }, 'BAD_USER_INPUT');
-    expect((await t.ok(CHARGE, { i: { accountId: id, amount: '1', idempotencyKey: reused } })).charge.id).toEqual(expect.any(String));
+    expect((await t.ok<{ charge: { id: string } }>(CHARGE, { i: { accountId: id, amount: '1', idempotencyKey: reused } })).charge.id).toEqual(expect.any(String));
     expect(await t.audit()).toEqual({ ok: true, violations: [] });
   });
 
@@ -103,7 +113,7 @@ describe('credit amounts', () => {
     await t.grant(id, '0.001');
     const s = await state(id);
     expect(s.wallet).toMatchObject({ balance: '1000000000005.501', sequence: 4 });
-    const c = (await t.ok(`mutation($i: ChargeInput!) { charge(input: $i) { amount balanceAfter } }`,
+    const c = (await t.ok<{ charge: { amount: string; balanceAfter: string } }>(`mutation($i: ChargeInput!) { charge(input: $i) { amount balanceAfter } }`,
       { i: { accountId: id, amount: '999999999999.999', idempotencyKey: uniqueKey() } })).charge;
     expect(c).toEqual({ amount: '-999999999999.999', balanceAfter: '5.502' });
     expect(await t.audit()).toEqual({ ok: true, violations: [] });
@@ -256,7 +266,7 @@ describe('no leaks', () => {
       ...good.map((id) => t.gql(CHARGE, { i: { accountId: id, amount: '2', idempotencyKey: uniqueKey() } })),
     ]);
     const codes = results.map((r) => r.errors?.[0].extensions?.code ?? 'OK');
-    expect(codes).toEqual([...Array(6).fill('OK'), 'BAD_USER_INPUT', 'NOT_FOUND', ...Array(6).fill('OK')]);
+    expect(codes).toEqual([...Array<string>(6).fill('OK'), 'BAD_USER_INPUT', 'NOT_FOUND', ...Array<string>(6).fill('OK')]);
     for (const id of good) expect((await state(id)).wallet).toMatchObject({ balance: '7', sequence: 3 });
     expect((await state(other)).wallet).toMatchObject({ balance: '10', sequence: 1 });
     expect(await t.audit()).toEqual({ ok: true, violations: [] });

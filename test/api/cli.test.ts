@@ -10,6 +10,7 @@ import net from 'node:net';
 import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ensureBuilt, ROOT } from '../helpers/build';
+import type { GqlResult } from '../helpers/harness';
 
 const run = promisify(execFile);
 let dataDir: string;
@@ -28,9 +29,9 @@ function env(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...rest, LOG_LEVEL: 'warn', DATA_DIR: dataDir, ...extra };
 }
 
-async function gql(url: string, token: string, query: string): Promise<any> {
+async function gql<T>(url: string, token: string, query: string): Promise<GqlResult<T>> {
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) });
-  return response.json();
+  return (await response.json()) as GqlResult<T>;
 }
 
 beforeAll(async () => {
@@ -56,10 +57,10 @@ test('start on a fresh data folder prints the endpoint, an admin key and a user 
   const userToken = /User token: (\S+)/.exec(out)![1];
   expect(endpoint).toBe(`http://localhost:${port}/graphql`);
 
-  const admin = await gql(endpoint, adminKey, '{ account(externalId: "demo-user") { id wallet { balance } } }');
-  expect(admin.data.account.wallet.balance).toBe('4000');
-  const user = await gql(endpoint, userToken, `{ wallet(accountId: "${admin.data.account.id}") { balance } }`);
-  expect(user.data.wallet.balance).toBe('4000');
+  const admin = await gql<{ account: { id: string; wallet: { balance: string } } }>(endpoint, adminKey, '{ account(externalId: "demo-user") { id wallet { balance } } }');
+  expect(admin.data?.account.wallet.balance).toBe('4000');
+  const user = await gql<{ wallet: { balance: string } }>(endpoint, userToken, `{ wallet(accountId: "${admin.data?.account.id}") { balance } }`);
+  expect(user.data?.wallet.balance).toBe('4000');
   expect((await fetch(`http://localhost:${port}/healthz`)).status).toBe(200);
   expect((await fetch(`http://localhost:${port}/readyz`)).status).toBe(200);
 
@@ -85,8 +86,8 @@ test('create-admin-key prints a working admin key as its last line, against the 
     });
     // Second start on the same folder: the demo is not loaded again and no new admin secret is shown.
     expect(out).not.toMatch(/Admin key:\s+ck_/);
-    const result = await gql(`http://localhost:${port}/graphql`, key, '{ auditLedger { ok violations } }');
-    expect(result.data.auditLedger).toEqual({ ok: true, violations: [] });
+    const result = await gql<{ auditLedger: { ok: boolean; violations: string[] } }>(`http://localhost:${port}/graphql`, key, '{ auditLedger { ok violations } }');
+    expect(result.data?.auditLedger).toEqual({ ok: true, violations: [] });
   } finally {
     child.kill('SIGKILL');
   }

@@ -13,7 +13,14 @@ let t: TestApp;
 beforeAll(async () => { t = await startTestApp(); });
 afterAll(async () => { await t.close(); });
 
-interface Call { operationName: string; variables: Record<string, any> }
+/** A request's JSON body as the client sends it (mutations carry their idempotency key in `input`). */
+interface Call { operationName: string; variables: { input?: Record<string, unknown> & { idempotencyKey?: string } } }
+/** The idempotency key a mutation sent; fails if it sent none. */
+const keyOf = (call: Call): string => {
+  const key = call.variables.input?.idempotencyKey;
+  if (typeof key !== 'string') throw new Error(`${call.operationName} sent no idempotency key`);
+  return key;
+};
 
 /**
  * A fetch that records each request and lets `answer` replace the server's response: it gets the
@@ -22,7 +29,8 @@ interface Call { operationName: string; variables: Record<string, any> }
 function recordingFetch(answer: (call: Call, index: number, forward: () => Promise<Response>) => Promise<Response | null> = async () => null) {
   const calls: Call[] = [];
   const wrapped = (async (input: string | URL | Request, init?: RequestInit) => {
-    const body = JSON.parse(String(init?.body)) as Call;
+    if (typeof init?.body !== 'string') throw new Error('expected a JSON string body');
+    const body = JSON.parse(init.body) as Call;
     calls.push(body);
     const forward = () => fetch(input, init);
     return (await answer(body, calls.length - 1, forward)) ?? forward();
@@ -59,14 +67,14 @@ test('a mutation without an idempotency key gets a new one per call; a given key
   await client.request(ChargeDocument, { input: { accountId, amount: '1' } });
   await client.request(ChargeDocument, { input: { accountId, amount: '1' } });
   await client.request(ChargeDocument, { input: { accountId, amount: '1', idempotencyKey: 'mine-1' } });
-  const keys = calls.filter((c) => c.operationName === 'Charge').map((c) => c.variables.input.idempotencyKey);
+  const keys = calls.filter((c) => c.operationName === 'Charge').map((c) => c.variables.input?.idempotencyKey);
   expect(keys).toHaveLength(3);
   expect(keys[0]).toMatch(uuid);
   expect(keys[1]).toMatch(uuid);
   expect(keys[0]).not.toBe(keys[1]);
   expect(keys[2]).toBe('mine-1');
   // grants carry a key too; createAccount has none to fill in
-  expect(calls.find((c) => c.operationName === 'GrantCredits')?.variables.input.idempotencyKey).toMatch(uuid);
+  expect(calls.find((c) => c.operationName === 'GrantCredits')?.variables.input?.idempotencyKey).toMatch(uuid);
   expect(calls.find((c) => c.operationName === 'CreateAccount')?.variables.input).not.toHaveProperty('idempotencyKey');
   expect((await t.op(WalletDocument, { accountId })).wallet).toMatchObject({ balance: '7', sequence: 4 });
 });
@@ -84,7 +92,7 @@ test('a charge whose answer was lost (503) is retried with the same key and char
   expect(charge).toMatchObject({ status: 'SUCCEEDED', amount: '-4', balanceAfter: '6' });
   const charges = calls.filter((c) => c.operationName === 'Charge');
   expect(charges).toHaveLength(2);
-  expect(charges[1].variables.input.idempotencyKey).toBe(charges[0].variables.input.idempotencyKey);
+  expect(keyOf(charges[1])).toBe(keyOf(charges[0]));
   const history = (await t.op(TransactionsDocument, { accountId, first: 10, filter: { types: ['CHARGE'] } })).transactions.edges;
   expect(history.map((e) => e.node.id)).toEqual([charge.id]);
   expect((await t.op(WalletDocument, { accountId })).wallet?.balance).toBe('6');
@@ -163,7 +171,7 @@ test('a network failure is retried for queries and keyed mutations, not for muta
   const { charge: charged } = await t.client(undefined, { fetch: charge.fetch, retry: { baseDelayMs: 1 } }).request(ChargeDocument, { input: { accountId, amount: '1' } });
   expect(charged.balanceAfter).toBe('2');
   expect(charge.calls).toHaveLength(2);
-  expect(charge.calls[1].variables.input.idempotencyKey).toBe(charge.calls[0].variables.input.idempotencyKey);
+  expect(keyOf(charge.calls[1])).toBe(keyOf(charge.calls[0]));
 });
 
 test('subscribe delivers typed wallet events; iterate does the same as an async iterator', async () => {

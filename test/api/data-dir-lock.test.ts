@@ -160,7 +160,7 @@ describe('stale locks are taken over; live ones are not', () => {
     const old = new Date(Date.now() - LOCK_STALE_AFTER_MS - 5_000);
     fs.utimesSync(file, old, old);
     const lock = lockDataDir(dataDir);
-    expect(JSON.parse(fs.readFileSync(file, 'utf8')).host).toBe(os.hostname());
+    expect((JSON.parse(fs.readFileSync(file, 'utf8')) as { host: string }).host).toBe(os.hostname());
     lock.release();
   });
 

@@ -3,7 +3,7 @@
  * release; holds that outlive their TTL; credits secured by a hold even when their bucket expires.
  */
 import {
-  CaptureHoldDocument, ChargeDocument, ReleaseHoldDocument, ReserveCreditsDocument, TransactionsDocument, UpdateWalletDocument, WalletDocument,
+  CaptureHoldDocument, ChargeDocument, ReleaseHoldDocument, ReserveCreditsDocument, UpdateWalletDocument,
   type ReserveInput, type TransactionFilter,
 } from '../../src/client';
 import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
@@ -12,13 +12,8 @@ let t: TestApp;
 beforeAll(async () => { t = await startTestApp(); });
 afterAll(async () => { await t.close(); });
 
-const wallet = async (id: string) => {
-  const found = (await t.op(WalletDocument, { accountId: id })).wallet;
-  if (!found) throw new Error(`no wallet ${id}`);
-  return found;
-};
-const history = async (id: string, filter?: TransactionFilter) =>
-  (await t.op(TransactionsDocument, { accountId: id, first: 100, filter })).transactions.edges.map((e) => e.node);
+const wallet = (accountId: string) => t.wallet(accountId);
+const history = (accountId: string, filter?: TransactionFilter) => t.history(accountId, filter);
 const reserve = async (accountId: string, amount: string, extra: Partial<ReserveInput> = {}) =>
   (await t.op(ReserveCreditsDocument, { input: { accountId, amount, idempotencyKey: uniqueKey('hold'), ...extra } })).reserveCredits;
 const capture = async (holdId: string, amount?: string) =>

@@ -5,7 +5,7 @@
 import { print } from 'graphql';
 import {
   CaptureHoldDocument, ChargeDocument, CreditsApiError, GrantCreditsDocument, RefundDocument, ReleaseHoldDocument, ReserveCreditsDocument,
-  ReverseTransactionDocument, TransactionsDocument, WalletDocument, type ChargeInput, type ChargeMutation,
+  ReverseTransactionDocument, WalletDocument, type ChargeInput, type ChargeMutation,
 } from '../../src/client';
 import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
 import { deleteExpiredIdempotencyKeys } from '../../src/modules/ledger/ledger.repo';
@@ -15,7 +15,7 @@ beforeAll(async () => { t = await startTestApp(); });
 afterAll(async () => { await t.close(); });
 
 const wallet = async (id: string) => (await t.op(WalletDocument, { accountId: id })).wallet;
-const history = async (id: string) => (await t.op(TransactionsDocument, { accountId: id, first: 100 })).transactions.edges.map((e) => e.node);
+const history = (accountId: string) => t.history(accountId);
 const charge = async (input: ChargeInput, token?: string) => (await t.op(ChargeDocument, { input }, token)).charge;
 const chargeFails = (input: ChargeInput) => t.opFails(ChargeDocument, { input });
 /** What a refusal answered: every error as sent, and the data beside them. */

@@ -3,6 +3,7 @@
  * WebSocket: NUL however it is written, lone surrogates, JSON nested too deep or too large, text
  * and lists longer than their limits; and malformed user tokens are refused.
  */
+import { CreateRateCardDraftDocument } from '../../src/client';
 import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
 
 let t: TestApp;
@@ -40,7 +41,7 @@ test('NUL nested deeper than 20 levels in vendorUsage is refused', async () => {
 /** POSTs a body built as text (JSON.stringify itself overflows on values this deep). */
 async function postRaw(body: string) {
   const response = await fetch(`${t.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminKey}` }, body });
-  return (await response.json()) as { data?: any; errors?: { message: string; extensions: Record<string, unknown> }[] };
+  return (await response.json()) as { data?: unknown; errors?: { message: string; extensions: Record<string, unknown> }[] };
 }
 
 test('JSON nested thousands of levels deep in variables is refused, not a stack overflow', async () => {
@@ -67,17 +68,17 @@ test('a lone surrogate in any text is refused and never stored as U+FFFD', async
   await refused(CHARGE, { i: { accountId, amount: '1', idempotencyKey: uniqueKey(), comment: 'a\udc00b' } }, 'input.comment');
   await refused(CHARGE, { i: { accountId, amount: '1', idempotencyKey: uniqueKey(), vendorUsage: { ['k\ud800']: 1 } } }, 'input.vendorUsage');
   // A literal with a lone surrogate escape is not valid GraphQL: refused before it runs.
-  const literal = await t.gql(`mutation { createAccount(input: { name: "x\\ud800", kind: USER }) { id name } }`);
+  const literal = await t.gql<{ createAccount: { id: string; name: string } | null }>(`mutation { createAccount(input: { name: "x\\ud800", kind: USER }) { id name } }`);
   expect(literal.data?.createAccount ?? null).toBeNull();
   expect(['BAD_USER_INPUT', 'GRAPHQL_PARSE_FAILED']).toContain(literal.errors?.[0]?.extensions?.code);
   // A proper pair is fine.
-  const pair = await t.ok(`mutation($i: CreateAccountInput!) { createAccount(input: $i) { name } }`, { i: { name: 'x\ud83d\ude00', kind: 'USER' } });
+  const pair = await t.ok<{ createAccount: { name: string } }>(`mutation($i: CreateAccountInput!) { createAccount(input: $i) { name } }`, { i: { name: 'x\ud83d\ude00', kind: 'USER' } });
   expect(pair.createAccount.name).toBe('x😀');
 });
 
 test('text and lists have length limits', async () => {
   await refused(`mutation($i: CreateAccountInput!) { createAccount(input: $i) { id } }`, { i: { name: 'n', kind: 'USER', planTier: 'p'.repeat(200_000) } }, 'input.planTier');
-  const draftId = (await t.ok(`mutation($i: CreateRateCardDraftInput!) { createRateCardDraft(input: $i) { id } }`, { i: { name: `card ${uniqueKey()}`, empty: true } })).createRateCardDraft.id;
+  const draftId = (await t.op(CreateRateCardDraftDocument, { input: { name: `card ${uniqueKey()}`, empty: true } })).createRateCardDraft.id;
   const pairs = Array.from({ length: 10_000 }, (_, i) => ({ action: `a${i}` }));
   const error = await refused(`mutation($i: SetRatesInput!) { setRateCardRates(input: $i) { id } }`, { i: { draftId, rates: [], requiredPairs: pairs } }, 'input.requiredPairs');
   expect(error.message).toMatch(/at most 1000 items/);
@@ -90,15 +91,15 @@ test('text and lists have length limits', async () => {
 
 test('the same guard applies to subscriptions over graphql-ws', async () => {
   const client = t.ws();
-  const errors = await new Promise<any[]>((resolve, reject) => {
+  const errors = await new Promise<unknown[]>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no answer')), 10_000);
     client.subscribe({ query: `subscription($id: ID!) { walletEvents(accountId: $id) { sequence } }`, variables: { id: 'x\u0000' } }, {
-      next: (value) => { clearTimeout(timer); resolve((value as any).errors ?? []); },
+      next: (value) => { clearTimeout(timer); resolve([...(value.errors ?? [])]); },
       error: (error) => { clearTimeout(timer); resolve(Array.isArray(error) ? error : [error]); },
       complete: () => {},
     });
   });
-  expect(errors[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'accountId' });
+  expect(errors[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'accountId' } });
 });
 
 test('a user token with anything appended is refused', async () => {

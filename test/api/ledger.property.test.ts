@@ -482,7 +482,7 @@ class Run {
             txBasics(data, 'GRANT', amount);
             expect(data.entries).toHaveLength(1);
             expect(data.entries[0].amount).toBe(fmt(amount));
-            const id = data.entries[0].bucketId as string;
+            const id = data.entries[0].bucketId;
             expect(m.buckets.has(id)).toBe(false);
             m.buckets.set(id, { id, priority: req.priority!, expiresAt: req.expiresAtMs ?? null, createdAt: m.now, remaining: amount });
             // New credits repay the debt first (a separate DEBT_REPAYMENT transaction; balance unchanged).
@@ -511,7 +511,7 @@ class Run {
             for (const a of plan.allocations) m.buckets.get(a.bucketId)!.remaining -= a.millis;
             m.debt += plan.short;
             if (plan.short > 0) count('charge into overdraft');
-            const entries = plan.allocations.map((a) => ({ origin: a.bucketId as string | null, millis: a.millis }));
+            const entries = plan.allocations.map((a): { origin: string | null; millis: Millis } => ({ origin: a.bucketId, millis: a.millis }));
             if (plan.short > 0) entries.push({ origin: null, millis: plan.short });
             m.debits.push({ transactionId: data.id, kind: 'CHARGE', entries, returned: new Map() });
             expect(data.balanceAfter).toBe(fmt(m.figures().balance));
@@ -587,7 +587,7 @@ class Run {
         const amount = req.millis ?? refundable;
         if (debit.kind === 'GRANT' || amount <= 0 || amount > refundable) return { refused: 'BAD_USER_INPUT', stored: false };
         // Undo the charge's entries last-taken first; an expired origin bucket is replaced by a new REFUND bucket.
-        const plan: { origin: string | null; give: Millis; repay: Millis; target: string | 'NEW' | null; priority: number }[] = [];
+        const plan: { origin: string | null; give: Millis; repay: Millis; target: string | null; priority: number }[] = []; // target: a bucket id, 'NEW' (a new REFUND bucket) or null
         let left = amount;
         let debt = m.debt;
         for (const e of [...debit.entries].reverse()) {
@@ -799,7 +799,7 @@ test('random ledger operations keep the wallet equal to the model and the audit 
           } catch (error) {
             const f = run.model.figures();
             const trace = `overdraft ${fmt(overdraft)}\n${run.log.join('\n')}\nmodel: ${JSON.stringify({ ...f, buckets: [...run.model.buckets.values()], holds: run.model.holds })}`;
-            throw new Error(`step ${i} failed: ${(error as Error).message}\n--- trace ---\n${trace}`);
+            throw new Error(`step ${i} failed: ${error instanceof Error ? error.message : String(error)}\n--- trace ---\n${trace}`, { cause: error });
           }
         }
       },
@@ -807,6 +807,5 @@ test('random ledger operations keep the wallet equal to the model and the audit 
     { numRuns: NUM_RUNS, ...(SEED !== undefined ? { seed: SEED } : {}), ...(PATH ? { path: PATH } : {}), endOnFailure: false },
   );
   const seen = [...stats].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}: ${v}`).join(', ');
-  // eslint-disable-next-line no-console
   console.log(`ledger property: ${runs} runs, ${steps} steps in ${Date.now() - started} ms\n${seen}`);
 }, 300_000);

@@ -107,7 +107,7 @@ it('sends no X-Powered-By header', async () => {
   for (const [path, init] of [['/healthz', {}], ['/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` } }], ['/graphql', {
     method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminKey}` }, body: JSON.stringify({ query: '{ __typename }' }),
   }]] as const) {
-    const response = await fetch(`${t.url}${path}`, init as RequestInit);
+    const response = await fetch(`${t.url}${path}`, init);
     expect(response.status).toBe(200);
     expect(response.headers.get('x-powered-by')).toBeNull();
   }

@@ -8,7 +8,7 @@
  */
 import {
   CaptureHoldDocument, ChargeGenerationDocument, CreateRateCardDraftDocument, PublishRateCardDocument, QuoteDocument, ReserveCreditsDocument,
-  SetRateCardRatesDocument, WalletDocument, type CreateAccountInput, type GenerationInput, type RatePairInput,
+  SetRateCardRatesDocument, type CreateAccountInput, type GenerationInput, type RatePairInput,
 } from '../../src/client';
 import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
 import { pricingOf } from '../helpers/pricing';
@@ -67,11 +67,7 @@ async function account(extra: Partial<CreateAccountInput> = {}): Promise<string>
   return id;
 }
 const quote = async (accountId: string, generation: GenerationInput) => (await t.op(QuoteDocument, { accountId, generation })).quote;
-const wallet = async (accountId: string) => {
-  const found = (await t.op(WalletDocument, { accountId })).wallet;
-  if (!found) throw new Error(`no wallet ${accountId}`);
-  return found;
-};
+const wallet = (accountId: string) => t.wallet(accountId);
 const balance = async (accountId: string): Promise<string> => (await wallet(accountId)).balance;
 
 /** Quotes, charges by quote id, and checks the wallet moved by exactly the quote. Returns the quote. */

@@ -5,11 +5,11 @@
  * standard introspection query works and abusive introspection is bounded by its own rule.
  */
 import { performance } from 'node:perf_hooks';
-import { getIntrospectionQuery, parse, validate } from 'graphql';
+import { getIntrospectionQuery, parse, validate, type IntrospectionQuery } from 'graphql';
 import type { Client } from 'graphql-ws';
 import { LedgerResolver } from '../../src/modules/ledger';
 import { depthLimit } from '../../src/graphql/limits';
-import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
+import { startTestApp, uniqueKey, type GqlResult, type TestApp } from '../helpers/harness';
 
 let t: TestApp;
 let accountId: string;
@@ -39,22 +39,25 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function post(query: string, variables: Record<string, unknown> = {}, token: string | null = null) {
+async function post<T = unknown>(query: string, variables: Record<string, unknown> = {}, token: string | null = null) {
   const response = await fetch(`${t.url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify({ query, variables }),
   });
-  return { status: response.status, body: (await response.json()) as { data?: any; errors?: { message: string; extensions?: Record<string, any> }[] } };
+  return { status: response.status, body: (await response.json()) as GqlResult<T> };
 }
 
 /** The result of a one-off operation over graphql-ws: its data, or the errors it was refused with. */
-function overWs(client: Client, query: string, variables: Record<string, unknown> = {}): Promise<{ data?: any; errors?: any[] }> {
+function overWs<T = unknown>(client: Client, query: string, variables: Record<string, unknown> = {}): Promise<GqlResult<T>> {
   return new Promise((resolve, reject) => {
-    let result: { data?: any; errors?: any[] } = {};
-    client.subscribe({ query, variables }, {
+    let result: GqlResult<T> = {};
+    client.subscribe<T>({ query, variables }, {
       next: (value) => { result = value as typeof result; },
-      error: (error) => (Array.isArray(error) ? resolve({ errors: error }) : reject(error)),
+      // graphql-ws hands over the GraphQL errors as an array, and anything else (a close event) as is
+      error: (error) => (Array.isArray(error)
+        ? resolve({ errors: error as NonNullable<GqlResult['errors']> })
+        : reject(error instanceof Error ? error : new Error('graphql-ws failed', { cause: error }))),
       complete: () => resolve(result),
     });
   });
@@ -64,6 +67,9 @@ function overWs(client: Client, query: string, variables: Record<string, unknown
 const TOO_COSTLY = `query($id: ID!, $first: Int) { ${Array.from({ length: 10 }, (_, i) =>
   `p${i}: transactions(accountId: $id, first: $first) { edges { node { id amount entries { amount } } } }`).join(' ')} }`;
 
+interface HistoryPage {
+  transactions: { edges: { cursor: string; node: { id: string; entries: unknown[] } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+}
 const HISTORY_PAGE = `query($id: ID!, $after: String) {
   transactions(accountId: $id, first: 100, after: $after) {
     edges { cursor node { id sequence type status amount requestedAmount heldChange debtChange balanceAfter availableAfter
@@ -145,7 +151,7 @@ describe('query cost', () => {
       expect(statements).toBe(0);
       expect(spy).not.toHaveBeenCalled();
       // Variables decide: first 20 (the default) costs 10 × (1 + 20 × 6) = 1,210.
-      const small = await t.ok(TOO_COSTLY, { id: accountId, first: 20 });
+      const small = await t.ok<Record<`p${number}`, { edges: unknown[] }>>(TOO_COSTLY, { id: accountId, first: 20 });
       expect(small.p9.edges).toHaveLength(20);
       expect(spy).toHaveBeenCalledTimes(10);
       // Anonymous callers are refused by cost before the access check could even run.
@@ -165,15 +171,15 @@ describe('query cost', () => {
   test('fields left out by @skip/@include do not count', async () => {
     const skipped = `query($id: ID!, $skip: Boolean!) { ${Array.from({ length: 10 }, (_, i) =>
       `p${i}: transactions(accountId: $id, first: 100) @skip(if: $skip) { edges { node { id amount entries { amount } } } }`).join(' ')} __typename }`;
-    expect((await t.ok(skipped, { id: accountId, skip: true })).__typename).toBe('Query');
+    expect((await t.ok<{ __typename: string }>(skipped, { id: accountId, skip: true })).__typename).toBe('Query');
     expect((await t.fails(skipped, { id: accountId, skip: false })).message).toMatch(/query cost 6011 exceeds/); // + __typename
   });
 
   test('a full 100-item history page with entries and account passes, and so does paging through it', async () => {
-    const first = await t.ok(HISTORY_PAGE, { id: accountId });
+    const first = await t.ok<HistoryPage>(HISTORY_PAGE, { id: accountId });
     expect(first.transactions.edges).toHaveLength(100);
     expect(first.transactions.edges[0].node.entries.length).toBeGreaterThan(0);
-    const rest = await t.ok(HISTORY_PAGE, { id: accountId, after: first.transactions.pageInfo.endCursor });
+    const rest = await t.ok<HistoryPage>(HISTORY_PAGE, { id: accountId, after: first.transactions.pageInfo.endCursor });
     expect(rest.transactions.edges.length).toBeGreaterThan(0);
   });
 
@@ -186,9 +192,9 @@ describe('query cost', () => {
       expect(refused.errors![0].extensions?.code).toBe('BAD_USER_INPUT');
       expect(refused.errors![0].message).toMatch(/query cost 6010 exceeds the limit of 5000/);
       expect(spy).not.toHaveBeenCalled();
-      const page = await overWs(client, HISTORY_PAGE, { id: accountId });
+      const page = await overWs<HistoryPage>(client, HISTORY_PAGE, { id: accountId });
       expect(page.errors).toBeUndefined();
-      expect(page.data.transactions.edges).toHaveLength(100);
+      expect(page.data?.transactions.edges).toHaveLength(100);
       // graphql's own validation still applies, with its code
       const invalid = await overWs(client, `{ noSuchField }`);
       expect(invalid.errors![0].extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
@@ -220,22 +226,22 @@ describe('depth', () => {
 describe('introspection', () => {
   test('the standard introspection query works, anonymously and with a key', async () => {
     for (const token of [null, t.adminKey, await t.key('READONLY')]) {
-      const result = await post(getIntrospectionQuery(), {}, token);
+      const result = await post<IntrospectionQuery>(getIntrospectionQuery(), {}, token);
       expect(result.body.errors).toBeUndefined();
-      expect(result.body.data.__schema.types.some((type: { name: string }) => type.name === 'LedgerTransaction')).toBe(true);
+      expect(result.body.data?.__schema.types.some((type) => type.name === 'LedgerTransaction')).toBe(true);
     }
     const everything = await post(getIntrospectionQuery({
       descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true, oneOf: true,
     }));
     expect(everything.body.errors).toBeUndefined();
-    const overWsResult = await overWs(t.ws(null), getIntrospectionQuery());
+    const overWsResult = await overWs<IntrospectionQuery>(t.ws(null), getIntrospectionQuery());
     expect(overWsResult.errors).toBeUndefined();
-    expect(overWsResult.data.__schema.queryType.name).toBe('Query');
+    expect(overWsResult.data?.__schema.queryType.name).toBe('Query');
   });
 
   test('introspection neither counts against the depth limit nor costs', async () => {
     // depth 15 (over the ordinary limit of 10), next to a 100-item page (cost 401 of 5,000)
-    const result = await t.ok(`query($id: ID!) { transactions(accountId: $id, first: 100) { edges { cursor node { id } } }
+    const result = await t.ok<{ transactions: { edges: unknown[] } }>(`query($id: ID!) { transactions(accountId: $id, first: 100) { edges { cursor node { id } } }
       __schema { types { fields { args { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } } } }`, { id: accountId });
     expect(result.transactions.edges).toHaveLength(100);
   });

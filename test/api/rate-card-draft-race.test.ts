@@ -13,6 +13,8 @@ beforeAll(async () => { t = await startTestApp(); });
 afterAll(async () => { await t.close(); });
 
 const CARD_FIELDS = 'id version status rates';
+/** What CARD_FIELDS selects (rates is JSON). */
+interface RateCard { id: string; version: number | null; status: string; rates: unknown }
 const CREATE_DRAFT = `mutation($i: CreateRateCardDraftInput!) { createRateCardDraft(input: $i) { id } }`;
 const SET_RATES = `mutation($i: SetRatesInput!) { setRateCardRates(input: $i) { ${CARD_FIELDS} } }`;
 const SET_RATE = `mutation($i: SetRateInput!) { setRateCardRate(input: $i) { ${CARD_FIELDS} } }`;
@@ -22,7 +24,7 @@ const STORED_RATES = [{ action: 'image.generate', components: [{ unit: 'IMAGE', 
 const NEW_RATE = { action: 'image.generate', components: [{ unit: 'IMAGE', pricePerUnit: '9' }] };
 
 async function completeDraft(): Promise<string> {
-  const id = (await t.ok(CREATE_DRAFT, { i: { name: `race ${uniqueKey()}`, empty: true } })).createRateCardDraft.id as string;
+  const id = (await t.ok<{ createRateCardDraft: { id: string } }>(CREATE_DRAFT, { i: { name: `race ${uniqueKey()}`, empty: true } })).createRateCardDraft.id;
   await t.ok(SET_RATES, { i: { draftId: id, rates: STORED_RATES } });
   return id;
 }
@@ -51,14 +53,14 @@ test.each([
   const error = await withPublishAfterRead(() => t.fails(mutation, { i: input(draftId) }));
   expect(error.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'draftId' });
   expect(error.message).toMatch(/published meanwhile/);
-  const stored = (await t.ok(RATE_CARD_DRAFT, { id: draftId })).rateCardDraft;
+  const stored = (await t.ok<{ rateCardDraft: RateCard }>(RATE_CARD_DRAFT, { id: draftId })).rateCardDraft;
   expect(stored.status).toBe('PUBLISHED');
   expect(stored.rates).toEqual(STORED_RATES);
 });
 
 test('without the race the same mutations store and return the new rates', async () => {
   const draftId = await completeDraft();
-  const set = (await t.ok(SET_RATE, { i: { draftId, rate: NEW_RATE } })).setRateCardRate;
+  const set = (await t.ok<{ setRateCardRate: RateCard }>(SET_RATE, { i: { draftId, rate: NEW_RATE } })).setRateCardRate;
   expect(set.rates).toEqual([NEW_RATE]);
-  expect((await t.ok(RATE_CARD_DRAFT, { id: draftId })).rateCardDraft.rates).toEqual([NEW_RATE]);
+  expect((await t.ok<{ rateCardDraft: RateCard }>(RATE_CARD_DRAFT, { id: draftId })).rateCardDraft.rates).toEqual([NEW_RATE]);
 });

@@ -58,7 +58,7 @@ describeRedis('rate limits shared through Redis', () => {
       method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ query, variables }),
     });
-    const body = await response.json() as { errors?: { extensions?: Record<string, any> }[] };
+    const body = await response.json() as { errors?: { extensions?: Record<string, unknown> }[] };
     return { status: response.status, retryAfter: response.headers.get('retry-after'), code: body.errors?.[0]?.extensions?.code as string | undefined, extensions: body.errors?.[0]?.extensions };
   };
 

@@ -39,7 +39,7 @@ function extractExamples(markdown: string): Example[] {
     if (block.lang === 'graphql') {
       const next = blocks[i + 1];
       const variablesFollow = next?.lang === 'json' && markdown.slice(block.end, next.start).trim() === '';
-      const variables = variablesFollow ? JSON.parse(next.body) : {};
+      const variables = variablesFollow ? JSON.parse(next.body) as Record<string, unknown> : {};
       const refused = /^\s*#\s*refused with ([A-Z_]+)/.exec(block.body); // the first line only
       examples.push({ line: block.line, query: block.body, variables, refusedWith: refused?.[1] ?? null });
     } else if (block.lang === 'bash' || block.lang === 'sh' || block.lang === 'shell') {
@@ -58,7 +58,12 @@ let t: TestApp;
 const placeholders = new Map<string, string>();
 
 /** Where each placeholder's value comes from: set before the examples, or taken from an example's data. */
-const CAPTURES: Record<string, (data: any) => string | undefined> = {
+/** The parts of an example's answer that CAPTURES reads (if the example asked for them). */
+interface Captured {
+  createRateCardDraft?: { id?: string } | null;
+  quote?: { id?: string } | null;
+}
+const CAPTURES: Record<string, (data: Captured | null | undefined) => string | undefined> = {
   DRAFT_ID: (data) => data?.createRateCardDraft?.id,
   QUOTE_ID: (data) => data?.quote?.id,
 };
@@ -103,7 +108,7 @@ describe.each(examples.map((example) => [`README line ${example.line}: ${example
       expect(() => parse(example.query)).not.toThrow();
       const query = example.query.replace(/"\$([A-Z][A-Z0-9_]*)"/g, (literal) => JSON.stringify(substitute(literal.slice(1, -1), example.line)));
       const variables = substitute(example.variables, example.line) as Record<string, unknown>;
-      const result = await t.gql(query, variables);
+      const result = await t.gql<Captured>(query, variables);
       if (example.refusedWith) {
         expect(result.errors?.map((e) => e.extensions?.code)).toEqual([example.refusedWith]);
         return;
@@ -120,9 +125,9 @@ describe.each(examples.map((example) => [`README line ${example.line}: ${example
 test('the quote the README shows is what the server answers', async () => {
   const quote = examples.find((e) => /\bquote\(/.test(e.query));
   expect(quote).toBeDefined();
-  const result = await t.ok(quote!.query, substitute(quote!.variables, quote!.line) as Record<string, unknown>);
+  const result = await t.ok<{ quote: { credits: string; lineItems: { label: string; credits: string }[] } }>(quote!.query, substitute(quote!.variables, quote!.line) as Record<string, unknown>);
   expect(result.quote.credits).toBe('15');
-  expect(result.quote.lineItems.map((item: { label: string; credits: string }) => [item.label, item.credits])).toEqual([
+  expect(result.quote.lineItems.map((item) => [item.label, item.credits])).toEqual([
     ['2 images at 2 (1080p)', '4'], ['quality hd ×2.5', '6'], ['peak ×1.5', '5'],
   ]);
 });

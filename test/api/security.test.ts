@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import { apiKeys } from '../../src/db/schema';
-import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
+import { startTestApp, uniqueKey, type GqlResult, type TestApp } from '../helpers/harness';
 
 let t: TestApp;
 beforeAll(async () => { t = await startTestApp(); });
@@ -25,19 +25,30 @@ const M_REVERSE = `mutation($i: ReverseInput!) { reverseTransaction(input: $i) {
 const M_ISSUE_TOKEN = `mutation($id: ID!, $ttl: Int) { issueUserToken(accountId: $id, ttlSeconds: $ttl) { token expiresAt } }`;
 const S_EVENTS = `subscription($id: ID!, $after: Int) { walletEvents(accountId: $id, afterSequence: $after) { accountId sequence kind balance available transaction { type amount } } }`;
 
+/** What the queries and mutations above answer when they succeed. */
+interface WalletData { wallet: { accountId: string; balance: string; sequence: number } }
+interface AccountData { account: { id: string; name: string; wallet: { balance: string } } }
+interface TransactionsData { transactions: { edges: { node: { id: string; type: string; amount: string } }[] } }
+interface ChargeData { charge: { id: string; type: string; status: string; amount: string } }
+interface CreateKeyData { createApiKey: { id: string; secret: string; role: string; name: string } }
+interface RevokeKeyData { revokeApiKey: boolean }
+interface IssueTokenData { issueUserToken: { token: string; expiresAt: string } }
+type GqlError = NonNullable<GqlResult['errors']>[number];
+
 const chargeVars = (accountId: string, amount = '1') => ({ i: { accountId, amount, idempotencyKey: uniqueKey('charge') } });
 const reserveVars = (accountId: string, amount = '1') => ({ i: { accountId, amount, idempotencyKey: uniqueKey('hold') } });
 const grantVars = (accountId: string, amount = '1') => ({ i: { accountId, amount, source: 'PROMO', idempotencyKey: uniqueKey('grant') } });
 
 /** The code of the single error `query` produces. */
 async function codeOf(query: string, variables: Record<string, unknown>, token: string | null): Promise<string> {
-  const error = await t.fails(query, variables, token);
-  return error.extensions.code;
+  const { code } = (await t.fails(query, variables, token)).extensions;
+  if (typeof code !== 'string') throw new Error(`the error has no code: ${JSON.stringify(code)}`);
+  return code;
 }
 
 type Outcome =
-  | { kind: 'data'; data: any }
-  | { kind: 'errors'; errors: { message: string; extensions?: Record<string, any> }[] }
+  | { kind: 'data'; data: unknown }
+  | { kind: 'errors'; errors: GqlError[] }
   | { kind: 'closed'; code: number; reason: string }
   | { kind: 'complete' };
 
@@ -54,12 +65,14 @@ function firstOutcome(client: Client, query: string, variables: Record<string, u
     };
     const timer = setTimeout(() => { settled = true; unsubscribe(); reject(new Error('the subscription produced nothing')); }, 15000);
     const unsubscribe = client.subscribe({ query, variables }, {
-      next: (value) => settle(value.errors ? { kind: 'errors', errors: value.errors as any } : { kind: 'data', data: value.data }),
+      next: (value) => settle(value.errors ? { kind: 'errors', errors: value.errors as GqlError[] } : { kind: 'data', data: value.data }),
       error: (error: unknown) => {
-        if (Array.isArray(error)) settle({ kind: 'errors', errors: error });
+        // graphql-ws hands over GraphQL errors as an array, a closed socket as its close event
+        if (Array.isArray(error)) settle({ kind: 'errors', errors: error as GqlError[] });
         else if (error && typeof (error as { code?: unknown }).code === 'number') {
-          settle({ kind: 'closed', code: (error as { code: number }).code, reason: String((error as { reason?: unknown }).reason ?? '') });
-        } else settle({ kind: 'errors', errors: [{ message: String(error) }] });
+          const { code, reason } = error as { code: number; reason?: unknown };
+          settle({ kind: 'closed', code, reason: typeof reason === 'string' ? reason : '' });
+        } else settle({ kind: 'errors', errors: [{ message: error instanceof Error ? error.message : String(error) }] });
       },
       complete: () => settle({ kind: 'complete' }),
     });
@@ -104,7 +117,7 @@ describe('user tokens', () => {
     expect(await codeOf(Q_WALLET, { id: other }, token)).toBe('FORBIDDEN');
     expect(await codeOf(Q_ACCOUNT, { id: other }, token)).toBe('FORBIDDEN');
     expect(await codeOf(Q_TRANSACTIONS, { id: other }, token)).toBe('FORBIDDEN');
-    const tx = (await t.ok(Q_TRANSACTIONS, { id: other })).transactions.edges[0].node;
+    const tx = (await t.ok<TransactionsData>(Q_TRANSACTIONS, { id: other })).transactions.edges[0].node;
     expect(await codeOf(`query($id: ID!) { transaction(id: $id) { id amount } }`, { id: tx.id }, token)).toBe('FORBIDDEN');
   });
 
@@ -115,7 +128,7 @@ describe('user tokens', () => {
     expect(await codeOf(M_CHARGE, chargeVars(other), token)).toBe('FORBIDDEN');
     expect(await codeOf(M_RESERVE, reserveVars(other), token)).toBe('FORBIDDEN');
     expect(await codeOf(M_GRANT, grantVars(other), token)).toBe('FORBIDDEN');
-    const wallet = (await t.ok(Q_WALLET, { id: other })).wallet;
+    const wallet = (await t.ok<WalletData>(Q_WALLET, { id: other })).wallet;
     expect(wallet).toMatchObject({ balance: '20', sequence: 1 });
   });
 
@@ -128,11 +141,11 @@ describe('user tokens', () => {
 
   test('a user token reads its own wallet, account and history', async () => {
     const mine = await accountWithCredits('12');
-    await t.ok(M_CHARGE, chargeVars(mine, '2'));
+    await t.ok<ChargeData>(M_CHARGE, chargeVars(mine, '2'));
     const token = await t.userToken(mine);
-    expect((await t.ok(Q_WALLET, { id: mine }, token)).wallet).toMatchObject({ accountId: mine, balance: '10', sequence: 2 });
-    expect((await t.ok(Q_ACCOUNT, { id: mine }, token)).account).toMatchObject({ id: mine, wallet: { balance: '10' } });
-    const history = (await t.ok(Q_TRANSACTIONS, { id: mine }, token)).transactions.edges.map((e: any) => [e.node.type, e.node.amount]);
+    expect((await t.ok<WalletData>(Q_WALLET, { id: mine }, token)).wallet).toMatchObject({ accountId: mine, balance: '10', sequence: 2 });
+    expect((await t.ok<AccountData>(Q_ACCOUNT, { id: mine }, token)).account).toMatchObject({ id: mine, wallet: { balance: '10' } });
+    const history = (await t.ok<TransactionsData>(Q_TRANSACTIONS, { id: mine }, token)).transactions.edges.map((e) => [e.node.type, e.node.amount]);
     expect(history).toEqual([['CHARGE', '-2'], ['GRANT', '12']]);
   });
 
@@ -155,7 +168,7 @@ describe('user tokens', () => {
     expect(await codeOf(M_UPDATE_WALLET, { i: { accountId: mine, frozen: true } }, token)).toBe('FORBIDDEN');
     expect(await codeOf(M_ISSUE_TOKEN, { id: mine }, token)).toBe('FORBIDDEN');
     expect(await codeOf(M_CREATE_KEY, { i: { name: 'mine', role: 'ADMIN' } }, token)).toBe('FORBIDDEN');
-    expect((await t.ok(Q_WALLET, { id: mine })).wallet).toMatchObject({ balance: '10', sequence: 1 });
+    expect((await t.ok<WalletData>(Q_WALLET, { id: mine })).wallet).toMatchObject({ balance: '10', sequence: 1 });
   });
 
   test('a tampered user token is UNAUTHENTICATED', async () => {
@@ -165,7 +178,7 @@ describe('user tokens', () => {
     const [prefix, payload, signature] = token.split('.');
     expect(prefix).toBe('ut1');
     // Same signature, payload rewritten to name another account.
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { e: number } & Record<string, unknown>;
     const forged = `${prefix}.${Buffer.from(JSON.stringify({ ...claims, a: other })).toString('base64url')}.${signature}`;
     expect(await codeOf(Q_WALLET, { id: other }, forged)).toBe('UNAUTHENTICATED');
     // Extended expiry with the old signature.
@@ -178,14 +191,14 @@ describe('user tokens', () => {
     expect(await codeOf(Q_WALLET, { id: mine }, token.slice(0, -3))).toBe('UNAUTHENTICATED');
     expect(await codeOf(Q_WALLET, { id: mine }, `${prefix}.${payload}`)).toBe('UNAUTHENTICATED');
     // The untouched token still works.
-    expect((await t.ok(Q_WALLET, { id: mine }, token)).wallet.accountId).toBe(mine);
+    expect((await t.ok<WalletData>(Q_WALLET, { id: mine }, token)).wallet.accountId).toBe(mine);
   });
 
   test('an expired user token is UNAUTHENTICATED on HTTP and WebSocket', async () => {
     const mine = await accountWithCredits();
-    const issued = (await t.ok(M_ISSUE_TOKEN, { id: mine, ttl: 60 })).issueUserToken;
+    const issued = (await t.ok<IssueTokenData>(M_ISSUE_TOKEN, { id: mine, ttl: 60 })).issueUserToken;
     expect(new Date(issued.expiresAt).getTime()).toBe(t.clock.now().getTime() + 60_000);
-    expect((await t.ok(Q_WALLET, { id: mine }, issued.token)).wallet.accountId).toBe(mine);
+    expect((await t.ok<WalletData>(Q_WALLET, { id: mine }, issued.token)).wallet.accountId).toBe(mine);
     t.clock.advanceSeconds(61);
     expect(await codeOf(Q_WALLET, { id: mine }, issued.token)).toBe('UNAUTHENTICATED');
     const outcome = await firstOutcome(t.ws(issued.token), S_EVENTS, { id: mine, after: 0 });
@@ -196,10 +209,10 @@ describe('user tokens', () => {
 describe('API keys and roles', () => {
   test('createApiKey returns the secret once, stores only its hash, and the secret works', async () => {
     const accountId = await accountWithCredits('7');
-    const created = (await t.ok(M_CREATE_KEY, { i: { name: 'dashboard', role: 'READONLY' } })).createApiKey;
+    const created = (await t.ok<CreateKeyData>(M_CREATE_KEY, { i: { name: 'dashboard', role: 'READONLY' } })).createApiKey;
     expect(created).toMatchObject({ role: 'READONLY', name: 'dashboard' });
     expect(created.secret).toMatch(/^ck_.{20,}$/);
-    expect((await t.ok(Q_WALLET, { id: accountId }, created.secret)).wallet.balance).toBe('7');
+    expect((await t.ok<WalletData>(Q_WALLET, { id: accountId }, created.secret)).wallet.balance).toBe('7');
 
     const rows = await t.app.services.db.select().from(apiKeys);
     const row = rows.find((r) => r.id === created.id)!;
@@ -208,30 +221,30 @@ describe('API keys and roles', () => {
     expect(row.secretHash).not.toContain(created.secret.slice(3));
 
     // No type other than CreatedApiKey exposes a secret, so it cannot be read back.
-    const schema = await t.ok(`{ __schema { types { name fields { name } } } }`);
-    const withSecret = schema.__schema.types.filter((ty: any) => ty.fields?.some((f: any) => /secret/i.test(f.name))).map((ty: any) => ty.name);
+    const schema = await t.ok<{ __schema: { types: { name: string; fields: { name: string }[] | null }[] } }>(`{ __schema { types { name fields { name } } } }`);
+    const withSecret = schema.__schema.types.filter((ty) => ty.fields?.some((f) => /secret/i.test(f.name))).map((ty) => ty.name);
     expect(withSecret).toEqual(['CreatedApiKey']);
   });
 
   test('a revoked key is UNAUTHENTICATED on HTTP and its WebSocket connection is refused', async () => {
     const accountId = await accountWithCredits('10');
-    const created = (await t.ok(M_CREATE_KEY, { i: { name: 'to revoke', role: 'SERVICE' } })).createApiKey;
+    const created = (await t.ok<CreateKeyData>(M_CREATE_KEY, { i: { name: 'to revoke', role: 'SERVICE' } })).createApiKey;
     // Used once before revocation (so the server has it cached).
-    expect((await t.ok(M_CHARGE, chargeVars(accountId), created.secret)).charge.status).toBe('SUCCEEDED');
+    expect((await t.ok<ChargeData>(M_CHARGE, chargeVars(accountId), created.secret)).charge.status).toBe('SUCCEEDED');
     const live = await firstOutcome(t.ws(created.secret), S_EVENTS, { id: accountId, after: 0 });
     expect(live).toMatchObject({ kind: 'data', data: { walletEvents: { sequence: 1 } } });
 
-    expect((await t.ok(M_REVOKE_KEY, { id: created.id })).revokeApiKey).toBe(true);
+    expect((await t.ok<RevokeKeyData>(M_REVOKE_KEY, { id: created.id })).revokeApiKey).toBe(true);
     expect(await codeOf(Q_WALLET, { id: accountId }, created.secret)).toBe('UNAUTHENTICATED');
     expect(await codeOf(M_CHARGE, chargeVars(accountId), created.secret)).toBe('UNAUTHENTICATED');
     const refused = await firstOutcome(t.ws(created.secret), S_EVENTS, { id: accountId, after: 0 });
     expect(refused).toMatchObject({ kind: 'closed', code: 4403 });
-    expect((await t.ok(Q_WALLET, { id: accountId })).wallet).toMatchObject({ balance: '9', sequence: 2 });
+    expect((await t.ok<WalletData>(Q_WALLET, { id: accountId })).wallet).toMatchObject({ balance: '9', sequence: 2 });
   });
 
   test('revoking a key closes its open WebSocket connections (4403) and ends their subscriptions', async () => {
     const accountId = await accountWithCredits('10');
-    const created = (await t.ok(M_CREATE_KEY, { i: { name: 'revoked while connected', role: 'SERVICE' } })).createApiKey;
+    const created = (await t.ok<CreateKeyData>(M_CREATE_KEY, { i: { name: 'revoked while connected', role: 'SERVICE' } })).createApiKey;
     const client = t.ws(created.secret);
     let firstEvent: () => void = () => {};
     const opened = new Promise<void>((resolve) => (firstEvent = resolve));
@@ -239,7 +252,7 @@ describe('API keys and roles', () => {
       client.subscribe({ query: S_EVENTS, variables: { id: accountId, after: 0 } }, { next: () => firstEvent(), error: resolve, complete: () => resolve('complete') });
     });
     await opened;
-    expect((await t.ok(M_REVOKE_KEY, { id: created.id })).revokeApiKey).toBe(true);
+    expect((await t.ok<RevokeKeyData>(M_REVOKE_KEY, { id: created.id })).revokeApiKey).toBe(true);
     expect(await ended).toMatchObject({ code: 4403 });
     // Reconnecting with the revoked key is refused as well.
     expect(await firstOutcome(client, S_EVENTS, { id: accountId, after: 0 })).toMatchObject({ kind: 'closed', code: 4403 });
@@ -250,12 +263,12 @@ describe('API keys and roles', () => {
     expect(await codeOf(M_CHARGE, { i: { accountId, amount: '1', idempotencyKey: uniqueKey(), comment: 'a\u0000b' } }, t.adminKey)).toBe('BAD_USER_INPUT');
     expect(await codeOf(`{ account(externalId: "x\\u0000y") { id } }`, {}, t.adminKey)).toBe('BAD_USER_INPUT');
     expectErrorCode(await firstOutcome(t.ws(), S_EVENTS, { id: 'a\u0000' }), 'BAD_USER_INPUT');
-    expect((await t.ok(Q_WALLET, { id: accountId })).wallet).toMatchObject({ balance: '10', sequence: 1 });
+    expect((await t.ok<WalletData>(Q_WALLET, { id: accountId })).wallet).toMatchObject({ balance: '10', sequence: 1 });
   });
 
   test('revokeApiKey is admin only and NOT_FOUND for an unknown key', async () => {
     const service = await t.key('SERVICE');
-    const created = (await t.ok(M_CREATE_KEY, { i: { name: 'other', role: 'READONLY' } })).createApiKey;
+    const created = (await t.ok<CreateKeyData>(M_CREATE_KEY, { i: { name: 'other', role: 'READONLY' } })).createApiKey;
     expect(await codeOf(M_REVOKE_KEY, { id: created.id }, service)).toBe('FORBIDDEN');
     expect(await codeOf(M_REVOKE_KEY, { id: randomUUID() }, t.adminKey)).toBe('NOT_FOUND');
     expect(await codeOf(M_REVOKE_KEY, { id: 'nope' }, t.adminKey)).toBe('NOT_FOUND');
@@ -264,27 +277,27 @@ describe('API keys and roles', () => {
   test('a READONLY key reads but cannot charge, grant or reserve', async () => {
     const accountId = await accountWithCredits('10');
     const readonly = await t.key('READONLY');
-    expect((await t.ok(Q_WALLET, { id: accountId }, readonly)).wallet.balance).toBe('10');
-    expect((await t.ok(Q_ACCOUNT, { id: accountId }, readonly)).account.id).toBe(accountId);
-    expect((await t.ok(Q_TRANSACTIONS, { id: accountId }, readonly)).transactions.edges).toHaveLength(1);
+    expect((await t.ok<WalletData>(Q_WALLET, { id: accountId }, readonly)).wallet.balance).toBe('10');
+    expect((await t.ok<AccountData>(Q_ACCOUNT, { id: accountId }, readonly)).account.id).toBe(accountId);
+    expect((await t.ok<TransactionsData>(Q_TRANSACTIONS, { id: accountId }, readonly)).transactions.edges).toHaveLength(1);
     expect(await codeOf(M_CHARGE, chargeVars(accountId), readonly)).toBe('FORBIDDEN');
     expect(await codeOf(M_GRANT, grantVars(accountId), readonly)).toBe('FORBIDDEN');
     expect(await codeOf(M_RESERVE, reserveVars(accountId), readonly)).toBe('FORBIDDEN');
     expect(await codeOf(`mutation { createAccount(input: { name: "x" }) { id } }`, {}, readonly)).toBe('FORBIDDEN');
-    expect((await t.ok(Q_WALLET, { id: accountId })).wallet).toMatchObject({ balance: '10', sequence: 1 });
+    expect((await t.ok<WalletData>(Q_WALLET, { id: accountId })).wallet).toMatchObject({ balance: '10', sequence: 1 });
   });
 
   test('a SERVICE key charges but cannot grant, create keys, update wallets or reverse', async () => {
     const accountId = await accountWithCredits('10');
     const service = await t.key('SERVICE');
-    const charged = (await t.ok(M_CHARGE, chargeVars(accountId, '3'), service)).charge;
+    const charged = (await t.ok<ChargeData>(M_CHARGE, chargeVars(accountId, '3'), service)).charge;
     expect(charged).toMatchObject({ type: 'CHARGE', status: 'SUCCEEDED', amount: '-3' });
     expect(await codeOf(M_GRANT, grantVars(accountId), service)).toBe('FORBIDDEN');
     expect(await codeOf(M_CREATE_KEY, { i: { name: 'escalate', role: 'ADMIN' } }, service)).toBe('FORBIDDEN');
     expect(await codeOf(M_UPDATE_WALLET, { i: { accountId, overdraftLimit: '1000' } }, service)).toBe('FORBIDDEN');
     expect(await codeOf(M_REVERSE, { i: { transactionId: charged.id, idempotencyKey: uniqueKey('rev') } }, service)).toBe('FORBIDDEN');
     expect(await codeOf(`{ auditLedger { ok } }`, {}, service)).toBe('FORBIDDEN');
-    expect((await t.ok(Q_WALLET, { id: accountId })).wallet).toMatchObject({ balance: '7', sequence: 2 });
+    expect((await t.ok<WalletData>(Q_WALLET, { id: accountId })).wallet).toMatchObject({ balance: '7', sequence: 2 });
   });
 
   test('no token is UNAUTHENTICATED for reads, writes and subscriptions', async () => {
@@ -305,15 +318,15 @@ describe('API keys and roles', () => {
     // A client error, not a server failure.
     const response = await rawPost(JSON.stringify({ query: Q_WALLET, variables: { id: accountId } }), 'garbage');
     expect(response.status).toBe(401);
-    expect(JSON.parse(response.text).errors.map((e: any) => e.extensions.code)).toEqual(['UNAUTHENTICATED']);
+    expect((JSON.parse(response.text) as GqlResult).errors?.map((e) => e.extensions?.code)).toEqual(['UNAUTHENTICATED']);
     expect(await firstOutcome(t.ws('ck_not-a-real-key'), S_EVENTS, { id: accountId, after: 0 })).toMatchObject({ kind: 'closed', code: 4403 });
   });
 
   test('issueUserToken: admin and service may, READONLY may not, unknown account is NOT_FOUND', async () => {
     const accountId = await accountWithCredits('4');
-    const byAdmin = (await t.ok(M_ISSUE_TOKEN, { id: accountId })).issueUserToken;
-    const byService = (await t.ok(M_ISSUE_TOKEN, { id: accountId, ttl: 300 }, await t.key('SERVICE'))).issueUserToken;
-    for (const { token } of [byAdmin, byService]) expect((await t.ok(Q_WALLET, { id: accountId }, token)).wallet.balance).toBe('4');
+    const byAdmin = (await t.ok<IssueTokenData>(M_ISSUE_TOKEN, { id: accountId })).issueUserToken;
+    const byService = (await t.ok<IssueTokenData>(M_ISSUE_TOKEN, { id: accountId, ttl: 300 }, await t.key('SERVICE'))).issueUserToken;
+    for (const { token } of [byAdmin, byService]) expect((await t.ok<WalletData>(Q_WALLET, { id: accountId }, token)).wallet.balance).toBe('4');
     expect(await codeOf(M_ISSUE_TOKEN, { id: accountId }, await t.key('READONLY'))).toBe('FORBIDDEN');
     expect(await codeOf(M_ISSUE_TOKEN, { id: randomUUID() }, t.adminKey)).toBe('NOT_FOUND');
     expect(await codeOf(M_ISSUE_TOKEN, { id: 'not-an-id' }, t.adminKey)).toBe('NOT_FOUND');
@@ -332,7 +345,7 @@ describe('limits and error hygiene', () => {
     // A body under the limit still works.
     const small = await rawPost(JSON.stringify({ query: Q_WALLET, variables: { id: accountId, padding: 'x'.repeat(1000) } }));
     expect(small.status).toBe(200);
-    expect(JSON.parse(small.text).data.wallet.accountId).toBe(accountId);
+    expect((JSON.parse(small.text) as GqlResult<WalletData>).data?.wallet.accountId).toBe(accountId);
   });
 
   test('too many aliases are rejected', async () => {

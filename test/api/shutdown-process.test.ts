@@ -73,7 +73,6 @@ async function stopUnderLoad(signal: 'SIGTERM' | 'SIGINT') {
   server.child.kill('SIGTERM');
   expect(await server.exited).toEqual({ code: 0, signal: null });
   server = null;
-  // eslint-disable-next-line no-console
   console.log(`${signal} with charges in flight (${isPostgres() ? 'PostgreSQL' : 'PGlite'}): exit 0 after ${exitMs} ms; ${answered} of ${CHARGES} charges answered, ${answeredAfterSignal.length} of them after the signal`);
 }
 

@@ -15,7 +15,7 @@ test('stop() lets in-flight charges commit and answer, then refuses new connecti
     entered += 1;
     return original(...args);
   };
-  const charges = Array.from({ length: 30 }, () => t.gql(`mutation($i: ChargeInput!) { charge(input: $i) { status } }`,
+  const charges = Array.from({ length: 30 }, () => t.gql<{ charge: { status: string } | null }>(`mutation($i: ChargeInput!) { charge(input: $i) { status } }`,
     { i: { accountId, amount: '1', idempotencyKey: uniqueKey('shutdown') } }));
   for (let spins = 0; entered < 30; spins++) {
     if (spins > 1_000_000) throw new Error(`only ${entered} of 30 charges reached the server`);

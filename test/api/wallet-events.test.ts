@@ -29,8 +29,8 @@ const wallet = (accountId: string) => t.op(WalletDocument, { accountId });
  */
 function live(client: CreditsClient, variables: WalletEventsSubscriptionVariables, onEvent?: (event: Event) => void) {
   const events: Event[] = [];
-  let failure: unknown = null;
-  const waiters: { n: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  let failure: Error | null = null;
+  const waiters: { n: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   const check = () => {
     for (const w of [...waiters]) {
       if (failure) w.reject(failure);
@@ -351,7 +351,7 @@ describe('WalletEventHub', () => {
     const pending = take(iterator, 1);
     await new Promise((resolve) => setImmediate(resolve));
     ledger.committed.push(row(1, 'acc-2'));
-    hub.publish([row(1, 'acc-2'), { ...row(99), sequence: null } as TransactionRow]);
+    hub.publish([row(1, 'acc-2'), { ...row(99), sequence: null }]);
     ledger.committed.push(row(1));
     hub.publish([row(1)]);
     expect(await pending).toEqual([1]);

@@ -40,9 +40,9 @@ async function walletWithHold() {
   const accountId = await t.createAccount();
   const grant = await t.grant(accountId, '10');
   await t.ok(`mutation($i: ChargeInput!) { charge(input: $i) { id } }`, { i: { accountId, amount: '2', idempotencyKey: uniqueKey('charge') } });
-  const hold = (await t.ok(`mutation($i: ReserveInput!) { reserveCredits(input: $i) { id } }`,
+  const hold = (await t.ok<{ reserveCredits: { id: string } }>(`mutation($i: ReserveInput!) { reserveCredits(input: $i) { id } }`,
     { i: { accountId, amount: '1', idempotencyKey: uniqueKey('hold') } })).reserveCredits;
-  return { accountId, bucketId: grant.entries[0].bucketId as string, transactionId: grant.id as string, holdId: hold.id as string };
+  return { accountId, bucketId: grant.entries[0].bucketId, transactionId: grant.id, holdId: hold.id };
 }
 
 test('bucket remaining stays between 0 and its amount; debt never goes below 0', async () => {

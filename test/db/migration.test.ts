@@ -63,9 +63,9 @@ test('migration 0003 applies on a ledger written under the earlier migrations', 
   const user = await t.createAccount('user');
   for (const source of ['PLAN_ALLOWANCE', 'PURCHASE', 'PROMO', 'ROLLOVER', 'REFUND', 'ADJUSTMENT']) await t.grant(user, '2', { source });
   const charge = async (accountId: string, amount: string) =>
-    (await t.ok(`mutation($i: ChargeInput!) { charge(input: $i) { id } }`, { i: { accountId, amount, idempotencyKey: uniqueKey('charge') } })).charge;
+    (await t.ok<{ charge: { id: string } }>(`mutation($i: ChargeInput!) { charge(input: $i) { id } }`, { i: { accountId, amount, idempotencyKey: uniqueKey('charge') } })).charge;
   const reserve = async (amount: string) =>
-    (await t.ok(`mutation($i: ReserveInput!) { reserveCredits(input: $i) { id } }`, { i: { accountId: user, amount, idempotencyKey: uniqueKey('hold') } })).reserveCredits;
+    (await t.ok<{ reserveCredits: { id: string } }>(`mutation($i: ReserveInput!) { reserveCredits(input: $i) { id } }`, { i: { accountId: user, amount, idempotencyKey: uniqueKey('hold') } })).reserveCredits;
   const charged = await charge(user, '3');
   await t.ok(`mutation($i: RefundInput!) { refund(input: $i) { id } }`, { i: { transactionId: charged.id, amount: '1', idempotencyKey: uniqueKey('refund') } });
   await t.ok(`mutation($i: ReverseInput!) { reverseTransaction(input: $i) { id } }`, { i: { transactionId: (await charge(user, '1')).id, idempotencyKey: uniqueKey('reverse') } });
@@ -75,7 +75,7 @@ test('migration 0003 applies on a ledger written under the earlier migrations', 
   await reserve('1');
   await charge(team, '3'); // into overdraft: debt
   await t.grant(team, '1'); // repays part of the debt
-  const draftId = (await t.ok(`mutation { createRateCardDraft(input: { name: "v1", empty: true }) { id } }`)).createRateCardDraft.id;
+  const draftId = (await t.ok<{ createRateCardDraft: { id: string } }>(`mutation { createRateCardDraft(input: { name: "v1", empty: true }) { id } }`)).createRateCardDraft.id;
   await t.ok(`mutation($id: ID!) { publishRateCard(draftId: $id) { version } }`, { id: draftId });
   await t.ok(`mutation { createRateCardDraft(input: { name: "v2" }) { id } }`);
   const written = await auditLedger(before.db);

@@ -11,16 +11,17 @@ import { loadConfig, type Config } from '../../src/config';
 import { openDatabase, type Database } from '../../src/db/client';
 import { ManualClock } from '../../src/shared/clock';
 import {
-  AuditLedgerDocument, CreateAccountDocument, createCreditsClient, CreditsApiError, GrantCreditsDocument, type CreateAccountInput, type CreditsClient,
-  type CreditsClientOptions, type GrantCreditsInput, type TransactionFieldsFragment, type VariablesOf,
+  AuditLedgerDocument, CreateAccountDocument, createCreditsClient, CreditsApiError, GrantCreditsDocument, TransactionsDocument, WalletDocument, type CreditsClient,
+  type CreditsClientOptions, type GrantCreditsInput, type TransactionFieldsFragment, type TransactionFilter, type VariablesOf, type WalletFieldsFragment,
 } from '../../src/client';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 
 process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'silent';
 
-export interface GqlResult<T = any> {
+/** A raw GraphQL answer; `T` is what the caller expects under `data` (its own assertions check it). */
+export interface GqlResult<T = unknown> {
   data?: T;
-  errors?: { message: string; extensions?: Record<string, any>; path?: string[] }[];
+  errors?: { message: string; extensions?: Record<string, unknown>; path?: (string | number)[] }[];
 }
 
 export interface TestApp {
@@ -29,11 +30,11 @@ export interface TestApp {
   clock: ManualClock;
   database: Database;
   adminKey: string;
-  gql<T = any>(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<GqlResult<T>>;
+  gql<T = unknown>(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<GqlResult<T>>;
   /** Like gql, but fails the test on any error and returns data. */
-  ok<T = any>(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<T>;
+  ok<T = unknown>(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<T>;
   /** Runs and expects exactly one error; returns it. */
-  fails(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<{ message: string; extensions: Record<string, any> }>;
+  fails(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<{ message: string; extensions: Record<string, unknown> }>;
   /** Runs a typed operation through the client (no retries) and returns its data; token defaults to the admin key. */
   op<R, V>(document: TypedDocumentNode<R, V>, variables: VariablesOf<V>, token?: string | null): Promise<R>;
   /** Runs a typed operation and expects it to fail; returns the error. */
@@ -46,6 +47,10 @@ export interface TestApp {
   key(role: 'ADMIN' | 'SERVICE' | 'READONLY'): Promise<string>;
   userToken(accountId: string): Promise<string>;
   audit(): Promise<{ ok: boolean; violations: string[] }>;
+  /** The account's wallet (admin key); fails the test when there is none. */
+  wallet(accountId: string): Promise<WalletFieldsFragment>;
+  /** The account's newest 100 ledger transactions (admin key), newest first. */
+  history(accountId: string, filter?: TransactionFilter): Promise<TransactionFieldsFragment[]>;
   /** Number of SQL statements the server ran while `fn` ran (authentication is cached after first use). */
   countQueries(fn: () => Promise<unknown>): Promise<number>;
   close(): Promise<void>;
@@ -92,7 +97,7 @@ export async function startTestApp(overrides: Partial<Config> = {}, options: Tes
       throw new Error(`expected an error, got ${JSON.stringify(data)}`);
     } catch (error) {
       if (!(error instanceof CreditsApiError)) throw error;
-      if (error.errors.length !== 1) throw new Error(`expected one error, got ${JSON.stringify(error.errors)}`);
+      if (error.errors.length !== 1) throw new Error(`expected one error, got ${JSON.stringify(error.errors)}`, { cause: error });
       return error;
     }
   };
@@ -119,7 +124,7 @@ export async function startTestApp(overrides: Partial<Config> = {}, options: Tes
   const harness: TestApp = {
     app, url, clock, database, adminKey, gql, ok, fails, op, opFails, client,
     async createAccount(name = 'Test account', extra = {}) {
-      const data = await op(CreateAccountDocument, { input: { name, kind: 'USER', ...extra } as CreateAccountInput });
+      const data = await op(CreateAccountDocument, { input: { name, kind: 'USER', ...extra } });
       return data.createAccount.id;
     },
     async grant(accountId, amount, extra = {}) {
@@ -140,6 +145,14 @@ export async function startTestApp(overrides: Partial<Config> = {}, options: Tes
     async userToken(accountId) {
       return app.services.auth.issueUserToken(accountId, 600).token;
     },
+    async wallet(accountId) {
+      const found = (await op(WalletDocument, { accountId })).wallet;
+      if (!found) throw new Error(`no wallet ${accountId}`);
+      return found;
+    },
+    async history(accountId, filter) {
+      return (await op(TransactionsDocument, { accountId, first: 100, filter })).transactions.edges.map((e) => e.node);
+    },
     async audit() {
       const { ok: passed, violations } = (await op(AuditLedgerDocument, {})).auditLedger;
       return { ok: passed, violations };
@@ -150,28 +163,11 @@ export async function startTestApp(overrides: Partial<Config> = {}, options: Tes
       return queries - before;
     },
     async close() {
-      await Promise.all(sockets.map((s) => s.dispose()));
+      await Promise.all(sockets.map(async (s) => s.dispose()));
       await Promise.all(clients.map((c) => c.close()));
       await app.stop();
       await database.close();
     },
   };
   return harness;
-}
-
-/** Collects `count` events of a subscription, then unsubscribes. */
-export function collect<T = any>(client: Client, query: string, variables: Record<string, unknown>, count: number, timeoutMs = 20000): Promise<T[]> {
-  return new Promise((resolve, reject) => {
-    const events: T[] = [];
-    const timer = setTimeout(() => { unsubscribe(); reject(new Error(`timed out after ${events.length}/${count} events`)); }, timeoutMs);
-    const unsubscribe = client.subscribe<T>({ query, variables }, {
-      next: (value) => {
-        if (value.errors) { clearTimeout(timer); unsubscribe(); reject(Object.assign(new Error('subscription error'), { errors: value.errors })); return; }
-        events.push(value.data as T);
-        if (events.length === count) { clearTimeout(timer); unsubscribe(); resolve(events); }
-      },
-      error: (error) => { clearTimeout(timer); reject(error); },
-      complete: () => { clearTimeout(timer); if (events.length < count) reject(new Error(`completed after ${events.length}/${count}`)); },
-    });
-  });
 }

@@ -60,11 +60,11 @@ export function startServer(port: number, env: NodeJS.ProcessEnv = {}): Promise<
   });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`server did not start in 30 s:\n${output.join('')}`)); }, 30_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       if (output.length < 500) output.push(chunk.toString());
       if (output.join('').includes('Credits server ready at')) { clearTimeout(timer); resolve({ child, output, exited }); }
     });
-    child.stderr!.on('data', (chunk: Buffer) => { if (output.length < 500) output.push(chunk.toString()); });
+    child.stderr.on('data', (chunk: Buffer) => { if (output.length < 500) output.push(chunk.toString()); });
     void exited.then(({ code, signal }) => { clearTimeout(timer); reject(new Error(`server exited (${code ?? signal}) before ready:\n${output.join('')}`)); });
   });
 }

@@ -108,7 +108,7 @@ suite('PostgreSQL concurrency (runs only with DATABASE_URL)', () => {
       }
     }
     const results = await Promise.allSettled(ops.map((op) => op()));
-    const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     expect(failed).toEqual([]);
 
     for (const accountId of accounts) {

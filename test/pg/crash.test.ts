@@ -8,7 +8,7 @@
 import http from 'node:http';
 import { isPostgres } from '../helpers/harness';
 import { buildServer, createAdminKey, freePort, kill, startServer, type ServerProcess } from '../helpers/server-process';
-import { postGraphQL } from '../../bench/http';
+import { postGraphQL, type GraphQLResponse } from '../../bench/http';
 
 const LOOPS = 16;
 const WALLETS = 4; // loop n charges wallet n % WALLETS: several commits in flight at the kill
@@ -20,15 +20,22 @@ const LOAD_MS_MAX = 15_000;
 
 const CHARGE = `mutation($i: ChargeInput!) { charge(input: $i) { id status amount idempotencyKey } }`;
 
-interface Answer { status: number; body: any }
+/** What CHARGE selects; `charge` is null when the charge is refused. */
+interface ChargeData { charge: { id: string; status: string; amount: string; idempotencyKey: string } | null }
+/** A page of CHARGE transactions as byKey reads it. */
+interface ChargePage {
+  transactions: { edges: { node: { id: string; status: string; amount: string; idempotencyKey: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+}
+
+interface Answer<T> { status: number; body: GraphQLResponse<T> }
 
 /** One POST over a keep-alive agent on loopback; rejects on network errors (refused, reset). */
-async function post(agent: http.Agent, port: number, body: unknown, token: string | null, timeoutMs = 10_000): Promise<Answer> {
-  const { status, json } = await postGraphQL({ agent, port, token }, body, timeoutMs);
+async function post<T>(agent: http.Agent, port: number, body: unknown, token: string | null, timeoutMs = 10_000): Promise<Answer<T>> {
+  const { status, json } = await postGraphQL<T>({ agent, port, token }, body, timeoutMs);
   return { status, body: json };
 }
 
-type Attempt = { key: string; wallet: number; millis: number; state: 'pending' | 'succeeded' | 'refused' | 'unknown'; id?: string; code?: string };
+type Attempt = { key: string; wallet: number; millis: number; state: 'pending' | 'succeeded' | 'refused' | 'unknown'; id?: string; code?: unknown };
 
 const suite = isPostgres() ? describe : describe.skip;
 
@@ -50,13 +57,10 @@ suite('PostgreSQL crash: SIGKILL mid-load (runs only with DATABASE_URL)', () => 
     agent.destroy();
   });
 
-  const gql = async (query: string, variables: Record<string, unknown>) => {
-    const answer = await post(agent, port, { query, variables }, adminKey);
-    return answer.body as { data?: any; errors?: { message: string; extensions?: { code?: string } }[] };
-  };
-  const ok = async (query: string, variables: Record<string, unknown>) => {
-    const result = await gql(query, variables);
-    if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+  const gql = async <T,>(query: string, variables: Record<string, unknown>) => (await post<T>(agent, port, { query, variables }, adminKey)).body;
+  const ok = async <T,>(query: string, variables: Record<string, unknown>): Promise<T> => {
+    const result = await gql<T>(query, variables);
+    if (result.errors?.length || !result.data) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
     return result.data;
   };
 
@@ -66,7 +70,7 @@ suite('PostgreSQL crash: SIGKILL mid-load (runs only with DATABASE_URL)', () => 
     const grantedMillis = 10_000_000;
     const accounts: string[] = [];
     for (let w = 0; w < WALLETS; w += 1) {
-      const accountId = (await ok(`mutation($i: CreateAccountInput!) { createAccount(input: $i) { id } }`, { i: { name: `crash test ${w}`, kind: 'USER' } })).createAccount.id;
+      const accountId = (await ok<{ createAccount: { id: string } }>(`mutation($i: CreateAccountInput!) { createAccount(input: $i) { id } }`, { i: { name: `crash test ${w}`, kind: 'USER' } })).createAccount.id;
       await ok(`mutation($i: GrantCreditsInput!) { grantCredits(input: $i) { id } }`,
         { i: { accountId, amount: String(grantedMillis / 1000), source: 'PURCHASE', idempotencyKey: `${runId}-grant-${w}` } });
       accounts.push(accountId);
@@ -89,10 +93,11 @@ suite('PostgreSQL crash: SIGKILL mid-load (runs only with DATABASE_URL)', () => 
           const attempt: Attempt = { key: `${runId}-${cycle}-${n}-${i}`, wallet: n % WALLETS, millis: 1000 + ((n * 7 + i) % 5) * 250, state: 'pending' };
           attempts.push(attempt);
           try {
-            const result = await gql(CHARGE, { i: { accountId: accounts[attempt.wallet], amount: (attempt.millis / 1000).toFixed(3), idempotencyKey: attempt.key } });
-            if (result.data?.charge?.status === 'SUCCEEDED') {
+            const result = await gql<ChargeData>(CHARGE, { i: { accountId: accounts[attempt.wallet], amount: (attempt.millis / 1000).toFixed(3), idempotencyKey: attempt.key } });
+            const charged = result.data?.charge;
+            if (charged?.status === 'SUCCEEDED') {
               attempt.state = 'succeeded';
-              attempt.id = result.data.charge.id;
+              attempt.id = charged.id;
               acked += 1;
             } else {
               attempt.state = 'refused';
@@ -135,7 +140,7 @@ suite('PostgreSQL crash: SIGKILL mid-load (runs only with DATABASE_URL)', () => 
         let after: string | null = null;
         for (let page = 0; ; page += 1) {
           if (page >= 500) throw new Error('too many pages');
-          const data: any = await ok(`query($id: ID!, $after: String) { transactions(accountId: $id, first: 100, after: $after, filter: { types: [CHARGE] }) {
+          const data: ChargePage = await ok<ChargePage>(`query($id: ID!, $after: String) { transactions(accountId: $id, first: 100, after: $after, filter: { types: [CHARGE] }) {
             edges { node { id status amount idempotencyKey } } pageInfo { hasNextPage endCursor } } }`, { id: accountId, after });
           for (const { node } of data.transactions.edges) {
             expect(node.status).toBe('SUCCEEDED');
@@ -161,11 +166,11 @@ suite('PostgreSQL crash: SIGKILL mid-load (runs only with DATABASE_URL)', () => 
     const resend = [...succeeded, ...unknown];
     for (let i = 0; i < resend.length; i += LOOPS) {
       await Promise.all(resend.slice(i, i + LOOPS).map(async (a) => {
-        const result = await gql(CHARGE, { i: { accountId: accounts[a.wallet], amount: (a.millis / 1000).toFixed(3), idempotencyKey: a.key } });
+        const result = await gql<ChargeData>(CHARGE, { i: { accountId: accounts[a.wallet], amount: (a.millis / 1000).toFixed(3), idempotencyKey: a.key } });
         expect(result.errors).toBeUndefined();
-        if (a.state === 'succeeded') expect(result.data.charge.id).toBe(a.id);
+        if (a.state === 'succeeded') expect(result.data?.charge?.id).toBe(a.id);
         const earlier = before.get(a.key);
-        if (earlier) expect(result.data.charge.id).toBe(earlier[0].id);
+        if (earlier) expect(result.data?.charge?.id).toBe(earlier[0].id);
       }));
     }
 
@@ -175,14 +180,13 @@ suite('PostgreSQL crash: SIGKILL mid-load (runs only with DATABASE_URL)', () => 
     for (const [w, accountId] of accounts.entries()) {
       const mine = resend.filter((a) => a.wallet === w);
       const chargedMillis = mine.reduce((s, a) => s + a.millis, 0);
-      const wallet = (await ok(`query($id: ID!) { wallet(accountId: $id) { balance sequence } }`, { id: accountId })).wallet;
+      const wallet = (await ok<{ wallet: { balance: string; sequence: number } }>(`query($id: ID!) { wallet(accountId: $id) { balance sequence } }`, { id: accountId })).wallet;
       expect(Math.round(Number(wallet.balance) * 1000)).toBe(grantedMillis - chargedMillis);
       expect(wallet.sequence).toBe(1 + mine.length);
     }
-    const audit = (await ok(`{ auditLedger { ok violations } }`, {})).auditLedger;
+    const audit = (await ok<{ auditLedger: unknown }>(`{ auditLedger { ok violations } }`, {})).auditLedger;
     expect(audit).toEqual({ ok: true, violations: [] });
 
-    // eslint-disable-next-line no-console
     console.log(`crash test: ${CYCLES} kills, ${succeeded.length} acknowledged, ${unknown.length} unanswered at the kills (${unknown.filter((a) => before.has(a.key)).length} of them had committed)`);
   }, 240_000);
 });

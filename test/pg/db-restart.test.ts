@@ -12,7 +12,7 @@ import http from 'node:http';
 import { promisify } from 'node:util';
 import { isPostgres } from '../helpers/harness';
 import { buildServer, createAdminKey, freePort, kill, startServer, type ServerProcess } from '../helpers/server-process';
-import { postGraphQL } from '../../bench/http';
+import { postGraphQL, type GraphQLResponse } from '../../bench/http';
 
 const run = promisify(execFile);
 const LOOPS = 12;
@@ -22,6 +22,12 @@ const ATTEMPTS_PER_CHARGE_MAX = 200; // retries of one idempotency key (≥ 100 
 /** A hang detector, not a speed assertion: an answer later than this means the request was stuck. */
 const ANSWER_TIMEOUT_MS = 10_000;
 const CHARGE = `mutation($i: ChargeInput!) { charge(input: $i) { id status amount idempotencyKey } }`;
+/** What CHARGE selects; `charge` is null when the charge is refused. */
+interface ChargeData { charge: { id: string; status: string; amount: string; idempotencyKey: string } | null }
+/** A page of CHARGE transactions as the final check reads it. */
+interface ChargePage {
+  transactions: { edges: { node: { id: string; status: string; idempotencyKey: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -102,17 +108,18 @@ suite('PostgreSQL restart under load (runs only with DATABASE_URL)', () => {
         while (!charge.id) {
           if (++charge.attempts > ATTEMPTS_PER_CHARGE_MAX) throw new Error(`charge ${charge.key} never succeeded`);
           const started = Date.now();
-          let answer: { status: number; json: any };
+          let answer: { status: number; json: GraphQLResponse<ChargeData> };
           try {
-            answer = await gql(CHARGE, { i: { accountId: accounts[charge.wallet], amount: (charge.millis / 1000).toFixed(3), idempotencyKey: charge.key } });
+            answer = await gql<ChargeData>(CHARGE, { i: { accountId: accounts[charge.wallet], amount: (charge.millis / 1000).toFixed(3), idempotencyKey: charge.key } });
           } catch (error) {
-            throw new Error(`no answer from the server (it must stay up and answer within ${ANSWER_TIMEOUT_MS} ms): ${String(error)}\n${server?.output.join('')}`);
+            throw new Error(`no answer from the server (it must stay up and answer within ${ANSWER_TIMEOUT_MS} ms): ${String(error)}\n${server?.output.join('')}`, { cause: error });
           }
           slowestMs = Math.max(slowestMs, Date.now() - started);
           const { status, json } = answer;
-          if (json.data?.charge?.status === 'SUCCEEDED') { charge.id = json.data.charge.id; break; }
-          const code = json.errors?.[0]?.extensions?.code;
-          if (code === 'SERVICE_UNAVAILABLE') unavailable.push({ status, retryable: json.errors[0].extensions.retryable });
+          const charged = json.data?.charge;
+          if (charged?.status === 'SUCCEEDED') { charge.id = charged.id; break; }
+          const extensions = json.errors?.[0]?.extensions;
+          if (extensions?.code === 'SERVICE_UNAVAILABLE') unavailable.push({ status, retryable: extensions.retryable });
           else otherErrors.push({ status, errors: json.errors });
           await sleep(100);
         }
@@ -163,7 +170,7 @@ suite('PostgreSQL restart under load (runs only with DATABASE_URL)', () => {
       let after: string | null = null;
       for (let page = 0; ; page += 1) {
         if (page >= 1000) throw new Error('too many pages');
-        const data: any = await ok(`query($id: ID!, $after: String) { transactions(accountId: $id, first: 100, after: $after, filter: { types: [CHARGE] }) {
+        const data: ChargePage = await ok<ChargePage>(`query($id: ID!, $after: String) { transactions(accountId: $id, first: 100, after: $after, filter: { types: [CHARGE] }) {
           edges { node { id status idempotencyKey } } pageInfo { hasNextPage endCursor } } }`, { id: accountId, after });
         for (const { node } of data.transactions.edges) {
           expect(node.status).toBe('SUCCEEDED');
@@ -185,7 +192,6 @@ suite('PostgreSQL restart under load (runs only with DATABASE_URL)', () => {
     }
     expect((await ok<{ auditLedger: unknown }>(`{ auditLedger { ok violations } }`, {})).auditLedger).toEqual({ ok: true, violations: [] });
 
-    // eslint-disable-next-line no-console
     console.log(`database restart: ${charges.length} charges, ${unavailable.length} SERVICE_UNAVAILABLE answers retried, `
       + `slowest answer ${slowestMs} ms, ${readiness.map((r) => `${r.restart}: /readyz 200 ${r.backAfterMs} ms after PostgreSQL was back`).join('; ')}`);
   }, 300_000);

@@ -11,7 +11,7 @@ test('the committed src/client/generated/ is what codegen.ts generates (run `npm
   await import('@graphql-codegen/typescript-operations');
   await import('@graphql-codegen/typed-document-node');
   const { generate } = await import('@graphql-codegen/cli');
-  const outputs: { filename: string; content: string }[] = await generate({ ...config, cwd: root, silent: true }, false);
+  const outputs = (await generate({ ...config, cwd: root, silent: true }, false)) as { filename: string; content: string }[];
   expect(outputs.map((o) => o.filename).sort()).toEqual(Object.keys(config.generates ?? {}).sort());
   for (const output of outputs) {
     expect(fs.readFileSync(path.resolve(root, output.filename), 'utf8')).toBe(output.content);

@@ -256,7 +256,7 @@ describe('rate lookup', () => {
   ])('%s -> PricingInputError', (_name, generation, field, message) => {
     const error = catchError(() => priceGeneration(content, generation, { at: MONDAY_NOON }));
     expect(error).toBeInstanceOf(PricingInputError);
-    expect(error).toMatchObject({ field, message: expect.stringMatching(message) });
+    expect(error).toMatchObject({ field, message: expect.stringMatching(message) as unknown });
   });
 });
 
@@ -307,7 +307,7 @@ describe('bad params', () => {
   ])('%s', (_name, rate, params, field, message) => {
     const error = catchError(() => price(rate, params));
     expect(error).toBeInstanceOf(PricingInputError);
-    expect(error).toMatchObject({ field, message: expect.stringMatching(message) });
+    expect(error).toMatchObject({ field, message: expect.stringMatching(message) as unknown });
   });
 
   test('params may be decimal strings, priced exactly', () => {
