@@ -292,7 +292,11 @@ async function seed(target: Target, count: number, credits: string, runTag: stri
         `a${k}: createAccount(input: { name: "bench ${from + k}", kind: USER }) { id }`).join('\n');
       const created = await post(target, { query: `mutation {\n${create}\n}` });
       if (created.json.errors) throw new Error(`seeding accounts failed: ${JSON.stringify(created.json.errors).slice(0, 500)}`);
-      for (let k = 0; k < to - from; k += 1) ids[from + k] = String(created.json.data?.[`a${k}`]?.id);
+      for (let k = 0; k < to - from; k += 1) {
+        const id = created.json.data?.[`a${k}`]?.id;
+        if (typeof id !== 'string') throw new Error(`seeding accounts answered no id for account ${from + k}`);
+        ids[from + k] = id;
+      }
       const grant = Array.from({ length: to - from }, (_, k) =>
         `g${k}: grantCredits(input: { accountId: "${ids[from + k]}", amount: "${credits}", source: PURCHASE, idempotencyKey: "${runTag}-seed-${from + k}" }) { id }`).join('\n');
       const granted = await post(target, { query: `mutation {\n${grant}\n}` });

@@ -1,8 +1,9 @@
 /** Who is calling, and the authorization checks every resolver uses. */
 import { forbidden, unauthenticated } from '../shared/errors';
+import type { ApiKeyRoleName } from '../db/schema';
 
-export const API_KEY_ROLES = ['ADMIN', 'SERVICE', 'READONLY'] as const;
-export type ApiKeyRole = (typeof API_KEY_ROLES)[number];
+/** The closed set lives with the table (src/db/schema.ts), where a CHECK enforces it. */
+export type ApiKeyRole = ApiKeyRoleName;
 
 export type Viewer =
   | { kind: 'anonymous' }

@@ -4,20 +4,13 @@ import { ErrorCode } from '../shared/errors';
  * Every code a caller can see: the server's closed set of refusals, GraphQL's own request errors,
  * and INTERNAL_SERVER_ERROR for a bug on the server (no details are sent with it).
  */
-export type CreditsErrorCode =
-  | ErrorCode
-  | 'GRAPHQL_VALIDATION_FAILED'
-  | 'GRAPHQL_PARSE_FAILED'
-  | 'BAD_REQUEST'
-  | 'PERSISTED_QUERY_NOT_FOUND'
-  | 'PERSISTED_QUERY_NOT_SUPPORTED'
-  | 'OPERATION_RESOLUTION_FAILURE'
-  | 'INTERNAL_SERVER_ERROR';
-
-const KNOWN_CODES: ReadonlySet<string> = new Set<string>([
-  ...Object.values(ErrorCode), 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'BAD_REQUEST', 'PERSISTED_QUERY_NOT_FOUND',
+const REQUEST_CODES = [
+  'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'BAD_REQUEST', 'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE', 'INTERNAL_SERVER_ERROR',
-]);
+] as const;
+export type CreditsErrorCode = ErrorCode | (typeof REQUEST_CODES)[number];
+
+const KNOWN_CODES: ReadonlySet<string> = new Set<string>([...Object.values(ErrorCode), ...REQUEST_CODES]);
 
 /** One error as GraphQL sends it. */
 export interface GraphQLErrorPayload {

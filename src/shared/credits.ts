@@ -29,6 +29,8 @@ export function parseCredits(value: unknown): Millis {
   }
   const parsed = parseDecimal(text, { signed: true, fractionDigitsMax: 3 });
   if (!parsed) throw new CreditsFormatError(`"${String(value).slice(0, 40)}" is not a decimal amount with at most 3 fractional digits`);
+  // More than 13 whole digits (leading zeros included) is refused before any arithmetic on it.
+  if (text.replace(/^[-+]/, '').split('.')[0].length > 13) throw new CreditsFormatError('credits beyond 10^12 are not accepted');
   const millis = parsed.units * 10n ** BigInt(3 - parsed.scale);
   if (millis > MILLIS_INPUT_MAX_BIG || millis < -MILLIS_INPUT_MAX_BIG) throw new CreditsFormatError('credits beyond 10^12 are not accepted');
   return Number(millis);

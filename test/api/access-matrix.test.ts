@@ -268,6 +268,7 @@ async function overHttp(row: Row, variables: Variables, token: string | null): P
   const result = await t.gql<Record<string, unknown>>(row.operation, variables, token);
   if (result.errors?.length) return codesOf(result.errors);
   const value = result.data?.[rootFieldOf(row).name];
+  if (value === false) return 'false'; // a Boolean mutation that answers false did not do what was asked
   return value === null || value === undefined ? 'no data and no error' : OK;
 }
 

@@ -112,7 +112,14 @@ test('RATE_LIMITED is retried after the retryAfterSeconds the server gives', asy
     errors: [{ message: 'slow down', extensions: { code: 'RATE_LIMITED', retryable: true, retryAfterSeconds: 1, limit: 'ADMIN' } }],
   }), { status: 429, headers: { 'content-type': 'application/json', 'retry-after': '1' } }));
   const client = t.client(undefined, { fetch, retry: { baseDelayMs: 1 } });
-  expect((await client.request(WalletDocument, { accountId: '00000000-0000-4000-8000-000000000000' })).wallet).toBeNull();
+  // The wait is the server's 1 s, not the 1 ms backoff: the client's timer is asked for 1000 ms.
+  const timers = jest.spyOn(global, 'setTimeout');
+  try {
+    expect((await client.request(WalletDocument, { accountId: '00000000-0000-4000-8000-000000000000' })).wallet).toBeNull();
+    expect(timers.mock.calls.map((call) => call[1])).toContain(1000);
+  } finally {
+    timers.mockRestore();
+  }
   expect(calls).toHaveLength(2);
 });
 

@@ -52,15 +52,22 @@ test.each([
   const draftId = await completeDraft();
   const error = await withPublishAfterRead(() => t.fails(mutation, { i: input(draftId) }));
   expect(error.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'draftId' });
-  expect(error.message).toMatch(/published meanwhile/);
+  expect(error.message).toMatch(/its rates were not changed/);
   const stored = (await t.ok<{ rateCardDraft: RateCard }>(RATE_CARD_DRAFT, { id: draftId })).rateCardDraft;
   expect(stored.status).toBe('PUBLISHED');
   expect(stored.rates).toEqual(STORED_RATES);
 });
 
-test('without the race the same mutations store and return the new rates', async () => {
+test('without the race setRateCardRate stores and returns the new rate', async () => {
   const draftId = await completeDraft();
   const set = (await t.ok<{ setRateCardRate: RateCard }>(SET_RATE, { i: { draftId, rate: NEW_RATE } })).setRateCardRate;
+  expect(set.rates).toEqual([NEW_RATE]);
+  expect((await t.ok<{ rateCardDraft: RateCard }>(RATE_CARD_DRAFT, { id: draftId })).rateCardDraft.rates).toEqual([NEW_RATE]);
+});
+
+test('without the race setRateCardRates stores and returns the new rates', async () => {
+  const draftId = await completeDraft();
+  const set = (await t.ok<{ setRateCardRates: RateCard }>(SET_RATES, { i: { draftId, rates: [NEW_RATE] } })).setRateCardRates;
   expect(set.rates).toEqual([NEW_RATE]);
   expect((await t.ok<{ rateCardDraft: RateCard }>(RATE_CARD_DRAFT, { id: draftId })).rateCardDraft.rates).toEqual([NEW_RATE]);
 });

@@ -11,16 +11,23 @@ let t: TestApp;
 beforeAll(async () => { t = await startTestApp(); });
 afterAll(async () => { await t.close(); });
 
-/** Runs a statement that must be refused; returns the name of the CHECK constraint that refused it. */
+/**
+ * Runs a statement that must be refused; returns the name of the CHECK constraint that refused it.
+ * It runs in a transaction that is rolled back, so a missing constraint never leaves the bad row behind.
+ */
 async function refusedBy(statement: SQL): Promise<string> {
   try {
-    await t.database.db.execute(statement);
+    await t.database.db.transaction(async (tx) => {
+      await tx.execute(statement);
+      throw new Rollback();
+    });
   } catch (error) {
+    if (error instanceof Rollback) throw new Error('the database accepted a row its constraints should refuse');
     const cause = ((error as { cause?: unknown }).cause ?? error) as { code?: string; message?: string };
     expect(cause.code).toBe('23514'); // check_violation
     return /violates check constraint "([^"]+)"/.exec(cause.message ?? '')?.[1] ?? `no constraint named in: ${cause.message}`;
   }
-  throw new Error('the database accepted a row its constraints should refuse');
+  throw new Error('unreachable: the transaction always ends in an error');
 }
 
 class Rollback extends Error {}

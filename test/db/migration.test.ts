@@ -11,7 +11,7 @@ import postgres from 'postgres';
 import { sql } from 'drizzle-orm';
 import { openDatabase, rows } from '../../src/db/client';
 import { auditLedger } from '../../src/modules/ledger/audit.service';
-import { isPostgres, startTestApp, uniqueKey } from '../helpers/harness';
+import { isPostgres, startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
 
 const MIGRATIONS = path.join(__dirname, '../../drizzle');
 const BEFORE_CHECKS = 3; // 0000_init … 0002_quote_expiry_index
@@ -25,7 +25,12 @@ beforeAll(async () => {
   if (isPostgres()) {
     const name = `credits_migration_${process.pid}_${Date.now()}`;
     const admin = postgres(process.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`create database ${name}`);
+    try {
+      await admin.unsafe(`create database ${name}`);
+    } catch (error) {
+      await admin.end();
+      throw error;
+    }
     const url = new URL(process.env.DATABASE_URL!);
     url.pathname = `/${name}`;
     scratchUrl = url.toString();
@@ -53,34 +58,42 @@ function earlierMigrations(count: number): string {
 test('migration 0003 applies on a ledger written under the earlier migrations', async () => {
   const target = { databaseUrl: scratchUrl, dataDir: scratchUrl ? null : path.join(tmp, 'data') };
   const before = await openDatabase({ ...target, migrationsFolder: earlierMigrations(BEFORE_CHECKS) });
-  const [checksBefore] = await rows<{ n: string }>(before.db, sql`select count(*)::text as n from pg_constraint where contype = 'c' and connamespace = 'public'::regnamespace`);
-  expect(checksBefore.n).toBe('0');
+  let app: TestApp | null = null;
+  let written: Awaited<ReturnType<typeof auditLedger>>;
+  try {
+    const [checksBefore] = await rows<{ n: string }>(before.db, sql`select count(*)::text as n from pg_constraint where contype = 'c' and connamespace = 'public'::regnamespace`);
+    expect(checksBefore.n).toBe('0');
 
-  // Every closed-set value the API can write, debt, full and empty buckets.
-  const t = await startTestApp({}, { database: before });
-  for (const role of ['SERVICE', 'READONLY'] as const) await t.key(role);
-  const team = await t.createAccount('team', { kind: 'TEAM', overdraftLimit: '5' });
-  const user = await t.createAccount('user');
-  for (const source of ['PLAN_ALLOWANCE', 'PURCHASE', 'PROMO', 'ROLLOVER', 'REFUND', 'ADJUSTMENT']) await t.grant(user, '2', { source });
-  const charge = async (accountId: string, amount: string) =>
-    (await t.ok<{ charge: { id: string } }>(`mutation($i: ChargeInput!) { charge(input: $i) { id } }`, { i: { accountId, amount, idempotencyKey: uniqueKey('charge') } })).charge;
-  const reserve = async (amount: string) =>
-    (await t.ok<{ reserveCredits: { id: string } }>(`mutation($i: ReserveInput!) { reserveCredits(input: $i) { id } }`, { i: { accountId: user, amount, idempotencyKey: uniqueKey('hold') } })).reserveCredits;
-  const charged = await charge(user, '3');
-  await t.ok(`mutation($i: RefundInput!) { refund(input: $i) { id } }`, { i: { transactionId: charged.id, amount: '1', idempotencyKey: uniqueKey('refund') } });
-  await t.ok(`mutation($i: ReverseInput!) { reverseTransaction(input: $i) { id } }`, { i: { transactionId: (await charge(user, '1')).id, idempotencyKey: uniqueKey('reverse') } });
-  await t.fails(`mutation($i: ChargeInput!) { charge(input: $i) { id } }`, { i: { accountId: user, amount: '1000', idempotencyKey: uniqueKey('too-much') } });
-  await t.ok(`mutation($i: CaptureInput!) { captureHold(input: $i) { id } }`, { i: { holdId: (await reserve('1')).id, idempotencyKey: uniqueKey('capture') } });
-  await t.ok(`mutation($i: ReleaseInput!) { releaseHold(input: $i) { id } }`, { i: { holdId: (await reserve('1')).id, idempotencyKey: uniqueKey('release') } });
-  await reserve('1');
-  await charge(team, '3'); // into overdraft: debt
-  await t.grant(team, '1'); // repays part of the debt
-  const draftId = (await t.ok<{ createRateCardDraft: { id: string } }>(`mutation { createRateCardDraft(input: { name: "v1", empty: true }) { id } }`)).createRateCardDraft.id;
-  await t.ok(`mutation($id: ID!) { publishRateCard(draftId: $id) { version } }`, { id: draftId });
-  await t.ok(`mutation { createRateCardDraft(input: { name: "v2" }) { id } }`);
-  const written = await auditLedger(before.db);
-  expect(written).toMatchObject({ ok: true, walletsChecked: 2 });
-  await t.close(); // closes `before`
+    // Every closed-set value the API can write, debt, full and empty buckets.
+    const t = await startTestApp({}, { database: before });
+    app = t;
+    for (const role of ['SERVICE', 'READONLY'] as const) await t.key(role);
+    const team = await t.createAccount('team', { kind: 'TEAM', overdraftLimit: '5' });
+    const user = await t.createAccount('user');
+    for (const source of ['PLAN_ALLOWANCE', 'PURCHASE', 'PROMO', 'ROLLOVER', 'REFUND', 'ADJUSTMENT']) await t.grant(user, '2', { source });
+    const charge = async (accountId: string, amount: string) =>
+      (await t.ok<{ charge: { id: string } }>(`mutation($i: ChargeInput!) { charge(input: $i) { id } }`, { i: { accountId, amount, idempotencyKey: uniqueKey('charge') } })).charge;
+    const reserve = async (amount: string) =>
+      (await t.ok<{ reserveCredits: { id: string } }>(`mutation($i: ReserveInput!) { reserveCredits(input: $i) { id } }`, { i: { accountId: user, amount, idempotencyKey: uniqueKey('hold') } })).reserveCredits;
+    const charged = await charge(user, '3');
+    await t.ok(`mutation($i: RefundInput!) { refund(input: $i) { id } }`, { i: { transactionId: charged.id, amount: '1', idempotencyKey: uniqueKey('refund') } });
+    await t.ok(`mutation($i: ReverseInput!) { reverseTransaction(input: $i) { id } }`, { i: { transactionId: (await charge(user, '1')).id, idempotencyKey: uniqueKey('reverse') } });
+    await t.fails(`mutation($i: ChargeInput!) { charge(input: $i) { id } }`, { i: { accountId: user, amount: '1000', idempotencyKey: uniqueKey('too-much') } });
+    await t.ok(`mutation($i: CaptureInput!) { captureHold(input: $i) { id } }`, { i: { holdId: (await reserve('1')).id, idempotencyKey: uniqueKey('capture') } });
+    await t.ok(`mutation($i: ReleaseInput!) { releaseHold(input: $i) { id } }`, { i: { holdId: (await reserve('1')).id, idempotencyKey: uniqueKey('release') } });
+    await reserve('1');
+    await charge(team, '3'); // into overdraft: debt
+    await t.grant(team, '1'); // repays part of the debt
+    const draftId = (await t.ok<{ createRateCardDraft: { id: string } }>(`mutation { createRateCardDraft(input: { name: "v1", empty: true }) { id } }`)).createRateCardDraft.id;
+    await t.ok(`mutation($id: ID!) { publishRateCard(draftId: $id) { version } }`, { id: draftId });
+    await t.ok(`mutation { createRateCardDraft(input: { name: "v2" }) { id } }`);
+    written = await auditLedger(before.db);
+    expect(written).toMatchObject({ ok: true, walletsChecked: 2 });
+  } finally {
+    // The app closes `before`; if it never started, close `before` here (a failure must not leave it open).
+    if (app) await app.close();
+    else await before.close();
+  }
 
   const after = await openDatabase(target); // applies the remaining migrations, as the server does on start
   try {

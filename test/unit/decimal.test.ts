@@ -67,6 +67,7 @@ describe('parseCredits', () => {
     [1.0001, /at most 3 fractional digits/],
     ['1000000000000.001', /beyond 10\^12/],
     ['99999999999999999999', /beyond 10\^12/],
+    ['00000000000001', /beyond 10\^12/], // 14 whole digits, as before the shared parser
     [1e21, /exponent/],
     [1e-7, /exponent/],
     [Number.NaN, /finite/],

@@ -109,7 +109,7 @@ describe('planPayment', () => {
       { allocations: [[promo.id, 3_000], [purchase.id, 6_000]], debtMillis: 0, availableMillis: 9_000, refusal: 'INSUFFICIENT_CREDITS' }],
     ['a hold up to the free credits is paid', wallet({ overdraftLimitMillis: 5_000 }), {}, 9_000, 'HOLD',
       { allocations: [[promo.id, 3_000], [purchase.id, 6_000]], debtMillis: 0, availableMillis: 9_000, refusal: null }],
-    ['a frozen wallet pays nothing', wallet({ frozen: true }), {}, 1_000, 'CHARGE',
+    ['a frozen wallet is refused (WALLET_FROZEN)', wallet({ frozen: true }), {}, 1_000, 'CHARGE',
       { allocations: [[promo.id, 1_000]], debtMillis: 0, availableMillis: 9_000, refusal: 'WALLET_FROZEN' }],
   ])('%s', (_name, w, target, amountMillis, kind, expected) => {
     const payment = planPayment(w, buckets, target, amountMillis, kind);

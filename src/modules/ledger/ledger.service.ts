@@ -18,6 +18,7 @@ import { WalletSession, type PostEntry } from './wallet-session';
 import { requestHash, runIdempotent, storedOutcome, validateIdempotencyKey, type StoredOutcome } from './idempotency';
 import { CoalescingQueue } from '../../shared/coalescing-queue';
 import * as repo from './ledger.repo';
+import type { BucketSourceName } from '../../db/schema';
 import type { HoldRow, TransactionRow } from './ledger.repo';
 
 export interface Actor {
@@ -27,8 +28,8 @@ export interface Actor {
   scope: string;
 }
 
-export const BUCKET_SOURCES = ['PLAN_ALLOWANCE', 'PURCHASE', 'PROMO', 'ROLLOVER', 'REFUND', 'ADJUSTMENT'] as const;
-export type BucketSource = (typeof BUCKET_SOURCES)[number];
+/** The closed set lives with the table (src/db/schema.ts), where a CHECK enforces it. */
+export type BucketSource = BucketSourceName;
 
 export interface GrantRequest {
   accountId: string;
