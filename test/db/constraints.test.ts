@@ -22,7 +22,7 @@ async function refusedBy(statement: SQL): Promise<string> {
       throw new Rollback();
     });
   } catch (error) {
-    if (error instanceof Rollback) throw new Error('the database accepted a row its constraints should refuse');
+    if (error instanceof Rollback) throw new Error('the database accepted a row its constraints should refuse', { cause: error });
     const cause = ((error as { cause?: unknown }).cause ?? error) as { code?: string; message?: string };
     expect(cause.code).toBe('23514'); // check_violation
     return /violates check constraint "([^"]+)"/.exec(cause.message ?? '')?.[1] ?? `no constraint named in: ${cause.message}`;
