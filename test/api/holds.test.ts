@@ -61,6 +61,20 @@ test('capturing less than the hold charges that much; the rest returns', async (
   await cleanAudit();
 });
 
+test('a capture replayed with its key answers the first result; the key with another amount or comment is refused', async () => {
+  const id = await t.createAccount();
+  await t.grant(id, '10');
+  const hold = await reserve(id, '4');
+  const input = { holdId: hold.id, amount: '2', comment: 'render', idempotencyKey: uniqueKey('capture') };
+  const first = (await t.op(CaptureHoldDocument, { input })).captureHold;
+  expect((await t.op(CaptureHoldDocument, { input })).captureHold).toEqual(first);
+  expect((await t.opFails(CaptureHoldDocument, { input: { ...input, amount: '3' } })).code).toBe('IDEMPOTENCY_KEY_REUSED');
+  expect((await t.opFails(CaptureHoldDocument, { input: { ...input, comment: 'other' } })).code).toBe('IDEMPOTENCY_KEY_REUSED');
+  expect((await t.opFails(CaptureHoldDocument, { input: { ...input, amount: undefined } })).code).toBe('IDEMPOTENCY_KEY_REUSED');
+  expect(await wallet(id)).toMatchObject({ balance: '8', held: '0', sequence: 3 });
+  await cleanAudit();
+});
+
 test('capturing without an amount takes the whole hold', async () => {
   const id = await t.createAccount();
   await t.grant(id, '5');

@@ -106,9 +106,8 @@ export class LedgerResolver {
       holdId: input.holdId, idempotencyKey: input.idempotencyKey, comment: boundedText(input.comment, 'comment'), vendorUsage: input.vendorUsage ?? null,
     };
     if (input.generation) return ctx.services.pricing.captureGeneration(actorOf(viewer), { ...request, generation: input.generation });
-    // The key is matched against what the client sent.
-    const clientInput = { holdId: input.holdId, amount: input.amount ?? null, generation: null, comment: input.comment ?? null, vendorUsage: input.vendorUsage ?? null };
-    return ctx.services.ledger.capture(actorOf(viewer), { ...request, amountMillis: input.amount ?? null }, clientInput);
+    const amountMillis = input.amount ?? null;
+    return ctx.services.ledger.capture(actorOf(viewer), { ...request, amountMillis }, { amountMillis, generation: null });
   }
 
   @Mutation(() => Hold)

@@ -441,7 +441,12 @@ export class LedgerService {
     return { session, hold, lapsed: lapsed || hold.status === 'EXPIRED' };
   }
 
-  async capture(actor: Actor, input: CaptureRequest, hashInput: unknown = input): Promise<TransactionRow> {
+  /**
+   * `sent`: what the client asked to capture (an amount, or a generation priced into `amountMillis`).
+   * The idempotency key is matched against that, never against a computed amount.
+   */
+  async capture(actor: Actor, input: CaptureRequest, sent: { amountMillis: Millis | null; generation: unknown }): Promise<TransactionRow> {
+    const hashInput = { holdId: input.holdId, amount: sent.amountMillis, generation: sent.generation, comment: input.comment ?? null, vendorUsage: input.vendorUsage ?? null };
     return this.execute<TransactionRow>(actor, 'captureHold', input.idempotencyKey, hashInput, async (tx, sessions) => {
       const { session, hold, lapsed } = await this.openHold(tx, input.holdId);
       sessions.push(session);

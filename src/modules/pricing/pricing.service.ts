@@ -255,9 +255,7 @@ export class PricingService {
     const hold = await this.ledger.findHold(fields.holdId);
     if (!hold) throw new AppError(ErrorCode.HOLD_NOT_FOUND, 'no hold with this id');
     const priced = await this.priceCapture(hold, generation, await this.planTierOf(hold.accountId));
-    // The key is matched against what the client sent, not the computed amount.
-    const clientInput = { holdId: fields.holdId, amount: null, generation, comment: fields.comment, vendorUsage: fields.vendorUsage };
-    return this.ledger.capture(actor, { ...fields, amountMillis: priced.amountMillis, pricing: priced.pricing }, clientInput);
+    return this.ledger.capture(actor, { ...fields, amountMillis: priced.amountMillis, pricing: priced.pricing }, { amountMillis: null, generation });
   }
 
   /**
