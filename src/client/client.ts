@@ -150,7 +150,7 @@ export function createCreditsClient(options: CreditsClientOptions): CreditsClien
 
   function subscribe<R, V>(document: TypedDocumentNode<R, V>, variables: VariablesOf<V>, handlers: SubscriptionHandlers<R>): () => void {
     let ended = false;
-    const end = websocket().subscribe<R>({ query: queryText(document), variables: variables }, {
+    const end = websocket().subscribe<R>({ query: queryText(document), variables }, {
       next: (result) => {
         if (ended) return;
         if (result.errors?.length) {
@@ -164,7 +164,7 @@ export function createCreditsClient(options: CreditsClientOptions): CreditsClien
       error: (error) => {
         if (ended) return;
         ended = true;
-        handlers.error?.(Array.isArray(error) ? new CreditsApiError(error as GraphQLErrorPayload[]) : error);
+        handlers.error?.(asApiError(error));
       },
       complete: () => {
         if (ended) return;
@@ -179,14 +179,14 @@ export function createCreditsClient(options: CreditsClientOptions): CreditsClien
   }
 
   function iterate<R, V>(document: TypedDocumentNode<R, V>, variables: VariablesOf<V>): AsyncIterableIterator<R> {
-    const results = websocket().iterate<R>({ query: queryText(document), variables: variables });
+    const results = websocket().iterate<R>({ query: queryText(document), variables });
     const iterator: AsyncIterableIterator<R> = {
       async next() {
         let step: IteratorResult<{ data?: R | null; errors?: readonly unknown[] }>;
         try {
           step = await results.next();
         } catch (error) {
-          throw Array.isArray(error) ? new CreditsApiError(error as GraphQLErrorPayload[]) : error;
+          throw asApiError(error);
         }
         if (step.done) return { done: true, value: undefined };
         if (step.value.errors?.length) {
@@ -249,6 +249,11 @@ function withIdempotencyKeys(operation: OperationDefinitionNode, variables: Reco
     if ((input as { idempotencyKey?: unknown }).idempotencyKey == null) filled[name] = { ...input, idempotencyKey: globalThis.crypto.randomUUID() };
   }
   return { variables: filled, keyed };
+}
+
+/** graphql-ws reports a refused subscription as the array of its GraphQL errors; anything else (a lost connection) passes as it is. */
+function asApiError(error: unknown): unknown {
+  return Array.isArray(error) ? new CreditsApiError(error as GraphQLErrorPayload[]) : error;
 }
 
 function retryAfterMs(header: string | null): number | null {
