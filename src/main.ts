@@ -18,6 +18,7 @@ import { WalletsService } from './modules/wallets';
 import { AuditService, LedgerService, transactionsAfterSequence, type LedgerObserver } from './modules/ledger';
 import { WalletEventHub } from './modules/events';
 import { PricingService, RateCardCache } from './modules/pricing';
+import { PlansService } from './modules/plans';
 import { buildAppSchema } from './graphql/schema';
 import type { Services } from './graphql/services';
 import { loadersFor } from './graphql/loaders';
@@ -58,12 +59,15 @@ export async function createServices(config: Readonly<Config>, database: Databas
   const wallets = new WalletsService(db, clock);
   const rateCards = new RateCardCache(database);
   await rateCards.start();
+  const plans = new PlansService(database, clock, ledger);
+  ledger.attachPlans(plans); // due renewals run lazily under the wallet lock; gating refusals name plans
+  wallets.attachSettle((accountId) => ledger.settleWallet(accountId));
   return {
-    config, clock, database, db, accounts, events, ledger, wallets,
+    config, clock, database, db, accounts, events, ledger, wallets, plans,
     auth: await AuthService.create(db, clock, config.tokenSecret),
-    pricing: new PricingService(database, clock, config, accounts, wallets, rateCards, ledger),
+    pricing: new PricingService(database, clock, config, wallets, rateCards, ledger),
     audit: new AuditService(database),
-    createLoaders: loadersFor(db, accounts),
+    createLoaders: loadersFor(db, accounts, plans),
   };
 }
 
@@ -100,6 +104,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   app.use(httpErrorHandler(config.bodySizeLimitBytes));
 
   const jobs: JobTimer | null = (options.runJobs ?? true) ? startJobs([
+    { name: 'renewals', run: () => services.plans.runRenewals(config.jobBatchSize) },
     { name: 'expiry', run: () => services.ledger.runExpiry() },
     { name: 'quote-purge', run: () => services.pricing.purgeExpiredQuotes() },
   ], config.jobIntervalSeconds, metrics) : null;

@@ -1,10 +1,12 @@
 /**
- * The demo loaded on a fresh database: an admin key, one user account with credits, and its token.
+ * The demo loaded on a fresh database: the plan catalogue (Free, Basic, Pro, Enterprise), an admin key,
+ * one user account on the Free plan with a credit pack, and its token.
  * Loaded once (a settings row marks it); later starts print a fresh user token only, since API key
  * secrets are never stored and cannot be shown again.
  */
 import type { Services } from '../graphql/services';
 import { parseCredits } from '../shared/credits';
+import { loadDemoCatalogue } from '../modules/plans';
 
 export interface Demo {
   accountId: string;
@@ -16,7 +18,7 @@ export interface Demo {
 const DEMO_EXTERNAL_ID = 'demo-user';
 
 export async function loadDemo(services: Services): Promise<Demo> {
-
+  await loadDemoCatalogue(services.plans);
   let account = await services.accounts.findByExternalId(DEMO_EXTERNAL_ID);
   let adminKey: string | null = null;
   if (!account) {
@@ -24,10 +26,7 @@ export async function loadDemo(services: Services): Promise<Demo> {
     adminKey = key.secret;
     account = await services.accounts.create({ name: 'Demo User', kind: 'USER', externalId: DEMO_EXTERNAL_ID }, `key:${key.id}`);
     const actor = { id: `key:${key.id}`, scope: `key:${key.id}` };
-    await services.ledger.grant(actor, {
-      accountId: account.id, amountMillis: parseCredits('1500'), source: 'PLAN_ALLOWANCE', idempotencyKey: 'demo-allowance',
-      comment: 'demo: monthly allowance', expiresAt: new Date(services.clock.now().getTime() + 30 * 24 * 3600 * 1000),
-    });
+    await services.plans.subscribe(actor, { accountId: account.id, planCode: 'free', idempotencyKey: 'demo-subscription' });
     await services.ledger.grant(actor, {
       accountId: account.id, amountMillis: parseCredits('2500'), source: 'PURCHASE', idempotencyKey: 'demo-pack',
       comment: 'demo: 2,500 credit pack', costPerCredit: '0.01', currency: 'USD',

@@ -23,6 +23,11 @@ export const TRANSACTION_STATUSES = ['SUCCEEDED', 'FAILED'] as const;
 export const ENTRY_KINDS = ['BUCKET', 'DEBT'] as const;
 export const HOLD_STATUSES = ['ACTIVE', 'CAPTURED', 'RELEASED', 'EXPIRED'] as const;
 export const RATE_CARD_STATUSES = ['DRAFT', 'PUBLISHED'] as const;
+export const BILLING_INTERVALS = ['DAY', 'WEEK', 'MONTH', 'YEAR'] as const;
+export const ROLLOVER_POLICIES = ['NONE', 'CAPPED', 'FULL'] as const;
+export const SUBSCRIPTION_STATUSES = ['ACTIVE', 'PAST_DUE', 'CANCELED'] as const;
+/** Why a plan allowance was granted: a new subscription, a renewal, or an upgrade's prorated difference. */
+export const PERIOD_GRANT_KINDS = ['START', 'RENEWAL', 'UPGRADE'] as const;
 
 export type ApiKeyRoleName = (typeof API_KEY_ROLES)[number];
 export type AccountKindName = (typeof ACCOUNT_KINDS)[number];
@@ -32,6 +37,10 @@ export type TransactionStatusName = (typeof TRANSACTION_STATUSES)[number];
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 export type HoldStatus = (typeof HOLD_STATUSES)[number];
 export type RateCardStatus = (typeof RATE_CARD_STATUSES)[number];
+export type BillingIntervalName = (typeof BILLING_INTERVALS)[number];
+export type RolloverPolicyName = (typeof ROLLOVER_POLICIES)[number];
+export type SubscriptionStatusName = (typeof SUBSCRIPTION_STATUSES)[number];
+export type PeriodGrantKind = (typeof PERIOD_GRANT_KINDS)[number];
 
 /** `column in ('A', 'B')` as literal SQL: drizzle-kit writes a check's SQL into the migration, where parameters cannot go. */
 function oneOf(column: PgColumn, values: readonly string[]): SQL {
@@ -69,6 +78,17 @@ export const wallets = pgTable('wallets', {
   frozen: boolean('frozen').notNull().default(false),
   sequence: integer('sequence').notNull().default(0),
   lowCreditThresholds: jsonb('low_credit_thresholds').$type<number[]>().notNull().default(sql`'[]'::jsonb`),
+  // Set on the wallet itself (admin): then the plan's value does not replace it.
+  overdraftLimitOwn: boolean('overdraft_limit_own').notNull().default(false),
+  lowCreditThresholdsOwn: boolean('low_credit_thresholds_own').notNull().default(false),
+  // What the subscribed plan's current period makes of the wallet (null plan code: pay as you go). Kept on the
+  // wallet row so a charge reads them with the row it locks, and a renewal changes them under the same lock.
+  planCode: text('plan_code'),
+  planTier: text('plan_tier'),
+  planModels: jsonb('plan_models').$type<string[] | null>(),
+  planActions: jsonb('plan_actions').$type<string[] | null>(),
+  /** The current period's end: the first operation on the wallet at or after it renews (lazily, like expiry). */
+  planRenewsAt: ts('plan_renews_at'),
   updatedAt: ts('updated_at').notNull(),
 }, (t) => [check('wallets_debt_check', sql`${t.debtMillis} >= 0`)]);
 
@@ -203,3 +223,93 @@ export const quotes = pgTable('quotes', {
 }, (t) => [
   index('quotes_expires_at_idx').on(t.expiresAt), // the job purges expired quotes
 ]);
+
+export const plans = pgTable('plans', {
+  id: uuid('id').primaryKey(),
+  code: text('code').notNull().unique(),
+  active: boolean('active').notNull(),
+  /** The current version (plan_versions.version); subscribers get it from their next period. */
+  version: integer('version').notNull(),
+  createdAt: ts('created_at').notNull(),
+  updatedAt: ts('updated_at').notNull(),
+});
+
+/** Every version of a plan's terms, immutable; a period records the version it was granted from. */
+export const planVersions = pgTable('plan_versions', {
+  id: uuid('id').primaryKey(),
+  planId: uuid('plan_id').notNull().references(() => plans.id),
+  version: integer('version').notNull(),
+  name: text('name').notNull(),
+  priceMinor: bigint('price_minor', { mode: 'bigint' }).notNull(), // in the currency's minor units (cents)
+  currency: text('currency').notNull(),
+  interval: text('interval', { enum: BILLING_INTERVALS }).notNull(),
+  intervalCount: integer('interval_count').notNull(),
+  allowanceMillis: millis('allowance_millis').notNull(),
+  rollover: text('rollover', { enum: ROLLOVER_POLICIES }).notNull(),
+  rolloverCapMillis: millis('rollover_cap_millis'),
+  overdraftLimitMillis: millis('overdraft_limit_millis').notNull(),
+  tier: text('tier'),
+  models: jsonb('models').$type<string[] | null>(),
+  actions: jsonb('actions').$type<string[] | null>(),
+  lowCreditThresholds: jsonb('low_credit_thresholds').$type<number[]>().notNull(),
+  seats: integer('seats').notNull(),
+  createdAt: ts('created_at').notNull(),
+}, (t) => [
+  uniqueIndex('plan_versions_plan_version_uq').on(t.planId, t.version),
+  check('plan_versions_interval_check', oneOf(t.interval, BILLING_INTERVALS)),
+  check('plan_versions_rollover_check', oneOf(t.rollover, ROLLOVER_POLICIES)),
+  check('plan_versions_amounts_check', sql`${t.allowanceMillis} >= 0 and ${t.overdraftLimitMillis} >= 0 and ${t.priceMinor} >= 0 and ${t.intervalCount} >= 1 and ${t.seats} >= 1`),
+  check('plan_versions_cap_check', sql`(${t.rollover} = 'CAPPED') = (${t.rolloverCapMillis} is not null)`),
+]);
+
+export const subscriptions = pgTable('subscriptions', {
+  id: uuid('id').primaryKey(),
+  accountId: uuid('account_id').notNull().references(() => accounts.id),
+  planId: uuid('plan_id').notNull().references(() => plans.id),
+  /** The plan version in effect now (the current period's, or the one an upgrade switched to). */
+  planVersionId: uuid('plan_version_id').notNull().references(() => planVersions.id),
+  status: text('status', { enum: SUBSCRIPTION_STATUSES }).notNull(),
+  // Periods are counted from an anchor (see modules/plans/periods.ts): period n starts at anchor + n intervals.
+  anchorAt: ts('anchor_at').notNull(),
+  periodIndex: integer('period_index').notNull(),
+  currentPeriodStart: ts('current_period_start').notNull(),
+  currentPeriodEnd: ts('current_period_end').notNull(),
+  cancelAtPeriodEnd: boolean('cancel_at_period_end').notNull().default(false),
+  /** A downgrade (or a change of billing interval) waiting for the period end. */
+  scheduledPlanId: uuid('scheduled_plan_id').references(() => plans.id),
+  canceledAt: ts('canceled_at'),
+  createdAt: ts('created_at').notNull(),
+  updatedAt: ts('updated_at').notNull(),
+}, (t) => [
+  // At most one subscription per account that is not canceled.
+  uniqueIndex('subscriptions_account_live_uq').on(t.accountId).where(sql`status <> 'CANCELED'`),
+  // The renewal job looks for live subscriptions whose period ended.
+  index('subscriptions_due_idx').on(t.currentPeriodEnd).where(sql`status <> 'CANCELED'`),
+  check('subscriptions_status_check', oneOf(t.status, SUBSCRIPTION_STATUSES)),
+]);
+
+/** Each plan allowance granted to a subscription, with the plan version it came from. */
+export const subscriptionPeriods = pgTable('subscription_periods', {
+  id: uuid('id').primaryKey(),
+  subscriptionId: uuid('subscription_id').notNull().references(() => subscriptions.id),
+  accountId: uuid('account_id').notNull().references(() => accounts.id),
+  kind: text('kind', { enum: PERIOD_GRANT_KINDS }).notNull(),
+  periodStart: ts('period_start').notNull(),
+  periodEnd: ts('period_end').notNull(),
+  planVersionId: uuid('plan_version_id').notNull().references(() => planVersions.id),
+  allowanceMillis: millis('allowance_millis').notNull(),
+  bucketId: uuid('bucket_id').references(() => buckets.id),
+  // No foreign key: the ledger writes its transactions at the end of the database transaction (buffered).
+  transactionId: uuid('transaction_id'),
+  /** RENEWAL: the bucket the previous period's unused allowance rolled into (it expires with this period). */
+  rolloverBucketId: uuid('rollover_bucket_id').references(() => buckets.id),
+  createdAt: ts('created_at').notNull(),
+}, (t) => [
+  // A period is granted once: a second START/RENEWAL grant for the same period start is impossible.
+  uniqueIndex('subscription_periods_once_uq').on(t.subscriptionId, t.periodStart).where(sql`kind <> 'UPGRADE'`),
+  index('subscription_periods_subscription_idx').on(t.subscriptionId, t.periodEnd),
+  check('subscription_periods_kind_check', oneOf(t.kind, PERIOD_GRANT_KINDS)),
+]);
+
+/** The tier that prices an account's generations: its plan's (even none) when subscribed, else the account's own (reads join wallets and accounts). */
+export const effectivePlanTier = sql<string | null>`case when ${wallets.planCode} is null then ${accounts.planTier} else ${wallets.planTier} end`;

@@ -4,12 +4,17 @@ import type { Db } from '../db/client';
 import type { AccountsService } from '../modules/accounts';
 import { bucketsByIds, entriesByTransactionIds, transactionsByIds, type BucketRow, type EntryRow, type TransactionRow } from '../modules/ledger';
 import type { AccountRow } from '../modules/accounts/accounts.repo';
+import type { PlansService, PlanVersionRow, PlanWithTerms, SubscriptionRow } from '../modules/plans';
 
 export interface Loaders {
   entriesByTransaction: DataLoader<string, EntryRow[]>;
   bucket: DataLoader<string, BucketRow | null>;
   account: DataLoader<string, AccountRow | null>;
   transaction: DataLoader<string, TransactionRow | null>;
+  plan: DataLoader<string, PlanWithTerms | null>;
+  planVersion: DataLoader<string, PlanVersionRow | null>;
+  /** Account id → its live subscription, or else its latest one. */
+  subscription: DataLoader<string, SubscriptionRow | null>;
 }
 
 function byKey<K, V>(keys: readonly K[], rows: V[], keyOf: (row: V) => K): (V | null)[] {
@@ -18,7 +23,7 @@ function byKey<K, V>(keys: readonly K[], rows: V[], keyOf: (row: V) => K): (V | 
 }
 
 /** A factory of fresh loaders (one set per request: a loader caches what it loaded). */
-export function loadersFor(db: Db, accounts: AccountsService): () => Loaders {
+export function loadersFor(db: Db, accounts: AccountsService, plans: PlansService): () => Loaders {
   return () => ({
     entriesByTransaction: new DataLoader(async (ids: readonly string[]) => {
       const entries = await entriesByTransactionIds(db, ids);
@@ -29,5 +34,8 @@ export function loadersFor(db: Db, accounts: AccountsService): () => Loaders {
     bucket: new DataLoader(async (ids: readonly string[]) => byKey(ids, await bucketsByIds(db, ids), (b) => b.id)),
     account: new DataLoader(async (ids: readonly string[]) => byKey(ids, await accounts.byIds(ids), (a) => a.id)),
     transaction: new DataLoader(async (ids: readonly string[]) => byKey(ids, await transactionsByIds(db, ids), (t) => t.id)),
+    plan: new DataLoader(async (ids: readonly string[]) => byKey(ids, await plans.plansByIds(ids), (p) => p.plan.id)),
+    planVersion: new DataLoader(async (ids: readonly string[]) => byKey(ids, await plans.versionsByIds(ids), (v) => v.id)),
+    subscription: new DataLoader(async (accountIds: readonly string[]) => plans.subscriptionsOf(accountIds)),
   });
 }

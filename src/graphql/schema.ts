@@ -9,11 +9,12 @@ import { WalletsResolver } from '../modules/wallets';
 import { LedgerResolver, LedgerTransactionResolver } from '../modules/ledger';
 import { WalletEventsResolver } from '../modules/events';
 import { PricingResolver } from '../modules/pricing';
+import { AccountSubscriptionResolver, PlanSubscriptionResolver, PlansResolver, SubscriptionPeriodResolver } from '../modules/plans';
 import { guardArguments } from './input-guard';
 
 export const RESOLVERS = [
   AuthResolver, AccountsResolver, TransactionAccountResolver, WalletsResolver, LedgerResolver, LedgerTransactionResolver,
-  WalletEventsResolver, PricingResolver,
+  WalletEventsResolver, PricingResolver, PlansResolver, PlanSubscriptionResolver, SubscriptionPeriodResolver, AccountSubscriptionResolver,
 ] as const;
 
 let cached: GraphQLSchema | null = null;

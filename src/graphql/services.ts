@@ -8,6 +8,7 @@ import type { WalletsService } from '../modules/wallets';
 import type { AuditService, LedgerService } from '../modules/ledger';
 import type { WalletEventHub } from '../modules/events';
 import type { PricingService } from '../modules/pricing';
+import type { PlansService } from '../modules/plans';
 import type { Loaders } from './loaders';
 
 export interface Services {
@@ -22,5 +23,6 @@ export interface Services {
   audit: AuditService;
   events: WalletEventHub;
   pricing: PricingService;
+  plans: PlansService;
   createLoaders(): Loaders;
 }

@@ -19,7 +19,7 @@ export class Account {
   @Field(() => AccountKind)
   kind: AccountKind;
 
-  @Field(() => String, { nullable: true, description: 'Plan tier used by rate-card tier multipliers (until plans supply it).' })
+  @Field(() => String, { nullable: true, description: 'The account\'s own tier for rate-card multipliers, used while it has no plan (a subscribed plan\'s tier replaces it).' })
   planTier: string | null;
 
   @Field(() => GraphQLDateTime)
@@ -42,6 +42,12 @@ export class CreateAccountInput {
   @Field(() => String, { nullable: true, description: 'Plan tier for rate-card multipliers.' })
   planTier?: string | null;
 
-  @Field(() => CreditsScalar, { nullable: true, description: 'How far below zero charges may take the balance (default 0).' })
+  @Field(() => CreditsScalar, { nullable: true, description: 'How far below zero charges may take the balance (default: the plan\'s, else 0). Given here, it is the wallet\'s own and wins over any plan\'s.' })
   overdraftLimit?: number | null;
+
+  @Field(() => ID, { nullable: true, description: 'Subscribes the new account to this plan (by id) at once.' })
+  planId?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Subscribes the new account to this plan (by code) at once.' })
+  planCode?: string | null;
 }

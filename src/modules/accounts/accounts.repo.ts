@@ -5,10 +5,10 @@ import { accounts, wallets } from '../../db/schema';
 export type AccountRow = typeof accounts.$inferSelect;
 
 /** An account and its wallet are created together. Returns false when the externalId is taken. */
-export async function insertAccountWithWallet(tx: Tx, account: AccountRow, wallet: { overdraftLimitMillis: number }): Promise<boolean> {
+export async function insertAccountWithWallet(tx: Tx, account: AccountRow, wallet: { overdraftLimitMillis: number; overdraftLimitOwn: boolean }): Promise<boolean> {
   const inserted = await tx.insert(accounts).values(account).onConflictDoNothing({ target: accounts.externalId }).returning({ id: accounts.id });
   if (inserted.length === 0) return false;
-  await tx.insert(wallets).values({ accountId: account.id, overdraftLimitMillis: wallet.overdraftLimitMillis, updatedAt: account.createdAt });
+  await tx.insert(wallets).values({ accountId: account.id, ...wallet, updatedAt: account.createdAt });
   return true;
 }
 

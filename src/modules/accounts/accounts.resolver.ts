@@ -29,10 +29,15 @@ export class AccountsResolver {
       assertAdmin(ctx.viewer);
       if (input.overdraftLimit < 0) throw badInput('overdraftLimit must be ≥ 0', 'overdraftLimit');
     }
-    return ctx.services.accounts.create({
+    if (input.planId && input.planCode) throw badInput('give at most one of planId and planCode', 'planId');
+    // The plan is checked before the account exists, so a wrong plan creates nothing.
+    const plan = input.planId || input.planCode ? await ctx.services.plans.findForSubscribing(input.planId ?? null, input.planCode ?? null) : null;
+    const account = await ctx.services.accounts.create({
       name: input.name, kind: input.kind, externalId: input.externalId, planTier: input.planTier,
-      overdraftLimitMillis: input.overdraftLimit ?? 0,
+      overdraftLimitMillis: input.overdraftLimit ?? null,
     }, actorOf(viewer).id);
+    if (plan) await ctx.services.plans.subscribe(actorOf(viewer), { accountId: account.id, planCode: plan.plan.code, idempotencyKey: `createAccount:${account.id}` });
+    return account;
   }
 
   @FieldResolver(() => Wallet)

@@ -11,7 +11,7 @@ export interface CreateAccountFields {
   kind: 'USER' | 'TEAM';
   externalId?: string | null;
   planTier?: string | null;
-  overdraftLimitMillis?: number;
+  overdraftLimitMillis?: number | null;
 }
 
 const NAME_LENGTH_MAX = 200;
@@ -30,7 +30,9 @@ export class AccountsService {
       id: newId(), externalId: fields.externalId ?? null, name, kind: fields.kind, planTier: fields.planTier ?? null,
       createdBy, createdAt: this.clock.now(),
     };
-    const created = await this.db.transaction((tx) => repo.insertAccountWithWallet(tx, account, { overdraftLimitMillis: fields.overdraftLimitMillis ?? 0 }));
+    // An overdraft limit given here is the wallet's own: a plan's limit does not replace it.
+    const wallet = { overdraftLimitMillis: fields.overdraftLimitMillis ?? 0, overdraftLimitOwn: fields.overdraftLimitMillis !== undefined && fields.overdraftLimitMillis !== null };
+    const created = await this.db.transaction((tx) => repo.insertAccountWithWallet(tx, account, wallet));
     if (!created) throw badInput(`an account with externalId "${fields.externalId}" already exists`, 'externalId');
     return account;
   }

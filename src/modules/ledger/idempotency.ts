@@ -12,7 +12,9 @@ import * as repo from './ledger.repo';
 export type StoredOutcome =
   | { kind: 'transaction'; id: string }
   | { kind: 'hold'; id: string; snapshot: Record<string, unknown> }
-  | { kind: 'refusal'; error: SerializedAppError; transactionId: string | null };
+  | { kind: 'refusal'; error: SerializedAppError; transactionId: string | null }
+  /** A record of another module changed on the wallet (a plan subscription), by id. */
+  | { kind: 'record'; id: string };
 
 export interface IdempotencyOptions {
   scope: string;

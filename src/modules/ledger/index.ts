@@ -6,5 +6,6 @@ export { readWallets, transactionsAfterSequence, entriesByTransactionIds, bucket
 export type { TransactionRow, EntryRow, BucketRow, HoldRow, BucketWithHeld, WalletRead } from './ledger.repo';
 export { walletFigures, isLive } from './figures';
 export { compareBurnOrder } from './burn-down';
-export { planPayment } from './payment';
+export { planPayment, paymentRefusal, type Payment } from './payment';
+export { PlanWallet, type PlanHooks, type PlanShape } from './plan-wallet';
 export { LedgerTransaction } from './ledger.type';

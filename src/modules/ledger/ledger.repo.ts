@@ -4,7 +4,7 @@ import type { Executor, Tx } from '../../db/client';
 import { at, rows } from '../../db/client';
 import { executeJsonInsert, jsonInsert } from '../../db/json-rows';
 import {
-  accounts, buckets, holdAllocations, holds, idempotencyKeys, ledgerEntries, ledgerTransactions, wallets,
+  accounts, buckets, effectivePlanTier, holdAllocations, holds, idempotencyKeys, ledgerEntries, ledgerTransactions, wallets,
   type HoldStatus, type TransactionStatusName, type TransactionTypeName,
 } from '../../db/schema';
 
@@ -35,6 +35,15 @@ export async function updateWallets(tx: Tx, rows: { accountId: string; sequence:
   const json = JSON.stringify(rows.map((r) => ({ id: r.accountId, sequence: r.sequence, debt: r.debtMillis })));
   await tx.execute(sql`update wallets set sequence = v.sequence, debt_millis = v.debt, updated_at = ${at.toISOString()}::timestamptz
     from jsonb_to_recordset(${json}::jsonb) as v(id uuid, sequence int, debt bigint) where wallets.account_id = v.id`);
+}
+
+/** The plan's shape of a wallet (see PlanWallet.shape); the overdraft limit and thresholds as decided there. */
+export async function updateWalletPlan(tx: Tx, wallet: WalletRow, at: Date): Promise<void> {
+  await tx.update(wallets).set({
+    planCode: wallet.planCode, planTier: wallet.planTier, planModels: wallet.planModels, planActions: wallet.planActions,
+    planRenewsAt: wallet.planRenewsAt, overdraftLimitMillis: wallet.overdraftLimitMillis, lowCreditThresholds: wallet.lowCreditThresholds,
+    updatedAt: at,
+  }).where(eq(wallets.accountId, wallet.accountId));
 }
 
 export interface BucketWithHeld extends BucketRow {
@@ -85,7 +94,7 @@ export async function readWallets(executor: Executor, accountIds: readonly strin
   if (accountIds.length === 0) return result;
   const held = heldByBucket(executor, accountIds, now);
   const rowsRead = await executor
-    .select({ wallet: wallets, planTier: accounts.planTier, bucket: buckets, active: held.active, stale: held.stale })
+    .select({ wallet: wallets, planTier: effectivePlanTier, bucket: buckets, active: held.active, stale: held.stale })
     .from(wallets)
     .innerJoin(accounts, eq(accounts.id, wallets.accountId))
     .leftJoin(buckets, and(eq(buckets.accountId, wallets.accountId), gt(buckets.remainingMillis, 0)))

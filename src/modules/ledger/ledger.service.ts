@@ -13,7 +13,9 @@ import { formatCredits, type Millis } from '../../shared/credits';
 import { newId } from '../../shared/ids';
 import { assert } from '../../shared/assert';
 import { compareBurnOrder, freeMillis } from './burn-down';
-import { insufficientCredits, paymentRefusal } from './payment';
+import { insufficientCredits, notInPlan, paymentRefusal, type Payment } from './payment';
+import { defaultPriority, postGrant } from './grants';
+import { PlanWallet, type PlanHooks } from './plan-wallet';
 import { WalletSession, type PostEntry } from './wallet-session';
 import { requestHash, runIdempotent, storedOutcome, validateIdempotencyKey, type StoredOutcome } from './idempotency';
 import { CoalescingQueue } from '../../shared/coalescing-queue';
@@ -187,6 +189,12 @@ export class LedgerService {
   }
 
   private readonly charges: CoalescingQueue<QueuedCharge, ChargeResult>;
+  private planHooks: PlanHooks | null = null;
+
+  /** The plans module renews due periods lazily and names the plans behind a gating refusal. */
+  attachPlans(hooks: PlanHooks): void {
+    this.planHooks = hooks;
+  }
 
   private get db() {
     return this.database.db;
@@ -196,8 +204,47 @@ export class LedgerService {
   private async open(tx: Tx, accountId: string): Promise<WalletSession> {
     const session = await WalletSession.open(tx, accountId, this.clock.now());
     if (!session) throw notFound('account');
-    await session.settle('system:expiry');
+    await this.catchUp(session);
     return session;
+  }
+
+  /**
+   * What time made due on a wallet just locked, in order: a plan period that ended renews first (its
+   * unused allowance rolls over or expires as the plan says), then holds past their TTL and lapsed
+   * buckets settle. Every operation does this, so a charge a second after a period end sees the new allowance.
+   */
+  private async catchUp(session: WalletSession): Promise<void> {
+    const renewsAt = session.wallet.planRenewsAt;
+    if (this.planHooks && renewsAt && renewsAt <= session.now) await this.planHooks.renewDue(new PlanWallet(session, 'system:renewal'));
+    await session.settle('system:expiry');
+  }
+
+  /** A refusal as the client sees it: a gating refusal names the active plans that include the model or action. */
+  private async explain(tx: Tx, refusal: AppError, payment: Payment): Promise<AppError> {
+    if (refusal.code !== ErrorCode.MODEL_NOT_IN_PLAN || !payment.gated || !this.planHooks) return refusal;
+    return notInPlan(payment.gated, await this.planHooks.plansIncluding(tx, payment.gated));
+  }
+
+  /** The refusal a quote shows for a use the plan gates (reads outside any wallet lock). */
+  async gatingRefusal(payment: Payment): Promise<AppError | null> {
+    if (!payment.gated) return null;
+    return notInPlan(payment.gated, this.planHooks ? await this.planHooks.plansIncluding(this.db, payment.gated) : null);
+  }
+
+  /**
+   * Runs a plan operation (subscribe, change, cancel) on a locked wallet, idempotently: `work` returns
+   * the id of the subscription it changed; a replay with the same key returns that id again.
+   */
+  async onWallet(actor: Actor, operation: string, idempotencyKey: string, input: unknown, accountId: string, work: (wallet: PlanWallet) => Promise<string>): Promise<string> {
+    const { outcome } = await this.runOnSessions<never>(actor, operation, idempotencyKey, input, async (tx, sessions) => {
+      const session = await this.open(tx, accountId);
+      sessions.push(session);
+      const id = await work(new PlanWallet(session, actor.id));
+      return { outcome: { kind: 'record', id } };
+    });
+    if (outcome.kind === 'refusal') throw AppError.fromJSON(outcome.error);
+    assert(outcome.kind === 'record', 'a plan operation stores the id of what it changed');
+    return outcome.id;
   }
 
   /**
@@ -208,6 +255,15 @@ export class LedgerService {
     actor: Actor, operation: string, idempotencyKey: string, input: unknown,
     work: (tx: Tx, sessions: WalletSession[]) => Promise<{ outcome: StoredOutcome; value?: T }>,
   ): Promise<T> {
+    const result = await this.runOnSessions(actor, operation, idempotencyKey, input, work);
+    return this.resolveOutcome<T>(result.outcome, result.value);
+  }
+
+  /** The idempotent run behind `execute`: events of the sessions `work` opened are published after commit. */
+  private async runOnSessions<T>(
+    actor: Actor, operation: string, idempotencyKey: string, input: unknown,
+    work: (tx: Tx, sessions: WalletSession[]) => Promise<{ outcome: StoredOutcome; value?: T }>,
+  ): Promise<{ outcome: StoredOutcome; value?: T }> {
     const sessions: WalletSession[] = [];
     const result = await runIdempotent<T>(this.db, this.clock, {
       scope: actor.scope, key: idempotencyKey, operation, input,
@@ -220,12 +276,13 @@ export class LedgerService {
     if (result.fresh) {
       for (const s of sessions) if (s.posted.length > 0) this.publish(s.posted);
     }
-    return this.resolveOutcome<T>(result.outcome, result.value);
+    return result;
   }
 
   private async resolveOutcome<T>(outcome: StoredOutcome, value: T | undefined): Promise<T> {
     if (outcome.kind === 'refusal') throw AppError.fromJSON(outcome.error);
     if (value !== undefined) return value;
+    assert(outcome.kind !== 'record', 'a record outcome belongs to onWallet');
     if (outcome.kind === 'transaction') {
       const row = await repo.findTransaction(this.db, outcome.id);
       assert(row, 'stored idempotent transaction exists');
@@ -248,35 +305,13 @@ export class LedgerService {
       if (input.expiresAt && input.expiresAt <= this.clock.now()) throw badInput('expiresAt must be in the future', 'expiresAt');
       const session = await this.open(tx, input.accountId);
       sessions.push(session);
-      const bucketId = newId();
-      session.addBucket({
-        id: bucketId, accountId: input.accountId, source: input.source, amountMillis: input.amountMillis,
-        remainingMillis: 0, priority: input.priority ?? defaultPriority(input.source), effectiveAt: session.now,
-        expiresAt: input.expiresAt ?? null, applicableActions: input.applicableActions?.length ? input.applicableActions : null,
-        applicableModels: input.applicableModels?.length ? input.applicableModels : null,
-        costPerCredit: input.costPerCredit ?? null, currency: input.currency ?? null, createdAt: session.now,
-        heldActiveMillis: 0, heldStaleMillis: 0,
+      const { transaction: granted } = await postGrant(session, {
+        source: input.source, amountMillis: input.amountMillis, expiresAt: input.expiresAt ?? null, priority: input.priority,
+        applicableActions: input.applicableActions, applicableModels: input.applicableModels, costPerCredit: input.costPerCredit,
+        currency: input.currency, type: input.transactionType ?? 'GRANT', actor: actor.id, comment: input.comment ?? null,
+        idempotencyKey: input.idempotencyKey,
       });
-      const bucket = session.buckets.get(bucketId)!;
-      await repo.insertBucket(tx, { ...bucket, remainingMillis: 0 });
-      const granted = await session.post({
-        type: input.transactionType ?? 'GRANT', entries: [{ bucketId, millis: input.amountMillis }],
-        actor: actor.id, comment: input.comment ?? null, idempotencyKey: input.idempotencyKey,
-      });
-      await this.repayDebt(session, bucketId, actor, granted.id);
       return { outcome: { kind: 'transaction', id: granted.id }, value: granted };
-    });
-  }
-
-  /** New credits pay the wallet's debt first, as an explicit DEBT_REPAYMENT transaction. */
-  private async repayDebt(session: WalletSession, bucketId: string, actor: Actor, grantId: string): Promise<void> {
-    const bucket = session.buckets.get(bucketId)!;
-    const repay = Math.min(session.wallet.debtMillis, freeMillis(bucket));
-    if (repay <= 0) return;
-    await session.post({
-      type: 'DEBT_REPAYMENT', entries: [{ bucketId, millis: -repay }, { bucketId: null, millis: repay }],
-      actor: actor.id, relatedTransactionId: grantId,
-      comment: `${formatCredits(repay)} of the new credits repaid the wallet's debt`,
     });
   }
 
@@ -350,7 +385,7 @@ export class LedgerService {
       await repo.releaseIdempotencyKeys(tx, unknown.map((i) => ({ scope: items[i].actor.scope, key: items[i].input.idempotencyKey })));
       for (const session of opened.values()) {
         sessions.push(session);
-        await session.settle('system:expiry');
+        await this.catchUp(session);
       }
       const charged = fresh.filter((i) => opened.has(items[i].input.accountId));
       for (const i of charged) results[i] = await this.chargeOne(tx, opened.get(items[i].input.accountId)!, items[i]);
@@ -386,7 +421,7 @@ export class LedgerService {
     if (refusal) return this.refuse(session, refusal, fields);
     const payment = session.planPayment({ action: input.action, model: input.model }, input.amountMillis, 'CHARGE');
     const cannotPay = paymentRefusal(payment, input.amountMillis);
-    if (cannotPay) return this.refuse(session, cannotPay, fields);
+    if (cannotPay) return this.refuse(session, await this.explain(tx, cannotPay, payment), fields);
     const entries: PostEntry[] = payment.allocations.map((a) => ({ bucketId: a.bucketId, millis: -a.millis }));
     if (payment.debtMillis > 0) entries.push({ bucketId: null, millis: -payment.debtMillis });
     const posted = await session.post({ ...fields, entries });
@@ -414,7 +449,7 @@ export class LedgerService {
       if (refusal) return this.refuse(session, refusal, fields);
       const payment = session.planPayment({ action: input.action, model: input.model }, input.amountMillis, 'HOLD');
       const cannotPay = paymentRefusal(payment, input.amountMillis);
-      if (cannotPay) return this.refuse(session, cannotPay, fields);
+      if (cannotPay) return this.refuse(session, await this.explain(tx, cannotPay, payment), fields);
       const hold: HoldRow = {
         id: newId(), accountId: input.accountId, amountMillis: input.amountMillis, status: 'ACTIVE',
         action: input.action ?? null, model: input.model ?? null, quoteId: input.quoteId ?? null,
@@ -637,21 +672,26 @@ export class LedgerService {
   async runExpiry(batchSize = this.config.jobBatchSize): Promise<number> {
     const accountIds = await repo.accountsNeedingExpiry(this.db, this.clock.now(), batchSize);
     let settled = 0;
-    for (const accountId of accountIds) {
-      const posted = await this.db.transaction(async (tx) => {
-        const session = await WalletSession.open(tx, accountId, this.clock.now());
-        if (!session) return [];
-        await session.settle('system:expiry');
-        await session.finish();
-        return session.posted;
-      });
-      if (posted.length > 0) {
-        settled += 1;
-        this.publish(posted);
-      }
-    }
+    for (const accountId of accountIds) if (await this.settleWallet(accountId)) settled += 1;
     await repo.deleteExpiredIdempotencyKeys(this.db, this.clock.now());
     return settled;
+  }
+
+  /**
+   * Brings one wallet up to date in its own database transaction (a due renewal, lapsed holds and
+   * buckets), as the next operation on it would; returns whether anything was posted. The renewal
+   * job and reads of a wallet whose period ended use it.
+   */
+  async settleWallet(accountId: string): Promise<boolean> {
+    const posted = await this.db.transaction(async (tx) => {
+      const session = await WalletSession.open(tx, accountId, this.clock.now());
+      if (!session) return [];
+      await this.catchUp(session);
+      await session.finish();
+      return session.posted;
+    });
+    if (posted.length > 0) this.publish(posted);
+    return posted.length > 0;
   }
 }
 
@@ -660,18 +700,6 @@ async function applyPricing<T extends object>(tx: Tx, input: T, prepare: ((tx: T
   const priced = prepare ? await prepare(tx) : null;
   if (priced instanceof AppError) return { input, refusal: priced };
   return { input: priced ? { ...input, ...priced } : input, refusal: null };
-}
-
-function defaultPriority(source: string): number {
-  // Free credits burn before paid ones by default; an explicit priority overrides.
-  switch (source) {
-    case 'PROMO': return 10;
-    case 'PLAN_ALLOWANCE': return 20;
-    case 'ROLLOVER': return 30;
-    case 'REFUND': return 40;
-    case 'ADJUSTMENT': return 50;
-    default: return 60; // PURCHASE
-  }
 }
 
 function holdClosed(hold: HoldRow): AppError {

@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { Executor, Tx } from '../../db/client';
-import { accounts, quotes, rateCards } from '../../db/schema';
+import { accounts, effectivePlanTier, quotes, rateCards, wallets } from '../../db/schema';
 import { executeJsonInsert } from '../../db/json-rows';
 
 export type RateCardRow = typeof rateCards.$inferSelect;
@@ -64,7 +64,8 @@ export async function markQuoteUsed(tx: Tx, id: string, transactionId: string, a
 }
 
 /** An account's plan tier, read through `executor` (inside a ledger transaction: its own tx). */
+/** The tier that prices an account's generations (its plan's when subscribed, else the account's own). */
 export async function findPlanTier(executor: Executor, accountId: string): Promise<{ planTier: string | null } | undefined> {
-  const [row] = await executor.select({ planTier: accounts.planTier }).from(accounts).where(eq(accounts.id, accountId));
+  const [row] = await executor.select({ planTier: effectivePlanTier }).from(accounts).innerJoin(wallets, eq(wallets.accountId, accounts.id)).where(eq(accounts.id, accountId));
   return row;
 }

@@ -11,8 +11,7 @@ import { AppError, ErrorCode, badInput, notFound } from '../../shared/errors';
 import { formatCredits, type Millis } from '../../shared/credits';
 import { newId } from '../../shared/ids';
 import { isUuid } from '../../shared/validate';
-import { planPayment, type Actor, type HoldRow, type LedgerService, type Priced, type PricingRecord, type TransactionRow } from '../ledger';
-import type { AccountsService } from '../accounts';
+import { paymentRefusal, planPayment, type Actor, type HoldRow, type LedgerService, type Priced, type PricingRecord, type TransactionRow } from '../ledger';
 import type { WalletsService } from '../wallets';
 import { PricingInputError, priceGeneration, validateRateCard, type Generation, type PriceResult } from './pricing.engine';
 import type { RateDefinition, RatePair } from './rate-card.model';
@@ -27,6 +26,8 @@ export interface QuoteView {
   creditsMillis: Millis;
   lineItems: { label: string; millis: Millis; kind: string }[];
   affordable: boolean;
+  /** Why the wallet could not pay it now (e.g. MODEL_NOT_IN_PLAN, naming the plans that include it). */
+  refusal: { code: string; message: string; remedy: string; plansIncluding: string[] | null } | null;
   payingBuckets: { bucketId: string; source: string; millis: Millis }[];
   availableMillis: Millis;
   rateCardVersion: number;
@@ -74,7 +75,6 @@ export class PricingService {
     private readonly database: Database,
     private readonly clock: Clock,
     private readonly config: Readonly<Config>,
-    private readonly accounts: AccountsService,
     private readonly wallets: WalletsService,
     readonly cache: RateCardCache,
     private readonly ledger: LedgerService,
@@ -205,6 +205,7 @@ export class PricingService {
     const result = this.price(card, generation, wallet.planTier);
     // Priced as a charge would pay it now (wallet.buckets are the live ones).
     const payment = planPayment(wallet, wallet.buckets, { action: generation.action, model: generation.model }, result.totalMillis, 'CHARGE');
+    const refusal = (await this.ledger.gatingRefusal(payment)) ?? paymentRefusal(payment, result.totalMillis);
     const now = this.clock.now();
     const quote: repo.QuoteRow = {
       id: newId(), accountId, rateCardVersion: card.version, action: generation.action, model: generation.model ?? null,
@@ -216,7 +217,10 @@ export class PricingService {
     const sourceOf = new Map(wallet.buckets.map((b) => [b.id, b.source]));
     return {
       id: quote.id, accountId, creditsMillis: quote.creditsMillis, lineItems: quote.lineItems as QuoteView['lineItems'],
-      affordable: payment.refusal === null,
+      affordable: payment.refusal === null, refusal: refusal && {
+        code: refusal.code, message: refusal.message, remedy: String(refusal.clientExtensions.remedy),
+        plansIncluding: (refusal.details.plansIncluding as string[] | undefined) ?? null,
+      },
       payingBuckets: payment.allocations.map((a) => ({ bucketId: a.bucketId, source: sourceOf.get(a.bucketId)!, millis: a.millis })),
       availableMillis: payment.availableMillis,
       rateCardVersion: card.version, action: quote.action, model: quote.model, expiresAt: quote.expiresAt,
@@ -325,7 +329,7 @@ export class PricingService {
   }
 
   private async planTierOf(accountId: string): Promise<string | null> {
-    return (await this.accounts.find(accountId))?.planTier ?? null;
+    return (await repo.findPlanTier(this.db, accountId))?.planTier ?? null;
   }
 }
 

@@ -39,6 +39,21 @@ export class PayingBucket {
   millis: number;
 }
 
+@ObjectType({ description: 'The refusal a charge of this quote would get now, as the error would carry it.' })
+export class QuoteRefusal {
+  @Field()
+  code: string;
+
+  @Field()
+  message: string;
+
+  @Field({ description: 'What to do about it (for MODEL_NOT_IN_PLAN: the plans that include the model).' })
+  remedy: string;
+
+  @Field(() => [String], { nullable: true, description: 'MODEL_NOT_IN_PLAN: codes of the active plans that include the model or action.' })
+  plansIncluding: string[] | null;
+}
+
 @ObjectType({ description: 'A price locked until expiresAt; charge or reserve with its id to pay at most this.' })
 export class Quote {
   @Field(() => ID)
@@ -53,8 +68,11 @@ export class Quote {
   @Field(() => [QuoteLineItem])
   lineItems: QuoteLineItem[];
 
-  @Field({ description: 'Whether the wallet could pay it now (buckets that apply + overdraft, not frozen).' })
+  @Field({ description: 'Whether the wallet could pay it now (buckets that apply + overdraft, not frozen, allowed by the plan).' })
   affordable: boolean;
+
+  @Field(() => QuoteRefusal, { nullable: true, description: 'Why the wallet could not pay it now: WALLET_FROZEN, MODEL_NOT_IN_PLAN or INSUFFICIENT_CREDITS; null when affordable.' })
+  refusal: QuoteRefusal | null;
 
   @Field(() => [PayingBucket], { description: 'The buckets that would pay, by the burn-down rule.' })
   payingBuckets: PayingBucket[];

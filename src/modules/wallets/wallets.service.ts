@@ -17,14 +17,24 @@ export interface WalletView {
   sequence: number;
   lowCreditThresholdsMillis: number[];
   buckets: BucketWithHeld[];
-  /** The account's plan tier (pricing multipliers); not a GraphQL field of Wallet. */
+  /** The tier that prices the account's generations (its plan's when subscribed); not a GraphQL field of Wallet. */
   planTier: string | null;
+  /** The subscribed plan's gating (null: everything); quotes check it. */
+  planModels: string[] | null;
+  planActions: string[] | null;
 }
 
 const THRESHOLDS_MAX = 10;
 
 export class WalletsService {
   constructor(private readonly db: Db, private readonly clock: Clock) {}
+
+  /** Brings a wallet up to date under its lock (the ledger's settleWallet); attached by main.ts. */
+  private settle: ((accountId: string) => Promise<unknown>) | null = null;
+
+  attachSettle(settle: (accountId: string) => Promise<unknown>): void {
+    this.settle = settle;
+  }
 
   /** Concurrent wallet reads (dashboards, quotes) share one statement; an idle server reads at once. */
   private readonly reads = new CoalescingQueue<string, { read: WalletRead; now: Date } | null>(async (_key, accountIds) => {
@@ -39,13 +49,21 @@ export class WalletsService {
   /** The wallet as of now, read without locks (expired buckets and lapsed holds already excluded). */
   async get(accountId: string): Promise<WalletView | null> {
     if (!isUuid(accountId)) return null;
-    const result = await this.reads.submit('wallets', accountId);
+    let result = await this.reads.submit('wallets', accountId);
     if (!result) return null;
+    // A plan period ended and nothing renewed it yet: renew it now (once per period), so a read never
+    // shows a wallet between two periods.
+    const renewsAt = result.read.wallet.planRenewsAt;
+    if (this.settle && renewsAt && renewsAt <= result.now) {
+      await this.settle(accountId);
+      result = (await this.reads.submit('wallets', accountId))!;
+    }
     const { read: { wallet, buckets, planTier }, now } = result;
     const figures = walletFigures(buckets, wallet, now);
     return {
       accountId, ...figures, debtMillis: wallet.debtMillis, overdraftLimitMillis: wallet.overdraftLimitMillis,
       frozen: wallet.frozen, sequence: wallet.sequence, lowCreditThresholdsMillis: wallet.lowCreditThresholds, planTier,
+      planModels: wallet.planModels ?? null, planActions: wallet.planActions ?? null,
       buckets: buckets.filter((b) => isLive(b, now)).sort(compareBurnOrder),
     };
   }
@@ -55,6 +73,7 @@ export class WalletsService {
     if (changes.overdraftLimitMillis !== undefined && changes.overdraftLimitMillis !== null) {
       if (changes.overdraftLimitMillis < 0) throw badInput('overdraftLimit must be ≥ 0', 'overdraftLimit');
       set.overdraftLimitMillis = changes.overdraftLimitMillis;
+      set.overdraftLimitOwn = true; // the wallet's own limit wins over a plan's from now on
     }
     if (changes.frozen !== undefined && changes.frozen !== null) set.frozen = changes.frozen;
     if (changes.lowCreditThresholdsMillis) {
@@ -62,6 +81,7 @@ export class WalletsService {
       if (thresholds.length > THRESHOLDS_MAX) throw badInput(`at most ${THRESHOLDS_MAX} thresholds`, 'lowCreditThresholds');
       if (thresholds.some((t) => t <= 0)) throw badInput('thresholds must be positive', 'lowCreditThresholds');
       set.lowCreditThresholds = [...new Set(thresholds)].sort((a, b) => b - a);
+      set.lowCreditThresholdsOwn = true;
     }
     if (!isUuid(accountId) || !(await repo.updateWalletSettings(this.db, accountId, set))) throw notFound('account');
     return (await this.get(accountId))!;

@@ -1,0 +1,144 @@
+/**
+ * The rules of plans, pure: money, plan fields, which change is an upgrade, an upgrade's prorated
+ * allowance, and how much unused allowance rolls over. Table-driven tests: test/unit/plans.rules.test.ts.
+ */
+import type { BillingIntervalName, RolloverPolicyName } from '../../db/schema';
+import type { Millis } from '../../shared/credits';
+import { parseDecimal } from '../../shared/decimal';
+import { badInput } from '../../shared/errors';
+
+export const PLAN_CODE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+export const PLAN_NAME_LENGTH_MAX = 200;
+export const PLAN_TIER_LENGTH_MAX = 64;
+export const GATING_LIST_MAX = 100;
+export const GATING_ITEM_LENGTH_MAX = 100;
+export const THRESHOLDS_MAX = 10;
+export const INTERVAL_COUNT_MAX = 120;
+export const SEATS_MAX = 100_000;
+/** 10^13 minor units: far beyond any plan price, far below 2^63. */
+const PRICE_MINOR_MAX = 10n ** 13n;
+
+const CURRENCIES: ReadonlySet<string> = new Set(Intl.supportedValuesOf('currency'));
+
+/** Digits after the point of an ISO 4217 currency (USD 2, JPY 0, KWD 3), from the platform's ICU data. */
+export function currencyDigits(currency: string): number {
+  return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+}
+
+export interface Price {
+  minor: bigint;
+  currency: string;
+}
+
+/** "25.00" USD → 2500 minor units; at most the currency's digits, never negative; BAD_USER_INPUT naming `field`. */
+export function parseMoney(amount: string, currency: string, field = 'price'): Price {
+  if (!CURRENCIES.has(currency)) throw badInput(`${field}.currency must be an ISO 4217 code such as USD or EUR`, `${field}.currency`);
+  const digits = currencyDigits(currency);
+  const parsed = parseDecimal(amount, { fractionDigitsMax: digits, wholeDigitsMax: 13 });
+  if (!parsed) throw badInput(`${field}.amount must be a decimal of at most ${digits} fractional digits for ${currency}, e.g. "${(25).toFixed(digits)}"`, `${field}.amount`);
+  const minor = parsed.units * 10n ** BigInt(digits - parsed.scale);
+  if (minor > PRICE_MINOR_MAX) throw badInput(`${field}.amount is too large`, `${field}.amount`);
+  return { minor, currency };
+}
+
+/** 2500 USD minor units → "25.00" (the currency's digits). */
+export function formatMoney(minor: bigint, currency: string): string {
+  const digits = currencyDigits(currency);
+  const negative = minor < 0n;
+  const text = (negative ? -minor : minor).toString().padStart(digits + 1, '0');
+  const whole = digits === 0 ? text : text.slice(0, -digits);
+  return (negative ? '-' : '') + (digits === 0 ? whole : `${whole}.${text.slice(-digits)}`);
+}
+
+/** A plan version's terms, as stored. */
+export interface PlanTerms {
+  name: string;
+  priceMinor: bigint;
+  currency: string;
+  interval: BillingIntervalName;
+  intervalCount: number;
+  allowanceMillis: Millis;
+  rollover: RolloverPolicyName;
+  rolloverCapMillis: Millis | null;
+  overdraftLimitMillis: Millis;
+  tier: string | null;
+  models: string[] | null;
+  actions: string[] | null;
+  lowCreditThresholds: Millis[];
+  seats: number;
+}
+
+/** Checks a plan's terms as a whole; the first problem is BAD_USER_INPUT naming the field. Returns them normalized. */
+export function validateTerms(terms: PlanTerms): PlanTerms {
+  const name = terms.name.trim();
+  if (!name || name.length > PLAN_NAME_LENGTH_MAX) throw badInput(`name must be 1 to ${PLAN_NAME_LENGTH_MAX} characters`, 'name');
+  if (!Number.isSafeInteger(terms.intervalCount) || terms.intervalCount < 1 || terms.intervalCount > INTERVAL_COUNT_MAX) {
+    throw badInput(`intervalCount must be 1 to ${INTERVAL_COUNT_MAX}`, 'intervalCount');
+  }
+  if (terms.allowanceMillis < 0) throw badInput('allowance must be ≥ 0', 'allowance');
+  if (terms.overdraftLimitMillis < 0) throw badInput('overdraftLimit must be ≥ 0', 'overdraftLimit');
+  if (terms.rollover === 'CAPPED' && terms.rolloverCapMillis === null) throw badInput('rolloverCap is required when rollover is CAPPED', 'rolloverCap');
+  if (terms.rollover !== 'CAPPED' && terms.rolloverCapMillis !== null) throw badInput(`rolloverCap is only for rollover CAPPED (this plan's rollover is ${terms.rollover})`, 'rolloverCap');
+  if (terms.rolloverCapMillis !== null && terms.rolloverCapMillis <= 0) throw badInput('rolloverCap must be > 0', 'rolloverCap');
+  const tier = terms.tier === null ? null : terms.tier.trim();
+  if (tier !== null && (!tier || tier.length > PLAN_TIER_LENGTH_MAX)) throw badInput(`tier must be 1 to ${PLAN_TIER_LENGTH_MAX} characters`, 'tier');
+  const models = gatingList(terms.models, 'models');
+  const actions = gatingList(terms.actions, 'actions');
+  if (terms.lowCreditThresholds.length > THRESHOLDS_MAX) throw badInput(`at most ${THRESHOLDS_MAX} lowCreditThresholds`, 'lowCreditThresholds');
+  if (terms.lowCreditThresholds.some((t) => t <= 0)) throw badInput('lowCreditThresholds must be positive', 'lowCreditThresholds');
+  if (!Number.isSafeInteger(terms.seats) || terms.seats < 1 || terms.seats > SEATS_MAX) throw badInput(`seats must be 1 to ${SEATS_MAX}`, 'seats');
+  return {
+    ...terms, name, tier, models, actions,
+    lowCreditThresholds: [...new Set(terms.lowCreditThresholds)].sort((a, b) => b - a),
+  };
+}
+
+function gatingList(list: string[] | null, field: string): string[] | null {
+  if (list === null) return null;
+  if (list.length > GATING_LIST_MAX) throw badInput(`${field} lists at most ${GATING_LIST_MAX} entries (null allows every one)`, field);
+  const items = [...new Set(list.map((item) => item.trim()))];
+  if (items.some((item) => !item || item.length > GATING_ITEM_LENGTH_MAX)) throw badInput(`each of ${field} must be 1 to ${GATING_ITEM_LENGTH_MAX} characters`, field);
+  return items.sort();
+}
+
+export function validateCode(code: string): string {
+  if (!PLAN_CODE_PATTERN.test(code)) throw badInput('code must be 1 to 64 characters: lowercase letters, digits, "-" and "_", starting with a letter or digit', 'code');
+  return code;
+}
+
+/**
+ * A change to another plan takes effect at once when it is an upgrade: the same billing interval and
+ * a larger allowance (or the same allowance at a higher price in the same currency). Anything else,
+ * a downgrade or a change of billing interval, waits for the period end.
+ */
+export function isUpgrade(current: PlanTerms, target: PlanTerms): boolean {
+  if (current.interval !== target.interval || current.intervalCount !== target.intervalCount) return false;
+  if (target.allowanceMillis !== current.allowanceMillis) return target.allowanceMillis > current.allowanceMillis;
+  return target.currency === current.currency && target.priceMinor > current.priceMinor;
+}
+
+/**
+ * An upgrade's credits: the difference of the two allowances for the part of the period that is
+ * left, rounded down to the millicredit (one rounding, exact integer arithmetic).
+ */
+export function upgradeProrationMillis(currentAllowance: Millis, targetAllowance: Millis, periodStart: Date, periodEnd: Date, now: Date): Millis {
+  const difference = targetAllowance - currentAllowance;
+  const length = periodEnd.getTime() - periodStart.getTime();
+  const left = Math.min(length, Math.max(0, periodEnd.getTime() - now.getTime()));
+  if (difference <= 0 || length <= 0 || left <= 0) return 0;
+  return Number((BigInt(difference) * BigInt(left)) / BigInt(length));
+}
+
+/** How much of `unusedMillis` rolls over under a policy: none, up to the cap, or all. */
+export function rolloverMillis(policy: RolloverPolicyName, capMillis: Millis | null, unusedMillis: Millis): Millis {
+  if (unusedMillis <= 0 || policy === 'NONE') return 0;
+  if (policy === 'FULL') return unusedMillis;
+  return Math.min(unusedMillis, capMillis ?? 0);
+}
+
+/** "50.0%" of the period left, for ledger comments. */
+export function percentLeft(periodStart: Date, periodEnd: Date, now: Date): string {
+  const length = periodEnd.getTime() - periodStart.getTime();
+  const left = Math.max(0, periodEnd.getTime() - now.getTime());
+  return `${((1000 * left / length) | 0) / 10}%`;
+}
