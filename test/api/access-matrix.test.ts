@@ -102,8 +102,8 @@ interface Row {
   expected: Record<Caller, Outcome>;
 }
 
-// READONLY: reads only. SERVICE: accounts, charges, holds, refunds, quotes, user tokens. ADMIN:
-// everything. A user token: reads and quotes of its own account, and rate cards (README, Access).
+// READONLY: reads only. SERVICE: accounts, charges, holds, refunds, quotes, user tokens, subscriptions.
+// ADMIN: everything. A user token: reads and quotes of its own account, rate cards and plans (README, Access).
 //                                                anonymous badToken  READONLY SERVICE ADMIN ownUser otherUser
 const ROWS: Row[] = [
   {
@@ -232,6 +232,42 @@ const ROWS: Row[] = [
     variables: async (f) => ({ i: { accountId: f.accountId, quoteId: await f.quote(), idempotencyKey: uniqueKey('m') } }),
   },
   {
+    field: 'Query.plans', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK),
+    operation: `query { plans { code } }`,
+    variables: () => ({}),
+  },
+  {
+    field: 'Query.plan', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK),
+    operation: `query($c: String!) { plan(code: $c) { code allowance } }`,
+    variables: () => ({ c: plansUsed.basic }),
+  },
+  {
+    field: 'Mutation.createPlan', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($i: PlanInput!) { createPlan(input: $i) { id } }`,
+    variables: () => ({ i: { code: uniqueKey('matrix-plan').toLowerCase(), name: 'Matrix', price: { amount: '1.00', currency: 'USD' }, allowance: '1' } }),
+  },
+  {
+    field: 'Mutation.updatePlan', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($c: String!, $i: PlanUpdateInput!) { updatePlan(code: $c, input: $i) { version } }`,
+    variables: () => ({ c: plansUsed.basic, i: { name: 'Matrix basic' } }),
+  },
+  // The next three act on the fixture's account in this order: subscribe, upgrade, cancel.
+  {
+    field: 'Mutation.subscribe', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
+    operation: `mutation($i: SubscribeInput!) { subscribe(input: $i) { id status } }`,
+    variables: (f) => ({ i: { accountId: f.accountId, planCode: plansUsed.basic, idempotencyKey: uniqueKey('m') } }),
+  },
+  {
+    field: 'Mutation.changePlan', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
+    operation: `mutation($i: ChangePlanInput!) { changePlan(input: $i) { id status } }`,
+    variables: (f) => ({ i: { accountId: f.accountId, planCode: plansUsed.pro, idempotencyKey: uniqueKey('m') } }),
+  },
+  {
+    field: 'Mutation.cancelSubscription', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
+    operation: `mutation($i: CancelSubscriptionInput!) { cancelSubscription(input: $i) { id status } }`,
+    variables: (f) => ({ i: { accountId: f.accountId, atPeriodEnd: false, idempotencyKey: uniqueKey('m') } }),
+  },
+  {
     field: 'Subscription.walletEvents', expected: who(UNAUTH, 'closed 4403', OK, OK, OK, OK, FORBID),
     operation: `subscription($id: ID!) { walletEvents(accountId: $id, afterSequence: 0) { accountId sequence } }`,
     variables: (f) => ({ id: f.accountId }),
@@ -239,6 +275,8 @@ const ROWS: Row[] = [
 ];
 
 const BAD_TOKEN = 'garbage-bearer-token';
+/** Plans the subscription rows use (created in beforeAll). */
+const plansUsed = { basic: '', pro: '' };
 const tokens = {} as Record<'readonly' | 'service' | 'admin' | 'otherUser', string>;
 const fixtures = {} as Record<Caller, Fixture>;
 
@@ -313,6 +351,10 @@ beforeAll(async () => {
   t = await startTestApp();
   // A current card pricing GENERATION, for rateCard and quotes.
   await t.ok(`mutation($id: ID!) { publishRateCard(draftId: $id) { version } }`, { id: await newDraft() });
+  for (const [name, allowance] of [['basic', '10'], ['pro', '20']] as const) {
+    plansUsed[name] = uniqueKey(`matrix-${name}`).toLowerCase();
+    await t.ok(`mutation($i: PlanInput!) { createPlan(input: $i) { id } }`, { i: { code: plansUsed[name], name: `Matrix ${name}`, price: { amount: '1.00', currency: 'USD' }, allowance } });
+  }
   tokens.readonly = await t.key('READONLY');
   tokens.service = await t.key('SERVICE');
   tokens.admin = await t.key('ADMIN');

@@ -59,7 +59,7 @@ function creditsInput(millis: Millis, asNumber: boolean): string | number {
   return asNumber ? millis / 1000 : fmt(millis);
 }
 
-const DEFAULT_PRIORITY: Record<string, number> = { PROMO: 10, PLAN_ALLOWANCE: 20, ROLLOVER: 30, REFUND: 40, ADJUSTMENT: 50, PURCHASE: 60 };
+const DEFAULT_PRIORITY: Record<string, number> = { PROMO: 10, ROLLOVER: 15, PLAN_ALLOWANCE: 20, REFUND: 40, ADJUSTMENT: 50, PURCHASE: 60 };
 
 // ------------------------------------------------------------------ the model
 

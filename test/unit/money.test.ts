@@ -98,19 +98,27 @@ describe('planPayment', () => {
 
   test.each<[string, PayingWallet, { action?: string }, number, PaymentKind, { allocations: [string, number][]; debtMillis: number; availableMillis: number; refusal: string | null }]>([
     ['burns promo before purchase, only free credits', wallet(), {}, 5_000, 'CHARGE',
-      { allocations: [[promo.id, 3_000], [purchase.id, 2_000]], debtMillis: 0, availableMillis: 9_000, refusal: null }],
+      { allocations: [[promo.id, 3_000], [purchase.id, 2_000]], debtMillis: 0, availableMillis: 9_000, refusal: null, gated: null }],
     ['a filtered bucket pays for its action first', wallet(), { action: 'image.generate' }, 6_000, 'CHARGE',
-      { allocations: [[imagesOnly.id, 5_000], [promo.id, 1_000]], debtMillis: 0, availableMillis: 14_000, refusal: null }],
+      { allocations: [[imagesOnly.id, 5_000], [promo.id, 1_000]], debtMillis: 0, availableMillis: 14_000, refusal: null, gated: null }],
     ['a charge goes into overdraft up to the room', wallet({ overdraftLimitMillis: 5_000, debtMillis: 1_000 }), {}, 12_000, 'CHARGE',
-      { allocations: [[promo.id, 3_000], [purchase.id, 6_000]], debtMillis: 3_000, availableMillis: 13_000, refusal: null }],
+      { allocations: [[promo.id, 3_000], [purchase.id, 6_000]], debtMillis: 3_000, availableMillis: 13_000, refusal: null, gated: null }],
     ['beyond the room it is refused', wallet({ overdraftLimitMillis: 5_000, debtMillis: 1_000 }), {}, 13_001, 'CHARGE',
-      { allocations: [[promo.id, 3_000], [purchase.id, 6_000]], debtMillis: 0, availableMillis: 13_000, refusal: 'INSUFFICIENT_CREDITS' }],
+      { allocations: [[promo.id, 3_000], [purchase.id, 6_000]], debtMillis: 0, availableMillis: 13_000, refusal: 'INSUFFICIENT_CREDITS', gated: null }],
     ['a hold never uses the overdraft', wallet({ overdraftLimitMillis: 5_000 }), {}, 9_001, 'HOLD',
-      { allocations: [[promo.id, 3_000], [purchase.id, 6_000]], debtMillis: 0, availableMillis: 9_000, refusal: 'INSUFFICIENT_CREDITS' }],
+      { allocations: [[promo.id, 3_000], [purchase.id, 6_000]], debtMillis: 0, availableMillis: 9_000, refusal: 'INSUFFICIENT_CREDITS', gated: null }],
     ['a hold up to the free credits is paid', wallet({ overdraftLimitMillis: 5_000 }), {}, 9_000, 'HOLD',
-      { allocations: [[promo.id, 3_000], [purchase.id, 6_000]], debtMillis: 0, availableMillis: 9_000, refusal: null }],
+      { allocations: [[promo.id, 3_000], [purchase.id, 6_000]], debtMillis: 0, availableMillis: 9_000, refusal: null, gated: null }],
+    ['a model outside the plan is refused (MODEL_NOT_IN_PLAN), nothing allocated', wallet({ planModels: ['sdxl'] }), { model: 'dall-e-3' }, 1_000, 'CHARGE',
+      { allocations: [], debtMillis: 0, availableMillis: 9_000, refusal: 'MODEL_NOT_IN_PLAN', gated: { field: 'model', value: 'dall-e-3' } }],
+    ['an action outside the plan is refused', wallet({ planActions: ['text.generate'] }), { action: 'image.generate' }, 1_000, 'HOLD',
+      { allocations: [], debtMillis: 0, availableMillis: 14_000, refusal: 'MODEL_NOT_IN_PLAN', gated: { field: 'action', value: 'image.generate' } }],
+    ['a model in the plan is paid', wallet({ planModels: ['sdxl'] }), { model: 'sdxl' }, 1_000, 'CHARGE',
+      { allocations: [[promo.id, 1_000]], debtMillis: 0, availableMillis: 9_000, refusal: null, gated: null }],
+    ['gating applies only to what is named: no model given', wallet({ planModels: ['sdxl'] }), {}, 1_000, 'CHARGE',
+      { allocations: [[promo.id, 1_000]], debtMillis: 0, availableMillis: 9_000, refusal: null, gated: null }],
     ['a frozen wallet is refused (WALLET_FROZEN)', wallet({ frozen: true }), {}, 1_000, 'CHARGE',
-      { allocations: [[promo.id, 1_000]], debtMillis: 0, availableMillis: 9_000, refusal: 'WALLET_FROZEN' }],
+      { allocations: [[promo.id, 1_000]], debtMillis: 0, availableMillis: 9_000, refusal: 'WALLET_FROZEN', gated: null }],
   ])('%s', (_name, w, target, amountMillis, kind, expected) => {
     const payment = planPayment(w, buckets, target, amountMillis, kind);
     expect({ ...payment, allocations: payment.allocations.map((a) => [a.bucketId, a.millis]) }).toEqual(expected);
@@ -121,6 +129,8 @@ describe('planPayment', () => {
     expect(paymentRefusal(short, 10_000)?.extensions).toMatchObject({ code: 'INSUFFICIENT_CREDITS', required: '10', available: '9', shortfall: '1' });
     expect(paymentRefusal(planPayment(wallet({ frozen: true }), buckets, {}, 1, 'CHARGE'), 1)?.code).toBe('WALLET_FROZEN');
     expect(paymentRefusal(planPayment(wallet(), buckets, {}, 1, 'CHARGE'), 1)).toBeNull();
+    const gated = paymentRefusal(planPayment(wallet({ planModels: ['sdxl'] }), buckets, { model: 'flux-pro' }, 1, 'CHARGE'), 1);
+    expect(gated?.extensions).toMatchObject({ code: 'MODEL_NOT_IN_PLAN', model: 'flux-pro' });
   });
 });
 

@@ -103,6 +103,24 @@ const CHECKS: Check[] = [
       where c.type in ('CHARGE', 'CAPTURE') group by c.id, c.amount_millis having sum(r.amount_millis) > -c.amount_millis limit ${VIOLATIONS_MAX}`,
     describe: (r) => `charge ${r.id}: refunded ${r.refunded} of ${r.charged}`,
   },
+  {
+    name: 'each plan allowance grant is the GRANT of its period, on its account, of its allowance',
+    query: sql`select p.id from subscription_periods p
+      left join ledger_transactions t on t.id = p.transaction_id
+      left join buckets b on b.id = p.bucket_id
+      where (p.allowance_millis > 0 and (t.id is null or t.type <> 'GRANT' or t.status <> 'SUCCEEDED' or t.account_id <> p.account_id
+        or b.id is null or b.source <> 'PLAN_ALLOWANCE' or b.amount_millis <> p.allowance_millis or b.expires_at <> p.period_end))
+        or (p.allowance_millis = 0 and (p.transaction_id is not null or p.bucket_id is not null))
+      limit ${VIOLATIONS_MAX}`,
+    describe: (r) => `subscription period ${r.id}: its grant does not match (transaction, bucket, amount or expiry)`,
+  },
+  {
+    name: 'a live subscription and its wallet agree on the renewal time',
+    query: sql`select s.id from subscriptions s join wallets w on w.account_id = s.account_id
+      where s.status <> 'CANCELED' and (w.plan_renews_at is distinct from s.current_period_end or w.plan_code is null)
+      limit ${VIOLATIONS_MAX}`,
+    describe: (r) => `subscription ${r.id}: the wallet's renewal time or plan differs from the subscription's period`,
+  },
 ];
 
 export interface AuditResult {

@@ -23,11 +23,12 @@ export interface GrantFields {
 }
 
 export function defaultPriority(source: string): number {
-  // Free credits burn before paid ones by default; an explicit priority overrides.
+  // Free credits burn before paid ones by default; an explicit priority overrides. Rolled-over credits
+  // burn before the allowance: they can never roll over again, the allowance's unused part can.
   switch (source) {
     case 'PROMO': return 10;
+    case 'ROLLOVER': return 15;
     case 'PLAN_ALLOWANCE': return 20;
-    case 'ROLLOVER': return 30;
     case 'REFUND': return 40;
     case 'ADJUSTMENT': return 50;
     default: return 60; // PURCHASE

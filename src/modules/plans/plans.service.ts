@@ -267,7 +267,8 @@ export class PlansService implements PlanHooks {
       const rollover = await wallet.rollOver(allowance, moved, p.end,
         `${formatCredits(moved)} unused of the ${terms.name} allowance of the period ${endingSpan} rolled over (rollover ${terms.rollover}`
         + `${terms.rolloverCapMillis !== null ? ` up to ${formatCredits(terms.rolloverCapMillis)}` : ''}); they expire at the end of the next period, ${day(p.end)}`);
-      await wallet.expire(planBucketsOf(grants), (m) => `${formatCredits(m)} unused plan credits of the period ${endingSpan} expired at its end (rollover ${terms.rollover})`);
+      await wallet.expire(planBucketsOf(grants), (m) => `${formatCredits(m)} plan credits of the period ${endingSpan} expired at its end: `
+        + `allowance the rollover rule (${terms.rollover}) does not carry, and credits that already rolled over once`);
       subscription = {
         ...ending, planId: next.plan.id, planVersionId: next.terms.id, scheduledPlanId: null, anchorAt, periodIndex: index,
         currentPeriodStart: p.start, currentPeriodEnd: p.end, updatedAt: wallet.now,
