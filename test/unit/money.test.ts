@@ -96,7 +96,7 @@ describe('planPayment', () => {
   const imagesOnly = bucket({ priority: 5, remainingMillis: 5_000, applicableActions: ['image.generate'] });
   const buckets = [purchase, imagesOnly, promo];
 
-  test.each<[string, PayingWallet, { action?: string }, number, PaymentKind, { allocations: [string, number][]; debtMillis: number; availableMillis: number; refusal: string | null }]>([
+  test.each<[string, PayingWallet, { action?: string; model?: string }, number, PaymentKind, { allocations: [string, number][]; debtMillis: number; availableMillis: number; refusal: string | null; gated: { field: string; value: string } | null }]>([
     ['burns promo before purchase, only free credits', wallet(), {}, 5_000, 'CHARGE',
       { allocations: [[promo.id, 3_000], [purchase.id, 2_000]], debtMillis: 0, availableMillis: 9_000, refusal: null, gated: null }],
     ['a filtered bucket pays for its action first', wallet(), { action: 'image.generate' }, 6_000, 'CHARGE',
