@@ -3,6 +3,7 @@
  * Plans that exist already (by code) are left as they are.
  */
 import { parseCredits } from '../../shared/credits';
+import { AppError } from '../../shared/errors';
 import type { PlanTerms } from './plan-rules';
 import type { PlansService } from './plans.service';
 
@@ -35,6 +36,12 @@ export const DEMO_PLANS: { code: string; terms: PlanTerms }[] = [
 
 export async function loadDemoCatalogue(plans: PlansService): Promise<void> {
   for (const { code, terms } of DEMO_PLANS) {
-    if (!(await plans.find(code))) await plans.create(code, terms, true);
+    if (await plans.find(code)) continue;
+    try {
+      await plans.create(code, terms, true);
+    } catch (error) {
+      // Another instance starting at the same time created it first: that is the same catalogue.
+      if (!(error instanceof AppError && error.details.field === 'code')) throw error;
+    }
   }
 }
