@@ -218,7 +218,7 @@ describe('rollover', () => {
   test('credits an active hold secured on the ending allowance are neither rolled over nor expired; the hold can still be captured', async () => {
     const start = new Date('2092-02-10T00:00:00Z');
     t.clock.set(start);
-    const plan = await createPlan({ rollover: 'FULL' });
+    const plan = await createPlan({ rollover: 'CAPPED', rolloverCap: '20' });
     const id = await t.createAccount();
     await subscribe(id, plan.code);
     await charge(id, '10');
@@ -226,23 +226,23 @@ describe('rollover', () => {
     const hold = (await t.op(ReserveCreditsDocument, { input: { accountId: id, amount: '40', ttlSeconds: 2 * HOUR, idempotencyKey: uniqueKey('hold') } })).reserveCredits;
 
     setClock(start, DAY + 30 * 60);
-    // 50 free rolled over; the 40 held stay on the old bucket for the hold
-    const wallet = await t.wallet(id);
-    expect(wallet).toMatchObject({ balance: '190', held: '40', available: '150' });
+    // of the 50 free, 20 roll over and 30 expire; the 40 held stay on the old bucket for the hold
+    expect(await t.wallet(id)).toMatchObject({ balance: '160', held: '40', available: '120' });
+    const renewal = movesOf(await t.history(id)).slice(3);
+    expect(renewal.map((m) => [m.type, m.amount, m.balanceAfter])).toEqual([['ROLLOVER', '0', '90'], ['EXPIRE', '-30', '60'], ['GRANT', '100', '160']]);
     const rollover = (await t.history(id)).find((x) => x.type === 'ROLLOVER');
-    expect(rollover?.entries).toEqual(expect.arrayContaining([expect.objectContaining({ bucketSource: 'ROLLOVER', amount: '50' })]));
-    expect((await t.history(id)).some((x) => x.type === 'EXPIRE')).toBe(false);
+    expect(rollover?.entries).toEqual(expect.arrayContaining([expect.objectContaining({ bucketSource: 'ROLLOVER', amount: '20' })]));
 
     const captured = (await t.op(CaptureHoldDocument, { input: { holdId: hold.id, amount: '25', idempotencyKey: uniqueKey('capture') } })).captureHold;
-    expect(captured).toMatchObject({ type: 'CAPTURE', status: 'SUCCEEDED', amount: '-25', heldChange: '-40' });
+    expect(captured).toMatchObject({ type: 'CAPTURE', status: 'SUCCEEDED', amount: '-25', heldChange: '-40', balanceAfter: '135' });
     expect(captured.entries).toEqual([expect.objectContaining({ bucketSource: 'PLAN_ALLOWANCE', amount: '-25' })]);
     // the 15 the capture freed on the lapsed bucket expire at once
     const [expired] = await t.history(id);
-    expect(expired).toMatchObject({ type: 'EXPIRE', amount: '-15', balanceAfter: '150' });
-    expect(await t.wallet(id)).toMatchObject({ balance: '150', held: '0', available: '150' });
+    expect(expired).toMatchObject({ type: 'EXPIRE', amount: '-15', balanceAfter: '120' });
+    expect(await t.wallet(id)).toMatchObject({ balance: '120', held: '0', available: '120' });
     expect(await bucketsOf(id)).toEqual([
       { source: 'PLAN_ALLOWANCE', amount: '100', remaining: '100', held: '0', expiresAt: at(start, 2 * DAY) },
-      { source: 'ROLLOVER', amount: '50', remaining: '50', held: '0', expiresAt: at(start, 2 * DAY) },
+      { source: 'ROLLOVER', amount: '20', remaining: '20', held: '0', expiresAt: at(start, 2 * DAY) },
     ]);
     await cleanAudit();
   });
