@@ -2,6 +2,9 @@
  * The CHECK constraints of migration 0003 apply to a database that already holds a ledger written
  * under the earlier migrations, as the server does on start: open with migrations 0000–0002, write
  * every kind of row through the API, close, open again (which applies the rest), audit.
+ * Today's code writes columns that migration 0004 (plans) adds: its SQL is run by hand for the
+ * writing and undone before the upgrade, which then applies 0003 and 0004 for real (0004's data
+ * step marks wallets that had their own overdraft limit).
  * PGlite in a temporary folder; on PostgreSQL (DATABASE_URL) a scratch database created for the test.
  */
 import fs from 'node:fs';
@@ -15,6 +18,16 @@ import { isPostgres, startTestApp, uniqueKey, type TestApp } from '../helpers/ha
 
 const MIGRATIONS = path.join(__dirname, '../../drizzle');
 const BEFORE_CHECKS = 3; // 0000_init … 0002_quote_expiry_index
+const PLANS_MIGRATION = '0004_plans_and_periods';
+const UNDO_PLANS_MIGRATION = `drop table subscription_periods, subscriptions, plan_versions, plans;
+  alter table wallets drop column overdraft_limit_own, drop column low_credit_thresholds_own, drop column plan_code,
+    drop column plan_tier, drop column plan_models, drop column plan_actions, drop column plan_renews_at;`;
+
+/** Runs SQL statements (separated by drizzle's breakpoints or by semicolons at line ends) outside the migrator. */
+async function runStatements(database: Awaited<ReturnType<typeof openDatabase>>, text: string): Promise<void> {
+  const statements = text.split(/--> statement-breakpoint|;\s*\n/).map((part) => part.replace(/^\s*--.*$/gm, '').trim()).filter(Boolean);
+  for (const statement of statements) await database.db.execute(sql.raw(statement));
+}
 
 let tmp: string;
 let scratchUrl: string | null = null;
@@ -64,6 +77,7 @@ test('migration 0003 applies on a ledger written under the earlier migrations', 
     const [checksBefore] = await rows<{ n: string }>(before.db, sql`select count(*)::text as n from pg_constraint where contype = 'c' and connamespace = 'public'::regnamespace`);
     expect(checksBefore.n).toBe('0');
 
+    await runStatements(before, fs.readFileSync(path.join(MIGRATIONS, `${PLANS_MIGRATION}.sql`), 'utf8'));
     // Every closed-set value the API can write, debt, full and empty buckets.
     const t = await startTestApp({}, { database: before });
     app = t;
@@ -89,6 +103,7 @@ test('migration 0003 applies on a ledger written under the earlier migrations', 
     await t.ok(`mutation { createRateCardDraft(input: { name: "v2" }) { id } }`);
     written = await auditLedger(before.db);
     expect(written).toMatchObject({ ok: true, walletsChecked: 2 });
+    await runStatements(before, UNDO_PLANS_MIGRATION);
   } finally {
     // The app closes `before`; if it never started, close `before` here (a failure must not leave it open).
     if (app) await app.close();
@@ -100,9 +115,13 @@ test('migration 0003 applies on a ledger written under the earlier migrations', 
     const checks = await rows<{ conname: string }>(after.db, sql`select conname from pg_constraint where contype = 'c' and connamespace = 'public'::regnamespace order by conname`);
     expect(checks.map((c) => c.conname)).toEqual([
       'accounts_kind_check', 'api_keys_role_check', 'buckets_remaining_check', 'buckets_source_check', 'holds_status_check',
-      'ledger_entries_kind_check', 'ledger_transactions_status_check', 'ledger_transactions_type_check', 'rate_cards_status_check', 'wallets_debt_check',
+      'ledger_entries_kind_check', 'ledger_transactions_status_check', 'ledger_transactions_type_check',
+      'plan_versions_amounts_check', 'plan_versions_cap_check', 'plan_versions_interval_check', 'plan_versions_rollover_check',
+      'rate_cards_status_check', 'subscription_periods_kind_check', 'subscriptions_status_check', 'wallets_debt_check',
     ]);
     expect(await auditLedger(after.db)).toEqual(written);
+    const own = await rows<{ overdraft: string; own: boolean }>(after.db, sql`select overdraft_limit_millis::text as overdraft, overdraft_limit_own as own from wallets order by overdraft_limit_millis`);
+    expect(own).toEqual([{ overdraft: '0', own: false }, { overdraft: '5000', own: true }]);
   } finally {
     await after.close();
   }

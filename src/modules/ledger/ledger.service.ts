@@ -12,6 +12,7 @@ import { AppError, ErrorCode, badInput, notFound } from '../../shared/errors';
 import { formatCredits, type Millis } from '../../shared/credits';
 import { newId } from '../../shared/ids';
 import { assert } from '../../shared/assert';
+import { isUuid } from '../../shared/validate';
 import { compareBurnOrder, freeMillis } from './burn-down';
 import { insufficientCredits, notInPlan, paymentRefusal, type Payment } from './payment';
 import { defaultPriority, postGrant } from './grants';
@@ -236,6 +237,7 @@ export class LedgerService {
    * the id of the subscription it changed; a replay with the same key returns that id again.
    */
   async onWallet(actor: Actor, operation: string, idempotencyKey: string, input: unknown, accountId: string, work: (wallet: PlanWallet) => Promise<string>): Promise<string> {
+    if (!isUuid(accountId)) throw notFound('account');
     const { outcome } = await this.runOnSessions<never>(actor, operation, idempotencyKey, input, async (tx, sessions) => {
       const session = await this.open(tx, accountId);
       sessions.push(session);
