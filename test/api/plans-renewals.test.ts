@@ -147,9 +147,10 @@ describe('rollover', () => {
     await charge(under, '80');
     setClock(start, DAY);
 
+    // burn-down order: the rolled-over credits (priority 15) before the new allowance (20), both expiring at the next end
     expect(await bucketsOf(over)).toEqual([
-      { source: 'PLAN_ALLOWANCE', amount: '100', remaining: '100', held: '0', expiresAt: at(start, 2 * DAY) },
       { source: 'ROLLOVER', amount: '50', remaining: '50', held: '0', expiresAt: at(start, 2 * DAY) },
+      { source: 'PLAN_ALLOWANCE', amount: '100', remaining: '100', held: '0', expiresAt: at(start, 2 * DAY) },
     ]);
     expect(await t.wallet(over)).toMatchObject({ balance: '150' });
     const history = await t.history(over);
@@ -166,8 +167,8 @@ describe('rollover', () => {
     expect((await subscription(over)).periods[0]).toMatchObject({ kind: 'RENEWAL', rolloverBucketId: rolloverBucket.id });
 
     expect(await bucketsOf(under)).toEqual([
-      { source: 'PLAN_ALLOWANCE', amount: '100', remaining: '100', held: '0', expiresAt: at(start, 2 * DAY) },
       { source: 'ROLLOVER', amount: '20', remaining: '20', held: '0', expiresAt: at(start, 2 * DAY) },
+      { source: 'PLAN_ALLOWANCE', amount: '100', remaining: '100', held: '0', expiresAt: at(start, 2 * DAY) },
     ]);
     expect((await t.history(under)).some((x) => x.type === 'EXPIRE')).toBe(false);
     await cleanAudit();
@@ -182,16 +183,16 @@ describe('rollover', () => {
     await charge(id, '30');
     setClock(start, DAY);
     expect(await bucketsOf(id)).toEqual([
-      { source: 'PLAN_ALLOWANCE', amount: '100', remaining: '100', held: '0', expiresAt: at(start, 2 * DAY) },
       { source: 'ROLLOVER', amount: '70', remaining: '70', held: '0', expiresAt: at(start, 2 * DAY) },
+      { source: 'PLAN_ALLOWANCE', amount: '100', remaining: '100', held: '0', expiresAt: at(start, 2 * DAY) },
     ]);
     expect((await t.history(id)).some((x) => x.type === 'EXPIRE')).toBe(false);
 
     // nothing used in period 2: its allowance rolls over, the 70 rolled over from period 1 expire
     setClock(start, 2 * DAY);
     expect(await bucketsOf(id)).toEqual([
-      { source: 'PLAN_ALLOWANCE', amount: '100', remaining: '100', held: '0', expiresAt: at(start, 3 * DAY) },
       { source: 'ROLLOVER', amount: '100', remaining: '100', held: '0', expiresAt: at(start, 3 * DAY) },
+      { source: 'PLAN_ALLOWANCE', amount: '100', remaining: '100', held: '0', expiresAt: at(start, 3 * DAY) },
     ]);
     expect(await t.wallet(id)).toMatchObject({ balance: '200' });
     expect(movesOf(await t.history(id)).slice(4).map((m) => [m.type, m.amount])).toEqual([['ROLLOVER', '0'], ['EXPIRE', '-70'], ['GRANT', '100']]);
@@ -241,8 +242,8 @@ describe('rollover', () => {
     expect(expired).toMatchObject({ type: 'EXPIRE', amount: '-15', balanceAfter: '120' });
     expect(await t.wallet(id)).toMatchObject({ balance: '120', held: '0', available: '120' });
     expect(await bucketsOf(id)).toEqual([
-      { source: 'PLAN_ALLOWANCE', amount: '100', remaining: '100', held: '0', expiresAt: at(start, 2 * DAY) },
       { source: 'ROLLOVER', amount: '20', remaining: '20', held: '0', expiresAt: at(start, 2 * DAY) },
+      { source: 'PLAN_ALLOWANCE', amount: '100', remaining: '100', held: '0', expiresAt: at(start, 2 * DAY) },
     ]);
     await cleanAudit();
   });
@@ -269,8 +270,11 @@ describe('downtime', () => {
     }
     setClock(start, 3 * DAY + HOUR);
     expect(allowanceGrants(await t.history(caughtUp))).toHaveLength(1);
-    // one operation renews the three periods first, then is paid from the current allowance
-    expect(await charge(caughtUp, '5')).toMatchObject({ status: 'SUCCEEDED', balanceAfter: '125' });
+    // one operation renews the three periods first, then is paid from the current period's buckets:
+    // the 30 rolled over (they burn before the allowance) and the allowance of 100
+    const charged = await charge(caughtUp, '5');
+    expect(charged).toMatchObject({ status: 'SUCCEEDED', balanceAfter: '125' });
+    expect(charged.entries).toEqual([expect.objectContaining({ bucketSource: 'ROLLOVER', amount: '-5' })]);
     expect(await charge(onTime, '5')).toMatchObject({ status: 'SUCCEEDED', balanceAfter: '125' });
 
     const periods = [...(await subscription(caughtUp)).periods].reverse();
@@ -287,9 +291,10 @@ describe('downtime', () => {
 
     // the same state as on time: buckets, figures and every ledger move
     expect(await bucketsOf(caughtUp)).toEqual(await bucketsOf(onTime));
+    // the charge of 5 took from the rolled-over 30 first; the allowance is untouched
     expect(await bucketsOf(caughtUp)).toEqual([
-      { source: 'PLAN_ALLOWANCE', amount: '100', remaining: '95', held: '0', expiresAt: at(start, 4 * DAY) },
-      { source: 'ROLLOVER', amount: '30', remaining: '30', held: '0', expiresAt: at(start, 4 * DAY) },
+      { source: 'ROLLOVER', amount: '30', remaining: '25', held: '0', expiresAt: at(start, 4 * DAY) },
+      { source: 'PLAN_ALLOWANCE', amount: '100', remaining: '100', held: '0', expiresAt: at(start, 4 * DAY) },
     ]);
     const figures = ({ balance, available, held, debt, sequence }: Awaited<ReturnType<typeof t.wallet>>) => ({ balance, available, held, debt, sequence });
     expect(figures(await t.wallet(caughtUp))).toEqual(figures(await t.wallet(onTime)));
