@@ -9,11 +9,9 @@
  * subscriptions.
  */
 import {
-  AccountDocument, CancelSubscriptionDocument, ChangePlanDocument, ChargeDocument, ChargeGenerationDocument, CreatePlanDocument,
-  CreateRateCardDraftDocument, PublishRateCardDocument, QuoteDocument, ReserveCreditsDocument, SetRateCardRatesDocument, SubscribeDocument,
-  UpdatePlanDocument, UpdateWalletDocument, type ChargeInput, type CreateAccountInput, type GenerationInput, type PlanInput,
-} from '../../src/client';
+  AccountDocument, CancelSubscriptionDocument, ChangePlanDocument, ChargeGenerationDocument, CreateRateCardDraftDocument, PublishRateCardDocument, QuoteDocument, ReserveCreditsDocument, SetRateCardRatesDocument, UpdatePlanDocument, UpdateWalletDocument, type CreateAccountInput, type GenerationInput, } from '../../src/client';
 import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
+import { DAY, planSteps } from '../helpers/plans';
 import { pricingOf } from '../helpers/pricing';
 
 let t: TestApp;
@@ -22,23 +20,10 @@ afterAll(async () => { await t.close(); });
 
 // ------------------------------------------------------------------------------------------ helpers
 
-const DAY = 24 * 3600;
-
-async function createPlan(input: Partial<PlanInput> = {}, prefix = 'plan') {
-  const code = uniqueKey(prefix).toLowerCase();
-  return (await t.op(CreatePlanDocument, {
-    input: { code, name: `Plan ${code}`, price: { amount: '10.00', currency: 'USD' }, interval: 'DAY', allowance: '100', ...input },
-  })).createPlan;
-}
-const subscribe = async (accountId: string, planCode: string) =>
-  (await t.op(SubscribeDocument, { input: { accountId, planCode, idempotencyKey: uniqueKey('sub') } })).subscribe;
+const { createPlan, subscribe, charge, chargeFails, cleanAudit } = planSteps(() => t, { interval: 'DAY' });
 const account = async (extra: Partial<CreateAccountInput> = {}) => t.createAccount('plan shape test', extra);
-const charge = async (accountId: string, amount: string, extra: Partial<ChargeInput> = {}) =>
-  (await t.op(ChargeDocument, { input: { accountId, amount, idempotencyKey: uniqueKey('charge'), ...extra } })).charge;
-const chargeFails = (accountId: string, amount: string, extra: Partial<ChargeInput> = {}) =>
-  t.opFails(ChargeDocument, { input: { accountId, amount, idempotencyKey: uniqueKey('charge'), ...extra } });
 const quote = async (accountId: string, generation: GenerationInput) => (await t.op(QuoteDocument, { accountId, generation })).quote;
-const cleanAudit = async () => expect(await t.audit()).toEqual({ ok: true, violations: [] });
+
 
 // ------------------------------------------------------------------------------------------ rate card
 

@@ -8,10 +8,10 @@
  * in 1991, where its run finds no other file's subscriptions due.
  */
 import {
-  AccountSubscriptionDocument, CaptureHoldDocument, ChargeDocument, CreatePlanDocument, ReserveCreditsDocument, SubscribeDocument,
-  type ChargeInput, type PlanInput, type TransactionFieldsFragment,
+  CaptureHoldDocument, ReserveCreditsDocument, type TransactionFieldsFragment,
 } from '../../src/client';
 import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
+import { DAY, HOUR, allowanceGrants, at, iso, planSteps } from '../helpers/plans';
 
 let t: TestApp;
 beforeAll(async () => { t = await startTestApp(); });
@@ -19,33 +19,8 @@ afterAll(async () => { await t.close(); });
 
 // ------------------------------------------------------------------------------------------ helpers
 
-const HOUR = 3600;
-const DAY = 24 * HOUR;
-const iso = (text: string) => new Date(text).toISOString();
-const at = (base: Date, seconds: number) => new Date(base.getTime() + seconds * 1000).toISOString();
 const setClock = (base: Date, seconds = 0) => t.clock.set(new Date(base.getTime() + seconds * 1000));
-
-async function createPlan(input: Partial<PlanInput> = {}) {
-  const code = uniqueKey('plan').toLowerCase();
-  return (await t.op(CreatePlanDocument, {
-    input: { code, name: `Plan ${code}`, price: { amount: '10.00', currency: 'USD' }, interval: 'DAY', allowance: '100', ...input },
-  })).createPlan;
-}
-const subscribe = async (accountId: string, planCode: string) =>
-  (await t.op(SubscribeDocument, { input: { accountId, planCode, idempotencyKey: uniqueKey('sub') } })).subscribe;
-async function subscription(accountId: string, periods = 20) {
-  const account = (await t.op(AccountSubscriptionDocument, { id: accountId, periods })).account;
-  if (!account?.subscription) throw new Error(`no subscription for ${accountId}`);
-  return account.subscription;
-}
-const charge = async (accountId: string, amount: string, extra: Partial<ChargeInput> = {}) =>
-  (await t.op(ChargeDocument, { input: { accountId, amount, idempotencyKey: uniqueKey('charge'), ...extra } })).charge;
-const cleanAudit = async () => expect(await t.audit()).toEqual({ ok: true, violations: [] });
-const allowanceGrants = (history: TransactionFieldsFragment[]) =>
-  history.filter((x) => x.type === 'GRANT' && x.entries.some((e) => e.bucketSource === 'PLAN_ALLOWANCE'));
-/** A wallet's live buckets by what they are, in burn-down order. */
-const bucketsOf = async (accountId: string) =>
-  (await t.wallet(accountId)).buckets.map((b) => ({ source: b.source, amount: b.amount, remaining: b.remaining, held: b.held, expiresAt: b.expiresAt }));
+const { createPlan, subscribe, requireSubscription: subscription, charge, cleanAudit, bucketsOf } = planSteps(() => t, { interval: 'DAY' });
 /** A history as its moves (type, amount, debt change, balance after), oldest first. */
 const movesOf = (history: TransactionFieldsFragment[]) =>
   [...history].reverse().map((x) => ({ type: x.type, status: x.status, amount: x.amount, debtChange: x.debtChange, balanceAfter: x.balanceAfter, heldChange: x.heldChange }));

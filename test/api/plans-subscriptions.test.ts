@@ -4,10 +4,10 @@
  * times are set far from today so that no other file's renewal job reaches these subscriptions.
  */
 import {
-  AccountDocument, AccountSubscriptionDocument, CancelSubscriptionDocument, ChangePlanDocument, ChargeDocument, CreateAccountDocument,
-  CreatePlanDocument, SubscribeDocument, UpdatePlanDocument, type ChargeInput, type PlanInput, type TransactionFieldsFragment,
-} from '../../src/client';
+  AccountDocument, CancelSubscriptionDocument, ChangePlanDocument, CreateAccountDocument,
+  SubscribeDocument, UpdatePlanDocument, } from '../../src/client';
 import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
+import { DAY, HOUR, allowanceGrants, at, iso, planSteps } from '../helpers/plans';
 
 let t: TestApp;
 beforeAll(async () => { t = await startTestApp(); });
@@ -15,39 +15,8 @@ afterAll(async () => { await t.close(); });
 
 // ------------------------------------------------------------------------------------------ helpers
 
-const HOUR = 3600;
-const DAY = 24 * HOUR;
-const iso = (text: string) => new Date(text).toISOString();
-const at = (base: Date, seconds: number) => new Date(base.getTime() + seconds * 1000).toISOString();
-
-async function createPlan(input: Partial<PlanInput> = {}) {
-  const code = uniqueKey('plan').toLowerCase();
-  return (await t.op(CreatePlanDocument, {
-    input: { code, name: `Plan ${code}`, price: { amount: '10.00', currency: 'USD' }, allowance: '100', ...input },
-  })).createPlan;
-}
+const { createPlan, subscribe, changePlan, cancel, subscription, charge, chargeFails, cleanAudit, bucketsOf } = planSteps(() => t);
 const subscribeInput = (accountId: string, planCode: string, idempotencyKey = uniqueKey('sub')) => ({ input: { accountId, planCode, idempotencyKey } });
-const subscribe = async (accountId: string, planCode: string, key?: string) => (await t.op(SubscribeDocument, subscribeInput(accountId, planCode, key))).subscribe;
-const changePlan = async (accountId: string, planCode: string, idempotencyKey = uniqueKey('change')) =>
-  (await t.op(ChangePlanDocument, { input: { accountId, planCode, idempotencyKey } })).changePlan;
-const cancel = async (accountId: string, atPeriodEnd?: boolean) =>
-  (await t.op(CancelSubscriptionDocument, { input: { accountId, atPeriodEnd, idempotencyKey: uniqueKey('cancel') } })).cancelSubscription;
-async function subscription(accountId: string, periods = 20) {
-  const account = (await t.op(AccountSubscriptionDocument, { id: accountId, periods })).account;
-  if (!account) throw new Error(`no account ${accountId}`);
-  return account.subscription;
-}
-const charge = async (accountId: string, amount: string, extra: Partial<ChargeInput> = {}) =>
-  (await t.op(ChargeDocument, { input: { accountId, amount, idempotencyKey: uniqueKey('charge'), ...extra } })).charge;
-const chargeFails = (accountId: string, amount: string, extra: Partial<ChargeInput> = {}) =>
-  t.opFails(ChargeDocument, { input: { accountId, amount, idempotencyKey: uniqueKey('charge'), ...extra } });
-const cleanAudit = async () => expect(await t.audit()).toEqual({ ok: true, violations: [] });
-/** The plan allowance grants among a history (newest first). */
-const allowanceGrants = (history: TransactionFieldsFragment[]) =>
-  history.filter((x) => x.type === 'GRANT' && x.entries.some((e) => e.bucketSource === 'PLAN_ALLOWANCE'));
-/** A wallet's live buckets by what they are, in burn-down order. */
-const bucketsOf = async (accountId: string) =>
-  (await t.wallet(accountId)).buckets.map((b) => ({ source: b.source, amount: b.amount, remaining: b.remaining, held: b.held, expiresAt: b.expiresAt }));
 
 // ================================================================================================
 
