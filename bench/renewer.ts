@@ -29,9 +29,13 @@ export interface RenewalRun {
   runs: number;
   seconds: number;
   jobBatchSize: number;
-  /** This process's heap and resident memory (MB) when the run started and at its peak (sampled every 50 ms). */
+  /**
+   * This process's heap and resident memory (MB): live heap when the run started (after a full GC, when
+   * run with --expose-gc, as run.ts does), peaks while it ran (sampled every 50 ms), live heap after it.
+   */
   heapStartMb: number;
   heapPeakMb: number;
+  heapEndMb: number;
   rssStartMb: number;
   rssPeakMb: number;
 }
@@ -43,19 +47,22 @@ export type RenewerReply =
   | { type: 'error'; message: string };
 
 const MB = 1024 * 1024;
+/** A full collection when the process runs with --expose-gc; otherwise nothing. */
+const collect = () => (globalThis as { gc?: () => void }).gc?.();
 
 async function main(): Promise<void> {
   const send = (reply: RenewerReply) => process.send?.(reply);
   const databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl || !process.send) throw new Error('renewer: run by bench/run.ts (DATABASE_URL and an IPC channel)');
   const clock = new ManualClock(new Date(Number(process.env.BENCH_RENEWER_CLOCK_MS ?? Date.now())));
-  const config = loadConfig({ port: 0, host: '127.0.0.1', databaseUrl, loadDemo: false, databasePoolSize: 10 });
+  const config = loadConfig({ port: 0, host: '127.0.0.1', databaseUrl, loadDemo: false });
   const database = await openDatabase({ databaseUrl, dataDir: null, poolSize: config.databasePoolSize });
   const app = await createApp({ config, clock, database, runJobs: false });
   const url = await app.listen(0);
 
   const renew = async (clockMs: number): Promise<RenewalRun> => {
     clock.set(new Date(clockMs));
+    collect();
     const start = process.memoryUsage();
     let heapPeak = start.heapUsed;
     let rssPeak = start.rss;
@@ -78,9 +85,11 @@ async function main(): Promise<void> {
     } finally {
       clearInterval(sampler);
     }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    collect();
     return {
-      renewed, runs, seconds: Number(process.hrtime.bigint() - started) / 1e9, jobBatchSize: config.jobBatchSize,
-      heapStartMb: start.heapUsed / MB, heapPeakMb: heapPeak / MB, rssStartMb: start.rss / MB, rssPeakMb: rssPeak / MB,
+      renewed, runs, seconds, jobBatchSize: config.jobBatchSize, heapStartMb: start.heapUsed / MB, heapPeakMb: heapPeak / MB,
+      heapEndMb: process.memoryUsage().heapUsed / MB, rssStartMb: start.rss / MB, rssPeakMb: rssPeak / MB,
     };
   };
 

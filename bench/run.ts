@@ -332,10 +332,13 @@ const DAY_MS = 86_400_000;
 
 export interface RenewalRound extends RenewalRun {
   perSecond: number;
-  /** Charges on the main server just before the renewal run, and while it ran. */
-  chargeWithout: ShapeResult;
+  /** Charges on the main server just before the renewal run, while it ran, and just after it. */
+  chargeBefore: ShapeResult;
   chargeDuring: ShapeResult;
-  /** chargeDuring p99 ÷ chargeWithout p99. */
+  chargeAfter: ShapeResult;
+  /** Charge p99 without renewals: the mean of the before and after p99s (the machine drifts; this brackets the run). */
+  p99WithoutMs: number;
+  /** chargeDuring p99 ÷ p99WithoutMs. */
   p99Ratio: number;
 }
 
@@ -348,8 +351,9 @@ export interface RenewalSummary {
   chargeP99WithoutMs: number;
   chargeP99DuringMs: number;
   p99Ratio: number;
-  /** The renewer process's largest heap and resident size over all runs (MB), and its heap when the first started. */
+  /** The renewer process's live heap when the first run started and after the last, and its largest heap and resident size over all runs (MB). */
   heapStartMb: number;
+  heapEndMb: number;
   heapPeakMb: number;
   rssPeakMb: number;
   rounds: RenewalRound[];
@@ -382,7 +386,7 @@ function tell(child: ChildProcess, request: RenewerRequest): void {
  * The renewal shape: `count` subscriptions started at one instant on the renewer's clock; then, per
  * round, charges alone on the main server for `baselineSeconds`, then the renewal job on the renewer
  * (its clock a day further each round, so every subscription is due again) with the same charges
- * running until it is done.
+ * running until it is done, then charges alone again for `baselineSeconds`.
  */
 async function runRenewalShape(
   target: Target, fixture: Fixture, databaseUrl: string, options: { count: number; rounds: number; baselineSeconds: number; connections: number; cancelAfter: boolean },
@@ -394,8 +398,9 @@ async function runRenewalShape(
     interval: DAY, allowance: "100", rollover: CAPPED, rolloverCap: "10" }) { id } }` });
   if (created.json.errors) throw new Error(`creating the renewal plan failed: ${JSON.stringify(created.json.errors)}`);
 
+  // BENCH_RENEWER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the renewer.
   const child = fork(RENEWER, [], {
-    cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--expose-gc', ...(process.env.BENCH_RENEWER_NODE_ARGS ?? '').split(' ').filter(Boolean)],
     env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', BENCH_RENEWER_CLOCK_MS: String(startedAt) },
   });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
@@ -410,19 +415,23 @@ async function runRenewalShape(
     const rounds: RenewalRound[] = [];
     for (let round = 0; round < options.rounds; round += 1) {
       const charge = (tag: number) => shapes(fixture, tag)[0]; // 'charge uniform', its own idempotency keys
-      const chargeWithout = await runShape(target, charge(1000 + round), options.baselineSeconds, options.connections);
+      const chargeBefore = await runShape(target, charge(1000 + round), options.baselineSeconds, options.connections);
       const renewal = renewerReply(child, 'renewed', 30 * 60_000);
       tell(child, { type: 'renew', clockMs: startedAt + (round + 1) * DAY_MS + 1000 });
       const chargeDuring = await runShape(target, charge(2000 + round), 30 * 60, options.connections, renewal);
       const { type: _type, ...run } = await renewal;
+      const chargeAfter = await runShape(target, charge(3000 + round), options.baselineSeconds, options.connections);
+      const p99WithoutMs = (chargeBefore.p99Ms + chargeAfter.p99Ms) / 2;
       const result: RenewalRound = {
-        ...run, perSecond: run.renewed / run.seconds, chargeWithout, chargeDuring, p99Ratio: chargeDuring.p99Ms / chargeWithout.p99Ms,
+        ...run, perSecond: run.renewed / run.seconds, chargeBefore, chargeDuring, chargeAfter, p99WithoutMs, p99Ratio: chargeDuring.p99Ms / p99WithoutMs,
       };
       rounds.push(result);
+      const charges = [chargeBefore, chargeDuring, chargeAfter];
+      const failures = charges.reduce((sum, c) => sum + c.failures, 0);
       log(`renewals round ${round + 1}/${options.rounds}: ${run.renewed} in ${run.seconds.toFixed(1)} s (${result.perSecond.toFixed(0)}/s, ${run.runs} job runs, `
-        + `heap ${run.heapStartMb.toFixed(0)} → peak ${run.heapPeakMb.toFixed(0)} MB); charge p99 ${chargeDuring.p99Ms.toFixed(1)} ms during vs `
-        + `${chargeWithout.p99Ms.toFixed(1)} ms without (${chargeDuring.perSecond.toFixed(0)} vs ${chargeWithout.perSecond.toFixed(0)} charges/s): ratio ${result.p99Ratio.toFixed(2)}`
-        + `${chargeDuring.failures + chargeWithout.failures ? `; charge failures ${chargeDuring.failures + chargeWithout.failures}: ${chargeDuring.firstFailure ?? chargeWithout.firstFailure}` : ''}`);
+        + `heap ${run.heapStartMb.toFixed(0)} MB, peak ${run.heapPeakMb.toFixed(0)}, after ${run.heapEndMb.toFixed(0)}); charge p99 before / during / after: `
+        + `${charges.map((c) => c.p99Ms.toFixed(1)).join(' / ')} ms (${charges.map((c) => c.perSecond.toFixed(0)).join(' / ')} charges/s): ratio ${result.p99Ratio.toFixed(2)}`
+        + `${failures ? `; charge failures ${failures}: ${charges.find((c) => c.firstFailure)?.firstFailure}` : ''}`);
       if (run.renewed < options.count) log(`renewals round ${round + 1}: only ${run.renewed} of ${options.count} renewed`);
     }
     if (options.cancelAfter) {
@@ -433,9 +442,9 @@ async function runRenewalShape(
     return {
       subscriptions: options.count, seedSeconds, jobBatchSize: ready.jobBatchSize,
       renewalsPerSecond: median(rounds.map((r) => r.perSecond)),
-      chargeP99WithoutMs: median(rounds.map((r) => r.chargeWithout.p99Ms)), chargeP99DuringMs: median(rounds.map((r) => r.chargeDuring.p99Ms)),
+      chargeP99WithoutMs: median(rounds.map((r) => r.p99WithoutMs)), chargeP99DuringMs: median(rounds.map((r) => r.chargeDuring.p99Ms)),
       p99Ratio: median(rounds.map((r) => r.p99Ratio)),
-      heapStartMb: rounds[0]?.heapStartMb ?? NaN, heapPeakMb: Math.max(...rounds.map((r) => r.heapPeakMb)), rssPeakMb: Math.max(...rounds.map((r) => r.rssPeakMb)),
+      heapStartMb: rounds[0]?.heapStartMb ?? NaN, heapEndMb: rounds[rounds.length - 1]?.heapEndMb ?? NaN, heapPeakMb: Math.max(...rounds.map((r) => r.heapPeakMb)), rssPeakMb: Math.max(...rounds.map((r) => r.rssPeakMb)),
       rounds,
     };
   } finally {
@@ -570,8 +579,8 @@ async function main(): Promise<void> {
     const renewalLines = renewals ? [
       `renewals: ${renewals.subscriptions} subscriptions due at one instant, renewed by a second instance's job (runRenewals, batches of ${renewals.jobBatchSize}):`
         + ` ${renewals.renewalsPerSecond.toFixed(0)} renewals/s (median of ${renewals.rounds.length} run(s); ${renewals.rounds.map((r) => `${r.renewed} in ${r.seconds.toFixed(1)} s`).join(', ')});`
-        + ` renewer heap ${renewals.heapStartMb.toFixed(0)} MB at start, peak ${renewals.heapPeakMb.toFixed(0)} MB (rss peak ${renewals.rssPeakMb.toFixed(0)} MB)`,
-      `charge p99 while renewing: ${renewals.chargeP99DuringMs.toFixed(1)} ms vs ${renewals.chargeP99WithoutMs.toFixed(1)} ms without (just before, ${seconds * 2} s, same server):`
+        + ` renewer heap ${renewals.heapStartMb.toFixed(0)} MB live before, peak ${renewals.heapPeakMb.toFixed(0)} MB, ${renewals.heapEndMb.toFixed(0)} MB live after (rss peak ${renewals.rssPeakMb.toFixed(0)} MB)`,
+      `charge p99 while renewing: ${renewals.chargeP99DuringMs.toFixed(1)} ms vs ${renewals.chargeP99WithoutMs.toFixed(1)} ms without (mean of ${seconds * 2} s just before and just after, same server):`
         + ` ratio ${renewals.p99Ratio.toFixed(2)} (target ≤ 2)`,
       '',
     ].join('\n') + '\n' : '';
@@ -579,9 +588,7 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify({
       seconds, repeats, connections, wallets: walletCount, cpus: os.cpus().length, node: process.version,
       floor: floorResult, floorRounds: floors, totalSeconds: (Date.now() - started) / 1000, quoteVsWallet,
-      renewals: renewals && { ...renewals, rounds: renewals.rounds.map(({ chargeWithout, chargeDuring, ...r }) => ({
-        ...r, chargeWithout: { ...chargeWithout, firstFailure: undefined }, chargeDuring: { ...chargeDuring, firstFailure: undefined },
-      })) },
+      renewals,
       shapes: rows.map(({ rounds, ...row }) => ({ ...row, rounds: rounds.map(({ firstFailure, ...r }) => ({ ...r, ...(firstFailure ? { firstFailure } : {}) })) })),
     }) + '\n');
   } finally {
