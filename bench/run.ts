@@ -9,13 +9,23 @@
  * over GraphQL, then drives each shape with BENCH_CONNECTIONS keep-alive connections for
  * BENCH_SECONDS. Prints a table, then one JSON line.
  *
+ * Then the renewal shape (after the other shapes, so their figures are unchanged): BENCH_RENEWALS
+ * subscriptions to a daily plan, all started at one instant through a second instance
+ * (bench/renewer.ts: the app with a ManualClock, in its own process), fall due together a day later
+ * on that instance's clock, which runs the renewal job (services.plans.runRenewals in batches of
+ * jobBatchSize) until nothing is due, while charges run on the main server; reports renewals per
+ * second, the renewer's memory, and charge p99 during the run against charge p99 just before it
+ * (same server, same run), with their ratio (target ≤ 2).
+ *
  * env: DATABASE_URL      use this database as is (default: a fresh credits_bench on the local server,
  *                        dropped at the end)
  *      BENCH_SECONDS     per shape and round (default 5)     BENCH_REPEATS  rounds (default 3)
  *      BENCH_CONNECTIONS HTTP connections (default 64)       BENCH_WALLETS  wallets (default 10000)
  *      FLOOR_CLIENTS     pgbench clients (default 16)        BENCH_SKIP_FLOOR=1 skips the floor
+ *      BENCH_RENEWALS    subscriptions renewed (default 10000; 0 skips the renewal shape)
+ *      BENCH_RENEWAL_ROUNDS  renewal runs, a day apart on the renewer's clock (default 1)
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -23,6 +33,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { postGraphQL, type GraphQLResponse } from './http';
+import type { RenewalRun, RenewerReply, RenewerRequest } from './renewer';
 
 const run = promisify(execFile);
 // Compiled to dist/bench/run.js; sources at bench/run.ts. Either way the repo root is two levels up
@@ -30,6 +41,7 @@ const run = promisify(execFile);
 const ROOT = fs.existsSync(path.resolve(__dirname, '../package.json')) ? path.resolve(__dirname, '..') : path.resolve(__dirname, '../..');
 const MAIN = path.join(ROOT, 'dist/src/main.js');
 const CREATE_ADMIN_KEY = path.join(ROOT, 'dist/src/cli/create-admin-key.js');
+const RENEWER = path.join(ROOT, 'dist/bench/renewer.js');
 const FLOOR_SCRIPT = path.resolve(ROOT, '../shared/bench/sql-floor.sh');
 
 function envInt(name: string, fallback: number, min = 1): number {
@@ -87,19 +99,22 @@ function percentile(sorted: Float64Array, p: number): number {
 
 /**
  * Runs one shape: `connections` closed loops, each sending the next request as soon as the previous
- * answers, for `seconds`. Latency is measured per request on the client (includes queueing).
+ * answers, for `seconds` (or until `until` settles, if sooner). Latency is measured per request on
+ * the client (includes queueing).
  */
-export async function runShape(target: Target, shape: Shape, seconds: number, connections: number): Promise<ShapeResult> {
+export async function runShape(target: Target, shape: Shape, seconds: number, connections: number, until?: Promise<unknown>): Promise<ShapeResult> {
   const isOk = shape.ok ?? ((r) => !r.errors);
   const latencies: number[] = [];
   let failures = 0;
   let firstFailure: string | undefined;
   const started = process.hrtime.bigint();
   const deadline = started + BigInt(Math.round(seconds * 1e9));
+  let stopped = false;
+  until?.then(() => { stopped = true; }, () => { stopped = true; });
   const loop = async (connection: number) => {
     for (let i = 0; i < 10_000_000; i += 1) {
       const t0 = process.hrtime.bigint();
-      if (t0 >= deadline) return;
+      if (t0 >= deadline || stopped) return;
       try {
         const { json } = await post(target, shape.body(connection, i));
         if (isOk(json)) latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
@@ -278,8 +293,11 @@ async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void>
   return { url: `${base}/${name}`, drop: () => adminSql(`${base}/postgres`, `drop database if exists ${name} with (force)`) };
 }
 
-/** Creates `count` accounts and grants each `credits`, over GraphQL: aliased batches, in parallel. */
-async function seed(target: Target, count: number, credits: string, runTag: string, parallel = 16): Promise<string[]> {
+/**
+ * Creates `count` accounts and grants each `credits` (none: null), over GraphQL: aliased batches, in
+ * parallel; with `planCode`, each account is subscribed to that plan as it is created.
+ */
+async function seed(target: Target, count: number, credits: string | null, runTag: string, parallel = 16, planCode: string | null = null): Promise<string[]> {
   const batch = 25; // ≤ the server's alias limit (30)
   const ids = new Array<string>(count);
   const batches = Math.ceil(count / batch);
@@ -289,7 +307,7 @@ async function seed(target: Target, count: number, credits: string, runTag: stri
       const from = b * batch;
       const to = Math.min(count, from + batch);
       const create = Array.from({ length: to - from }, (_, k) =>
-        `a${k}: createAccount(input: { name: "bench ${from + k}", kind: USER }) { id }`).join('\n');
+        `a${k}: createAccount(input: { name: "bench ${from + k}", kind: USER${planCode ? `, planCode: "${planCode}"` : ''} }) { id }`).join('\n');
       const created = await post(target, { query: `mutation {\n${create}\n}` });
       if (created.json.errors) throw new Error(`seeding accounts failed: ${JSON.stringify(created.json.errors).slice(0, 500)}`);
       for (let k = 0; k < to - from; k += 1) {
@@ -297,6 +315,7 @@ async function seed(target: Target, count: number, credits: string, runTag: stri
         if (typeof id !== 'string') throw new Error(`seeding accounts answered no id for account ${from + k}`);
         ids[from + k] = id;
       }
+      if (credits === null) continue;
       const grant = Array.from({ length: to - from }, (_, k) =>
         `g${k}: grantCredits(input: { accountId: "${ids[from + k]}", amount: "${credits}", source: PURCHASE, idempotencyKey: "${runTag}-seed-${from + k}" }) { id }`).join('\n');
       const granted = await post(target, { query: `mutation {\n${grant}\n}` });
@@ -305,6 +324,139 @@ async function seed(target: Target, count: number, credits: string, runTag: stri
   };
   await Promise.all(Array.from({ length: parallel }, worker));
   return ids;
+}
+
+// ---------------------------------------------------------------- the renewal shape
+
+const DAY_MS = 86_400_000;
+
+export interface RenewalRound extends RenewalRun {
+  perSecond: number;
+  /** Charges on the main server just before the renewal run, while it ran, and just after it. */
+  chargeBefore: ShapeResult;
+  chargeDuring: ShapeResult;
+  chargeAfter: ShapeResult;
+  /** Charge p99 without renewals: the mean of the before and after p99s (the machine drifts; this brackets the run). */
+  p99WithoutMs: number;
+  /** chargeDuring p99 ÷ p99WithoutMs. */
+  p99Ratio: number;
+}
+
+export interface RenewalSummary {
+  subscriptions: number;
+  seedSeconds: number;
+  jobBatchSize: number;
+  /** Medians over rounds. */
+  renewalsPerSecond: number;
+  chargeP99WithoutMs: number;
+  chargeP99DuringMs: number;
+  p99Ratio: number;
+  /** The renewer process's live heap when the first run started and after the last, and its largest heap and resident size over all runs (MB). */
+  heapStartMb: number;
+  heapEndMb: number;
+  heapPeakMb: number;
+  rssPeakMb: number;
+  rounds: RenewalRound[];
+}
+
+/** The renewer's next reply of this type (an error reply, its exit or the timeout rejects). */
+function renewerReply<T extends RenewerReply['type']>(child: ChildProcess, type: T, timeoutMs: number): Promise<Extract<RenewerReply, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    const onMessage = (reply: RenewerReply) => {
+      if (reply.type === type) { done(); resolve(reply as Extract<RenewerReply, { type: T }>); }
+      else if (reply.type === 'error') { done(); reject(new Error(`renewer: ${reply.message}`)); }
+    };
+    const onExit = (code: number | null, signal: string | null) => { done(); reject(new Error(`renewer exited (${code ?? signal}) waiting for ${type}`)); };
+    const timer = setTimeout(() => { done(); reject(new Error(`renewer: no ${type} in ${timeoutMs / 1000} s`)); }, timeoutMs);
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+function tell(child: ChildProcess, request: RenewerRequest): void {
+  child.send(request);
+}
+
+/**
+ * The renewal shape: `count` subscriptions started at one instant on the renewer's clock; then, per
+ * round, charges alone on the main server for `baselineSeconds`, then the renewal job on the renewer
+ * (its clock a day further each round, so every subscription is due again) with the same charges
+ * running until it is done, then charges alone again for `baselineSeconds`.
+ */
+async function runRenewalShape(
+  target: Target, fixture: Fixture, databaseUrl: string, options: { count: number; rounds: number; baselineSeconds: number; connections: number; cancelAfter: boolean },
+  log: (message: string) => void,
+): Promise<RenewalSummary> {
+  const startedAt = Date.now();
+  const planCode = `${fixture.runTag}-renew`;
+  const created = await post(target, { query: `mutation { createPlan(input: { code: "${planCode}", name: "Bench daily", price: { amount: "10.00", currency: "USD" },
+    interval: DAY, allowance: "100", rollover: CAPPED, rolloverCap: "10" }) { id } }` });
+  if (created.json.errors) throw new Error(`creating the renewal plan failed: ${JSON.stringify(created.json.errors)}`);
+
+  // BENCH_RENEWER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the renewer.
+  const child = fork(RENEWER, [], {
+    cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--expose-gc', ...(process.env.BENCH_RENEWER_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+    env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', BENCH_RENEWER_CLOCK_MS: String(startedAt) },
+  });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  try {
+    const ready = await renewerReply(child, 'ready', 60_000);
+    const renewer: Target = { port: ready.port, token: target.token, agent };
+    const seedStarted = Date.now();
+    await seed(renewer, options.count, null, `${fixture.runTag}-renew`, 16, planCode);
+    const seedSeconds = (Date.now() - seedStarted) / 1000;
+    log(`renewals: ${options.count} subscriptions started at one instant in ${seedSeconds.toFixed(1)} s`);
+
+    const rounds: RenewalRound[] = [];
+    for (let round = 0; round < options.rounds; round += 1) {
+      const charge = (tag: number) => shapes(fixture, tag)[0]; // 'charge uniform', its own idempotency keys
+      const chargeBefore = await runShape(target, charge(1000 + round), options.baselineSeconds, options.connections);
+      const renewal = renewerReply(child, 'renewed', 30 * 60_000);
+      tell(child, { type: 'renew', clockMs: startedAt + (round + 1) * DAY_MS + 1000 });
+      const chargeDuring = await runShape(target, charge(2000 + round), 30 * 60, options.connections, renewal);
+      const { type: _type, ...run } = await renewal;
+      const chargeAfter = await runShape(target, charge(3000 + round), options.baselineSeconds, options.connections);
+      const p99WithoutMs = (chargeBefore.p99Ms + chargeAfter.p99Ms) / 2;
+      const result: RenewalRound = {
+        ...run, perSecond: run.renewed / run.seconds, chargeBefore, chargeDuring, chargeAfter, p99WithoutMs, p99Ratio: chargeDuring.p99Ms / p99WithoutMs,
+      };
+      rounds.push(result);
+      const charges = [chargeBefore, chargeDuring, chargeAfter];
+      const failures = charges.reduce((sum, c) => sum + c.failures, 0);
+      log(`renewals round ${round + 1}/${options.rounds}: ${run.renewed} in ${run.seconds.toFixed(1)} s (${result.perSecond.toFixed(0)}/s, ${run.runs} job runs, `
+        + `heap ${run.heapStartMb.toFixed(0)} MB, peak ${run.heapPeakMb.toFixed(0)}, after ${run.heapEndMb.toFixed(0)}); charge p99 before / during / after: `
+        + `${charges.map((c) => c.p99Ms.toFixed(1)).join(' / ')} ms (${charges.map((c) => c.perSecond.toFixed(0)).join(' / ')} charges/s): ratio ${result.p99Ratio.toFixed(2)}`
+        + `${failures ? `; charge failures ${failures}: ${charges.find((c) => c.firstFailure)?.firstFailure}` : ''}`);
+      if (run.renewed < options.count) log(`renewals round ${round + 1}: only ${run.renewed} of ${options.count} renewed`);
+    }
+    if (options.cancelAfter) {
+      tell(child, { type: 'cancel', planCode });
+      const { count } = await renewerReply(child, 'canceled', 30 * 60_000);
+      log(`renewals: canceled the ${count} bench subscriptions (a database the bench does not drop)`);
+    }
+    return {
+      subscriptions: options.count, seedSeconds, jobBatchSize: ready.jobBatchSize,
+      renewalsPerSecond: median(rounds.map((r) => r.perSecond)),
+      chargeP99WithoutMs: median(rounds.map((r) => r.p99WithoutMs)), chargeP99DuringMs: median(rounds.map((r) => r.chargeDuring.p99Ms)),
+      p99Ratio: median(rounds.map((r) => r.p99Ratio)),
+      heapStartMb: rounds[0]?.heapStartMb ?? NaN, heapEndMb: rounds[rounds.length - 1]?.heapEndMb ?? NaN, heapPeakMb: Math.max(...rounds.map((r) => r.heapPeakMb)), rssPeakMb: Math.max(...rounds.map((r) => r.rssPeakMb)),
+      rounds,
+    };
+  } finally {
+    agent.destroy();
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      if (child.connected) tell(child, { type: 'stop' });
+      const force = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(force);
+    }
+  }
 }
 
 // ---------------------------------------------------------------- report
@@ -360,6 +512,8 @@ async function main(): Promise<void> {
   const connections = envInt('BENCH_CONNECTIONS', 64);
   const walletCount = envInt('BENCH_WALLETS', 10_000);
   const floorClients = envInt('FLOOR_CLIENTS', 16);
+  const renewalCount = envInt('BENCH_RENEWALS', 10_000, 0);
+  const renewalRounds = envInt('BENCH_RENEWAL_ROUNDS', 1);
   const log = (message: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
   if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} not found: run \`npm run build\` first (npm run bench does)`);
 
@@ -408,6 +562,10 @@ async function main(): Promise<void> {
     };
     const floorResult = floor ?? floors[0];
 
+    const renewals = renewalCount === 0 ? null : await runRenewalShape(target, fixture, databaseUrl, {
+      count: renewalCount, rounds: renewalRounds, baselineSeconds: seconds * 2, connections, cancelAfter: !owned,
+    }, log);
+
     const rows = summarize(results, floor);
     // Quote vs wallet read (target ≥ 0.8): median over rounds of quote/s ÷ the same round's wallet/s.
     const perRound = (name: string) => results.filter((r) => r.shape === name).map((r) => r.perSecond);
@@ -418,10 +576,19 @@ async function main(): Promise<void> {
       `floor: pgbench ${floorClients} clients, ${seconds} s each, once per round: ${floor ? `median ${floor.uniform_tps.toFixed(0)} uniform / ${floor.hot_tps.toFixed(0)} hot tps; ratio = median over rounds of (shape / same round's floor)` : `skipped (${(floors[0] as { skipped: string }).skipped})`};`,
       `machine: ${os.cpus().length} CPUs (client, server and PostgreSQL share them), node ${process.version}`,
     ].join('\n');
-    process.stdout.write(`\n${table(rows)}\n\nquote vs wallet query: ${quoteVsWallet.toFixed(3)} (median of per-round ratios; target ≥ 0.8)\n\n${note}\n\n`);
+    const renewalLines = renewals ? [
+      `renewals: ${renewals.subscriptions} subscriptions due at one instant, renewed by a second instance's job (runRenewals, batches of ${renewals.jobBatchSize}):`
+        + ` ${renewals.renewalsPerSecond.toFixed(0)} renewals/s (median of ${renewals.rounds.length} run(s); ${renewals.rounds.map((r) => `${r.renewed} in ${r.seconds.toFixed(1)} s`).join(', ')});`
+        + ` renewer heap ${renewals.heapStartMb.toFixed(0)} MB live before, peak ${renewals.heapPeakMb.toFixed(0)} MB, ${renewals.heapEndMb.toFixed(0)} MB live after (rss peak ${renewals.rssPeakMb.toFixed(0)} MB)`,
+      `charge p99 while renewing: ${renewals.chargeP99DuringMs.toFixed(1)} ms vs ${renewals.chargeP99WithoutMs.toFixed(1)} ms without (mean of ${seconds * 2} s just before and just after, same server):`
+        + ` ratio ${renewals.p99Ratio.toFixed(2)} (target ≤ 2)`,
+      '',
+    ].join('\n') + '\n' : '';
+    process.stdout.write(`\n${table(rows)}\n\nquote vs wallet query: ${quoteVsWallet.toFixed(3)} (median of per-round ratios; target ≥ 0.8)\n\n${renewalLines}${note}\n\n`);
     process.stdout.write(JSON.stringify({
       seconds, repeats, connections, wallets: walletCount, cpus: os.cpus().length, node: process.version,
       floor: floorResult, floorRounds: floors, totalSeconds: (Date.now() - started) / 1000, quoteVsWallet,
+      renewals,
       shapes: rows.map(({ rounds, ...row }) => ({ ...row, rounds: rounds.map(({ firstFailure, ...r }) => ({ ...r, ...(firstFailure ? { firstFailure } : {}) })) })),
     }) + '\n');
   } finally {
