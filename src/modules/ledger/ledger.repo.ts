@@ -185,6 +185,19 @@ export async function staleHolds(tx: Tx, accountId: string, now: Date): Promise<
     .orderBy(asc(holds.expiresAt), asc(holds.id));
 }
 
+/** What holds still ACTIVE whose TTL ended in (after, upTo] secure on these buckets of an account (the sweep has not released them yet). */
+export async function heldByHoldsLapsedBetween(executor: Executor, accountId: string, bucketIds: readonly string[], after: Date, upTo: Date): Promise<number> {
+  const [row] = await executor
+    .select({ held: sql<string>`coalesce(sum(${holdAllocations.amountMillis}), 0)` })
+    .from(holdAllocations)
+    .innerJoin(holds, eq(holds.id, holdAllocations.holdId))
+    .where(and(
+      eq(holds.accountId, accountId), eq(holds.status, 'ACTIVE'), inArray(holdAllocations.bucketId, [...bucketIds]),
+      gt(holds.expiresAt, after), lte(holds.expiresAt, upTo),
+    ));
+  return Number(row?.held ?? 0);
+}
+
 /** Accounts with work for the expiry job: a lapsed bucket with credits, or a hold past its TTL. */
 export async function accountsNeedingExpiry(executor: Executor, now: Date, limit: number): Promise<string[]> {
   const result = await rows<{ account_id: string }>(executor, sql`

@@ -54,13 +54,17 @@ export class PlanWallet {
     return this.session.wallet.planRenewsAt;
   }
 
-  /** Free credits (not secured by holds) left in these buckets. */
-  freeMillisOf(bucketIds: readonly string[]): Millis {
+  /**
+   * Free credits (not secured by holds) these buckets had at `asOf` (not after now): a hold active then
+   * secured its credits even if its TTL has passed since (the sweep has not released it yet), so the
+   * answer does not depend on how late a renewal runs.
+   */
+  async freeMillisAt(bucketIds: readonly string[], asOf: Date): Promise<Millis> {
+    const buckets = bucketIds.map((id) => this.session.buckets.get(id)).filter((b) => b !== undefined);
     let free = 0;
-    for (const id of bucketIds) {
-      const bucket = this.session.buckets.get(id);
-      if (bucket) free += freeMillis(bucket);
-    }
+    for (const bucket of buckets) free += freeMillis(bucket);
+    const lapsed = buckets.filter((b) => b.heldStaleMillis > 0).map((b) => b.id);
+    if (lapsed.length > 0) free -= await repo.heldByHoldsLapsedBetween(this.tx, this.accountId, lapsed, asOf, this.now);
     return free;
   }
 

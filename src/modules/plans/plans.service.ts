@@ -263,7 +263,8 @@ export class PlansService implements PlanHooks {
       const index = sameSchedule ? ending.periodIndex + 1 : 0;
       const p = period(anchorAt, next.terms.interval, next.terms.intervalCount, index);
       assert(p.start.getTime() === ending.currentPeriodEnd.getTime(), 'a period starts where the previous one ended');
-      const moved = rolloverMillis(terms.rollover, terms.rolloverCapMillis, wallet.freeMillisOf(allowance));
+      // Unused as of the period end: what a hold active then secured is not, even if the hold lapsed since.
+      const moved = rolloverMillis(terms.rollover, terms.rolloverCapMillis, await wallet.freeMillisAt(allowance, ending.currentPeriodEnd));
       const rollover = await wallet.rollOver(allowance, moved, p.end,
         `${formatCredits(moved)} unused of the ${terms.name} allowance of the period ${endingSpan} rolled over (rollover ${terms.rollover}`
         + `${terms.rolloverCapMillis !== null ? ` up to ${formatCredits(terms.rolloverCapMillis)}` : ''}); they expire at the end of the next period, ${day(p.end)}`);
