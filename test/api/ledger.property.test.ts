@@ -1474,7 +1474,7 @@ test('a hold over a period end: what rolls over does not depend on how late the 
     return { balance, buckets: buckets.map((b) => `${b.source} ${b.remaining}`) };
   };
   // The held 10 were not unused at the period end: they expire when the hold lapses, the rest rolls over.
-  const expected = { balance: '52.674', buckets: ['PLAN_ALLOWANCE 31.337', 'ROLLOVER 21.337'] };
+  const expected = { balance: '52.674', buckets: ['ROLLOVER 21.337', 'PLAN_ALLOWANCE 31.337'] }; // burn-down order: rolled-over credits first
   expect(await renewedAfter(true)).toEqual(expected);
   expect(await renewedAfter(false)).toEqual(expected);
   expect((await t.audit()).violations.filter((v) => !baselineViolations.has(v))).toEqual([]);

@@ -85,7 +85,8 @@ describe('parseMoney', () => {
     ['words', 'ten', 'USD', 'price.amount'],
     ['one minor unit over 10^13', '100000000000.01', 'USD', 'price.amount'],
     ['13 whole digits of USD (10^15 minor units)', '9999999999999', 'USD', 'price.amount'],
-    ['14 whole digits', '10000000000000', 'JPY', 'price.amount'],
+    ['15 whole digits', '100000000000000', 'JPY', 'price.amount'],
+    ['one more than the largest price', '10000000000001', 'JPY', 'price.amount'],
     ['huge', '1' + '0'.repeat(40), 'USD', 'price.amount'],
     ['one minor unit over 10^13 in KWD', '10000000000.001', 'KWD', 'price.amount'],
   ])('refuses %s ("%s" %s), naming %s', (_name, amount, currency, field) => {
@@ -120,6 +121,10 @@ describe('formatMoney', () => {
     [123456789012345678901234567890n, 'USD', '1234567890123456789012345678.90'], // exact beyond float precision
   ])('%d %s = "%s"', (minor, currency, expected) => {
     expect(formatMoney(minor, currency)).toBe(expected);
+  });
+
+  test('the largest price reads back in a currency without minor units (14 whole digits)', () => {
+    expect(parseMoney(formatMoney(10n ** 13n, 'JPY'), 'JPY')).toEqual({ minor: 10n ** 13n, currency: 'JPY' });
   });
 
   test('parseMoney reads back what formatMoney writes', () => {

@@ -34,7 +34,8 @@ export interface Price {
 export function parseMoney(amount: string, currency: string, field = 'price'): Price {
   if (!CURRENCIES.has(currency)) throw badInput(`${field}.currency must be an ISO 4217 code such as USD or EUR`, `${field}.currency`);
   const digits = currencyDigits(currency);
-  const parsed = parseDecimal(amount, { fractionDigitsMax: digits, wholeDigitsMax: 13 });
+  // 14 whole digits reach the bound in a currency without minor units (JPY); the bound itself is checked next.
+  const parsed = parseDecimal(amount, { fractionDigitsMax: digits, wholeDigitsMax: 14 });
   if (!parsed) throw badInput(`${field}.amount must be a decimal of at most ${digits} fractional digits for ${currency}, e.g. "${(25).toFixed(digits)}"`, `${field}.amount`);
   const minor = parsed.units * 10n ** BigInt(digits - parsed.scale);
   if (minor > PRICE_MINOR_MAX) throw badInput(`${field}.amount is too large`, `${field}.amount`);
