@@ -329,7 +329,7 @@ export class PlansService implements PlanHooks {
   /**
    * The renewal job: wallets whose period ended, earliest first, in batches of `batchSize`; each renewal
    * in its own database transaction under the wallet lock (another instance doing the same waits, then
-   * finds nothing due). Returns how many wallets were renewed.
+   * finds nothing due). Returns how many wallets had something posted (a renewal, or an expiry settled with it).
    */
   async runRenewals(batchSize: number): Promise<number> {
     let renewed = 0;
