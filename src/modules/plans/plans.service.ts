@@ -121,7 +121,8 @@ export class PlansService implements PlanHooks {
 
   /** An active plan by id or code, for a new account's subscription: NOT_FOUND, or BAD_USER_INPUT when archived. */
   async findForSubscribing(id: string | null, code: string | null): Promise<PlanWithTerms> {
-    const found = id ? (isUuid(id) ? (await repo.plansByIds(this.db, [id]))[0] : undefined) : await repo.planByCode(this.db, code ?? '');
+    if (!id) return activePlan(this.db, code ?? '');
+    const found = isUuid(id) ? (await repo.plansByIds(this.db, [id]))[0] : undefined;
     if (!found) throw notFound('plan');
     if (!found.plan.active) throw archived(found.plan.code);
     return found;
@@ -146,9 +147,7 @@ export class PlansService implements PlanHooks {
   async subscribe(actor: Actor, request: SubscriptionRequest): Promise<SubscriptionRow> {
     const id = await this.ledger.onWallet(actor, 'subscribe', request.idempotencyKey, request, request.accountId, async (wallet) => {
       const tx = wallet.tx;
-      const target = await repo.planByCode(tx, request.planCode);
-      if (!target) throw notFound('plan');
-      if (!target.plan.active) throw archived(request.planCode);
+      const target = await activePlan(tx, request.planCode);
       const live = await repo.liveSubscription(tx, wallet.accountId);
       if (live) throw badInput('the account already has an active subscription; use changePlan to move it to another plan, or cancelSubscription first', 'accountId');
       const first = period(wallet.now, target.terms.interval, target.terms.intervalCount, 0);
@@ -173,11 +172,8 @@ export class PlansService implements PlanHooks {
   async changePlan(actor: Actor, request: SubscriptionRequest): Promise<SubscriptionRow> {
     const id = await this.ledger.onWallet(actor, 'changePlan', request.idempotencyKey, request, request.accountId, async (wallet) => {
       const tx = wallet.tx;
-      const subscription = await repo.liveSubscription(tx, wallet.accountId);
-      if (!subscription) throw badInput('the account has no active subscription; subscribe first', 'accountId');
-      const target = await repo.planByCode(tx, request.planCode);
-      if (!target) throw notFound('plan');
-      if (!target.plan.active) throw archived(request.planCode);
+      const subscription = await liveSubscription(tx, wallet.accountId, 'the account has no active subscription; subscribe first');
+      const target = await activePlan(tx, request.planCode);
       const base = { ...subscription, updatedAt: wallet.now };
       if (target.plan.id === subscription.planId) {
         if (!subscription.scheduledPlanId && !subscription.cancelAtPeriodEnd) {
@@ -212,8 +208,7 @@ export class PlansService implements PlanHooks {
   async cancel(actor: Actor, request: CancelRequest): Promise<SubscriptionRow> {
     const id = await this.ledger.onWallet(actor, 'cancelSubscription', request.idempotencyKey, request, request.accountId, async (wallet) => {
       const tx = wallet.tx;
-      const subscription = await repo.liveSubscription(tx, wallet.accountId);
-      if (!subscription) throw badInput('the account has no active subscription to cancel', 'accountId');
+      const subscription = await liveSubscription(tx, wallet.accountId, 'the account has no active subscription to cancel');
       if (request.atPeriodEnd) {
         await repo.updateSubscription(tx, { ...subscription, cancelAtPeriodEnd: true, scheduledPlanId: null, updatedAt: wallet.now });
         return subscription.id;
@@ -347,6 +342,21 @@ export class PlansService implements PlanHooks {
     }
     return renewed;
   }
+}
+
+/** An active plan by code: NOT_FOUND, or BAD_USER_INPUT when archived. */
+async function activePlan(executor: Executor, code: string): Promise<PlanWithTerms> {
+  const found = await repo.planByCode(executor, code);
+  if (!found) throw notFound('plan');
+  if (!found.plan.active) throw archived(code);
+  return found;
+}
+
+/** The account's live subscription, or BAD_USER_INPUT saying what to do instead. */
+async function liveSubscription(executor: Executor, accountId: string, missing: string): Promise<SubscriptionRow> {
+  const found = await repo.liveSubscription(executor, accountId);
+  if (!found) throw badInput(missing, 'accountId');
+  return found;
 }
 
 /** The plan credits of a period: its allowance buckets and the rollover that came into it. */
