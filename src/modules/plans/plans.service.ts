@@ -238,7 +238,7 @@ export class PlansService implements PlanHooks {
     }
     let subscription: SubscriptionRow = live;
     let [terms] = await repo.versionsByIds(tx, [subscription.planVersionId]);
-    let [plan] = await repo.plansByIds(tx, [subscription.planId]);
+    let [plan] = await repo.plansByIds(tx, [subscription.planId]); // with its current terms
     for (let renewed = 0; subscription.currentPeriodEnd <= wallet.now && renewed < CATCH_UP_PERIODS_MAX; renewed += 1) {
       const ending: SubscriptionRow = subscription;
       const endingSpan = span(ending.currentPeriodStart, ending.currentPeriodEnd);
@@ -251,7 +251,9 @@ export class PlansService implements PlanHooks {
         await wallet.shape(null);
         return;
       }
-      const next = ending.scheduledPlanId ? (await repo.plansByIds(tx, [ending.scheduledPlanId]))[0] : (await repo.plansByIds(tx, [ending.planId]))[0];
+      // The next period's terms: the scheduled plan's, or the same plan's current version (`plan` already holds it).
+      const nextPlanId = ending.scheduledPlanId ?? ending.planId;
+      const next = nextPlanId === plan.plan.id ? plan : (await repo.plansByIds(tx, [nextPlanId]))[0];
       // The same schedule continues from the anchor (the 31st comes back after a short month); a new one starts now.
       const sameSchedule = next.terms.interval === terms.interval && next.terms.intervalCount === terms.intervalCount;
       const anchorAt = sameSchedule ? ending.anchorAt : ending.currentPeriodEnd;
