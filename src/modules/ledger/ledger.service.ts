@@ -5,7 +5,7 @@
  * buckets picked by the burn-down rule → transaction + entries written → result stored.
  * Events are handed to `publish` only after commit.
  */
-import type { Database, Tx } from '../../db/client';
+import type { Database, Executor, Tx } from '../../db/client';
 import type { Config } from '../../config';
 import type { Clock } from '../../shared/clock';
 import { AppError, ErrorCode, badInput, notFound } from '../../shared/errors';
@@ -220,16 +220,13 @@ export class LedgerService {
     await session.settle('system:expiry');
   }
 
-  /** A refusal as the client sees it: a gating refusal names the active plans that include the model or action. */
-  private async explain(tx: Tx, refusal: AppError, payment: Payment): Promise<AppError> {
-    if (refusal.code !== ErrorCode.MODEL_NOT_IN_PLAN || !payment.gated || !this.planHooks) return refusal;
-    return notInPlan(payment.gated, await this.planHooks.plansIncluding(tx, payment.gated));
-  }
-
-  /** The refusal a quote shows for a use the plan gates (reads outside any wallet lock). */
-  async gatingRefusal(payment: Payment): Promise<AppError | null> {
+  /**
+   * The refusal for a use the plan gates, naming the active plans that include the model or action
+   * (null when the payment is not gated). Charges and holds ask inside their transaction, quotes outside.
+   */
+  async gatingRefusal(payment: Payment, executor: Executor = this.db): Promise<AppError | null> {
     if (!payment.gated) return null;
-    return notInPlan(payment.gated, this.planHooks ? await this.planHooks.plansIncluding(this.db, payment.gated) : null);
+    return notInPlan(payment.gated, this.planHooks ? await this.planHooks.plansIncluding(executor, payment.gated) : null);
   }
 
   /**
@@ -423,7 +420,7 @@ export class LedgerService {
     if (refusal) return this.refuse(session, refusal, fields);
     const payment = session.planPayment({ action: input.action, model: input.model }, input.amountMillis, 'CHARGE');
     const cannotPay = paymentRefusal(payment, input.amountMillis);
-    if (cannotPay) return this.refuse(session, await this.explain(tx, cannotPay, payment), fields);
+    if (cannotPay) return this.refuse(session, (await this.gatingRefusal(payment, tx)) ?? cannotPay, fields);
     const entries: PostEntry[] = payment.allocations.map((a) => ({ bucketId: a.bucketId, millis: -a.millis }));
     if (payment.debtMillis > 0) entries.push({ bucketId: null, millis: -payment.debtMillis });
     const posted = await session.post({ ...fields, entries });
@@ -451,7 +448,7 @@ export class LedgerService {
       if (refusal) return this.refuse(session, refusal, fields);
       const payment = session.planPayment({ action: input.action, model: input.model }, input.amountMillis, 'HOLD');
       const cannotPay = paymentRefusal(payment, input.amountMillis);
-      if (cannotPay) return this.refuse(session, await this.explain(tx, cannotPay, payment), fields);
+      if (cannotPay) return this.refuse(session, (await this.gatingRefusal(payment, tx)) ?? cannotPay, fields);
       const hold: HoldRow = {
         id: newId(), accountId: input.accountId, amountMillis: input.amountMillis, status: 'ACTIVE',
         action: input.action ?? null, model: input.model ?? null, quoteId: input.quoteId ?? null,

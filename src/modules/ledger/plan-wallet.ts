@@ -50,10 +50,6 @@ export class PlanWallet {
     return this.session.now;
   }
 
-  get planRenewsAt(): Date | null {
-    return this.session.wallet.planRenewsAt;
-  }
-
   /**
    * Free credits (not secured by holds) these buckets had at `asOf` (not after now): a hold active then
    * secured its credits even if its TTL has passed since (the sweep has not released it yet), so the

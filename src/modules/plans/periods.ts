@@ -46,13 +46,3 @@ export interface Period {
 export function period(anchor: Date, interval: BillingIntervalName, intervalCount: number, index: number): Period {
   return { index, start: periodBoundary(anchor, interval, intervalCount, index), end: periodBoundary(anchor, interval, intervalCount, index + 1) };
 }
-
-/** Nominal length of one period in days, for comparing plans of the same interval (upgrade or downgrade). */
-export function nominalDays(interval: BillingIntervalName, intervalCount: number): number {
-  switch (interval) {
-    case 'DAY': return intervalCount;
-    case 'WEEK': return 7 * intervalCount;
-    case 'MONTH': return 30 * intervalCount;
-    case 'YEAR': return 365 * intervalCount;
-  }
-}
