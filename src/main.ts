@@ -19,6 +19,10 @@ import { AuditService, LedgerService, transactionsAfterSequence, type LedgerObse
 import { WalletEventHub } from './modules/events';
 import { PricingService, RateCardCache } from './modules/pricing';
 import { PlansService } from './modules/plans';
+import { PurchasesService, TestPaymentProvider, webhookRoute } from './modules/purchases';
+import { AlertsService } from './modules/alerts';
+import { getOrCreateSetting } from './auth/auth.repo';
+import { randomSecret } from './shared/ids';
 import { buildAppSchema } from './graphql/schema';
 import type { Services } from './graphql/services';
 import { loadersFor } from './graphql/loaders';
@@ -55,19 +59,27 @@ export async function createServices(config: Readonly<Config>, database: Databas
   const db = database.db;
   const accounts = new AccountsService(db, clock);
   const events = new WalletEventHub((accountId, after, limit) => transactionsAfterSequence(db, accountId, after, limit), config.subscriptionsPerAccountMax);
-  const ledger = new LedgerService(database, clock, config, (rows) => events.publish(rows), ledgerObserver);
+  // After commit: live events, then the auto top-up check (in the background; it never delays a charge).
+  let purchases: PurchasesService | null = null;
+  const ledger = new LedgerService(database, clock, config, (rows) => {
+    events.publish(rows);
+    purchases?.afterCommit(rows);
+  }, ledgerObserver);
   const wallets = new WalletsService(db, clock);
   const rateCards = new RateCardCache(database);
   await rateCards.start();
-  const plans = new PlansService(database, clock, ledger);
+  const alerts = new AlertsService(database, clock);
+  const plans = new PlansService(database, clock, ledger, config, alerts);
   ledger.attachPlans(plans); // due renewals run lazily under the wallet lock; gating refusals name plans
   wallets.attachSettle((accountId) => ledger.settleWallet(accountId));
+  purchases = new PurchasesService(database, clock, config, ledger, plans, wallets, alerts);
+  plans.attachBilling(purchases); // paid plan periods are paid through the provider
   return {
-    config, clock, database, db, accounts, events, ledger, wallets, plans,
+    config, clock, database, db, accounts, events, ledger, wallets, plans, purchases, alerts,
     auth: await AuthService.create(db, clock, config.tokenSecret),
     pricing: new PricingService(database, clock, config, wallets, rateCards, ledger),
     audit: new AuditService(database),
-    createLoaders: loadersFor(db, accounts, plans),
+    createLoaders: loadersFor(db, accounts, plans, purchases),
   };
 }
 
@@ -99,6 +111,17 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   const apollo = await startApollo({ schema, validationRules, httpServer, config, rateLimits, metrics, onDrain: () => webSocket.dispose() });
 
   mountHealth(app, { db: services.db, readinessTimeoutMs: config.readinessTimeoutMs, isStopping });
+  // Payments: the webhook (its secret from config, or generated once and kept in the database) and the provider.
+  const webhookSecret = config.paymentWebhookSecret ?? await getOrCreateSetting(services.db, 'payment_webhook_secret', randomSecret(32));
+  let baseUrl = config.publicUrl ?? `http://localhost:${config.port}`;
+  const provider = new TestPaymentProvider({
+    secret: webhookSecret, baseUrl: () => baseUrl, nowSeconds: () => Math.floor(clock.now().getTime() / 1000),
+    duplicatePercent: config.testProviderDuplicatePercent,
+    describe: (id) => services.purchases.describeForCheckout(id), cardDeclines: (id) => services.purchases.testCardDeclines(id),
+  });
+  services.purchases.attachProvider(provider);
+  provider.mount(app);
+  app.use('/webhooks/payments', webhookRoute({ purchases: services.purchases, clock, secret: webhookSecret, provider: provider.name }));
   app.get('/metrics', metrics.handler(config.metricsToken));
   app.use('/graphql', ...graphqlRoute({ apollo, config, services, rateLimits, isStopping }));
   app.use(httpErrorHandler(config.bodySizeLimitBytes));
@@ -107,6 +130,8 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     { name: 'renewals', run: () => services.plans.runRenewals(config.jobBatchSize) },
     { name: 'expiry', run: () => services.ledger.runExpiry() },
     { name: 'quote-purge', run: () => services.pricing.purgeExpiredQuotes() },
+    { name: 'payments', run: () => services.purchases.runPayments() },
+    { name: 'payment-retries', run: () => services.purchases.runPaymentRetries(config.jobBatchSize) },
   ], config.jobIntervalSeconds, metrics) : null;
 
   return {
@@ -115,12 +140,16 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
       httpServer.once('error', reject);
       httpServer.listen(port, config.host, () => {
         const address = httpServer.address();
-        resolve(`http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${typeof address === 'object' && address ? address.port : port}`);
+        const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${typeof address === 'object' && address ? address.port : port}`;
+        if (!config.publicUrl) baseUrl = url;
+        resolve(url);
       });
     }),
     stop: async () => {
       stopping = true;
       await jobs?.stop();
+      await provider.stop(); // deliveries in flight reach this server before it stops accepting
+      await services.purchases.settled();
       await apollo.stop(); // drains: stops accepting, waits for in-flight requests, closes sockets (HTTP and WebSocket)
       await services.pricing.cache.stop();
       await rateLimits.close();

@@ -1,5 +1,6 @@
 /**
- * The demo loaded on a fresh database: the plan catalogue (Free, Basic, Pro, Enterprise), an admin key,
+ * The demo loaded on a fresh database: the plan catalogue (Free, Basic, Pro, Enterprise), credit packs and
+ * volume prices, an admin key,
  * one user account on the Free plan with a credit pack, and its token.
  * Loaded once (a settings row marks it); later starts print a fresh user token only, since API key
  * secrets are never stored and cannot be shown again.
@@ -7,6 +8,7 @@
 import type { Services } from '../graphql/services';
 import { parseCredits } from '../shared/credits';
 import { loadDemoCatalogue } from '../modules/plans';
+import { loadDemoPacks } from '../modules/purchases';
 
 export interface Demo {
   accountId: string;
@@ -19,6 +21,7 @@ const DEMO_EXTERNAL_ID = 'demo-user';
 
 export async function loadDemo(services: Services): Promise<Demo> {
   await loadDemoCatalogue(services.plans);
+  await loadDemoPacks(services.purchases);
   let account = await services.accounts.findByExternalId(DEMO_EXTERNAL_ID);
   let adminKey: string | null = null;
   if (!account) {

@@ -53,6 +53,24 @@ export interface Config {
   redisUrl: string | null;
   /** Prefix of the rate-limit keys in Redis (one per deployment; tests use one per run). */
   rateLimitKeyPrefix: string;
+  /** Signs payment webhooks (null: generated once and kept in the database, like tokenSecret). */
+  paymentWebhookSecret: string | null;
+  /** The payment provider purchases go through: "test" (built in, no network) is the only one so far. */
+  paymentProvider: 'test';
+  /** Where buyers' browsers and the provider reach this server (checkout links, webhook target); null: the listening address. */
+  publicUrl: string | null;
+  /** A PENDING purchase whose payment never came is CANCELED after this long. */
+  purchasePendingTtlSeconds: number;
+  /** Dunning: a failed plan payment is retried this many days after the first failure (each within the grace period). */
+  dunningRetryDays: number[];
+  /** Dunning: days a PAST_DUE subscription keeps its plan before it moves to the fallback plan (or ends). */
+  dunningGraceDays: number;
+  /** Dunning: whether the unpaid period's allowance can be spent while PAST_DUE ("usable") or is held back until paid ("withheld"). */
+  dunningAllowanceDuringGrace: 'usable' | 'withheld';
+  /** Dunning: the plan a subscription moves to when the grace period ends unpaid ("" or absent plan: it is canceled). */
+  dunningFallbackPlan: string;
+  /** The test provider delivers this percentage of webhooks twice (as real providers sometimes do). */
+  testProviderDuplicatePercent: number;
   /** When set, GET /metrics needs "Authorization: Bearer <token>"; otherwise it is open. */
   metricsToken: string | null;
 }
@@ -63,6 +81,28 @@ function int(name: string, fallback: number, min = 0): number {
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
   return value;
+}
+
+function paymentProvider(raw: string | undefined): 'test' {
+  if (raw === undefined || raw === '' || raw === 'test') return 'test';
+  throw new Error(`PAYMENT_PROVIDER must be "test" (the built-in provider), got "${raw}"`);
+}
+
+function allowanceDuringGrace(raw: string | undefined): 'usable' | 'withheld' {
+  if (raw === undefined || raw === '' || raw === 'usable') return 'usable';
+  if (raw === 'withheld') return 'withheld';
+  throw new Error(`DUNNING_ALLOWANCE_DURING_GRACE must be "usable" or "withheld", got "${raw}"`);
+}
+
+/** "1,3,5" → [1, 3, 5]: increasing whole days. */
+function dayList(name: string, fallback: number[]): number[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const days = raw.split(',').map((d) => Number(d.trim()));
+  if (days.length > 20 || days.some((d, i) => !Number.isSafeInteger(d) || d < 1 || (i > 0 && d <= days[i - 1]))) {
+    throw new Error(`${name} must be increasing whole days separated by commas (e.g. "1,3,5"), got "${raw}"`);
+  }
+  return days;
 }
 
 export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
@@ -110,6 +150,15 @@ export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
     redisUrl: process.env.REDIS_URL || null,
     rateLimitKeyPrefix: process.env.RATE_LIMIT_KEY_PREFIX || 'credits:rl',
     metricsToken: process.env.METRICS_TOKEN || null,
+    paymentWebhookSecret: process.env.PAYMENT_WEBHOOK_SECRET || null,
+    paymentProvider: paymentProvider(process.env.PAYMENT_PROVIDER),
+    publicUrl: process.env.PUBLIC_URL ? process.env.PUBLIC_URL.replace(/\/+$/, '') : null,
+    purchasePendingTtlSeconds: int('PURCHASE_PENDING_TTL_SECONDS', 24 * 3600, 60),
+    dunningRetryDays: dayList('DUNNING_RETRY_DAYS', [1, 3, 5]),
+    dunningGraceDays: int('DUNNING_GRACE_DAYS', 7, 1),
+    dunningAllowanceDuringGrace: allowanceDuringGrace(process.env.DUNNING_ALLOWANCE_DURING_GRACE),
+    dunningFallbackPlan: process.env.DUNNING_FALLBACK_PLAN ?? 'free',
+    testProviderDuplicatePercent: Math.min(100, int('TEST_PROVIDER_DUPLICATE_PERCENT', 10)),
     ...overrides,
   };
   return Object.freeze(config);

@@ -27,7 +27,13 @@ export const BILLING_INTERVALS = ['DAY', 'WEEK', 'MONTH', 'YEAR'] as const;
 export const ROLLOVER_POLICIES = ['NONE', 'CAPPED', 'FULL'] as const;
 export const SUBSCRIPTION_STATUSES = ['ACTIVE', 'PAST_DUE', 'CANCELED'] as const;
 /** Why a plan allowance was granted: a new subscription, a renewal, or an upgrade's prorated difference. */
-export const PERIOD_GRANT_KINDS = ['START', 'RENEWAL', 'UPGRADE'] as const;
+export const PERIOD_GRANT_KINDS = ['START', 'RENEWAL', 'UPGRADE', 'RESTORED'] as const;
+export const PURCHASE_STATUSES = ['PENDING', 'SUCCEEDED', 'FAILED', 'CANCELED'] as const;
+/** What a purchase pays for: a pack, a custom amount, an auto top-up (either), or a plan period (no credits). */
+export const PURCHASE_KINDS = ['PACK', 'CUSTOM', 'AUTO_TOP_UP', 'PLAN_PERIOD'] as const;
+/** What a payment webhook event did: took effect, changed nothing (already so), or needs a person to look. */
+export const PAYMENT_EVENT_OUTCOMES = ['APPLIED', 'IGNORED', 'REVIEW'] as const;
+export const ALERT_KINDS = ['LOW_BALANCE', 'DEPLETED', 'RUN_OUT_SOON', 'CREDITS_EXPIRING', 'AUTO_TOP_UP_FAILED', 'PAYMENT_FAILED', 'PLAN_DOWNGRADED'] as const;
 
 export type ApiKeyRoleName = (typeof API_KEY_ROLES)[number];
 export type AccountKindName = (typeof ACCOUNT_KINDS)[number];
@@ -41,6 +47,10 @@ export type BillingIntervalName = (typeof BILLING_INTERVALS)[number];
 export type RolloverPolicyName = (typeof ROLLOVER_POLICIES)[number];
 export type SubscriptionStatusName = (typeof SUBSCRIPTION_STATUSES)[number];
 export type PeriodGrantKind = (typeof PERIOD_GRANT_KINDS)[number];
+export type PurchaseStatusName = (typeof PURCHASE_STATUSES)[number];
+export type PurchaseKindName = (typeof PURCHASE_KINDS)[number];
+export type PaymentEventOutcome = (typeof PAYMENT_EVENT_OUTCOMES)[number];
+export type AlertKindName = (typeof ALERT_KINDS)[number];
 
 /** `column in ('A', 'B')` as literal SQL: drizzle-kit writes a check's SQL into the migration, where parameters cannot go. */
 function oneOf(column: PgColumn, values: readonly string[]): SQL {
@@ -278,6 +288,14 @@ export const subscriptions = pgTable('subscriptions', {
   /** A downgrade (or a change of billing interval) waiting for the period end. */
   scheduledPlanId: uuid('scheduled_plan_id').references(() => plans.id),
   canceledAt: ts('canceled_at'),
+  // Dunning (PAST_DUE): when the current period's payment first failed, when the grace period ends
+  // (then the plan moves to the fallback plan or ends), the next retry, and how many retries were made.
+  pastDueSince: ts('past_due_since'),
+  graceEndsAt: ts('grace_ends_at'),
+  nextPaymentRetryAt: ts('next_payment_retry_at'),
+  paymentRetries: integer('payment_retries').notNull().default(0),
+  /** Plan credits taken out while PAST_DUE with the allowance withheld (given back when the period is paid). */
+  withheldMillis: millis('withheld_millis').notNull().default(0),
   createdAt: ts('created_at').notNull(),
   updatedAt: ts('updated_at').notNull(),
 }, (t) => [
@@ -285,6 +303,9 @@ export const subscriptions = pgTable('subscriptions', {
   uniqueIndex('subscriptions_account_live_uq').on(t.accountId).where(sql`status <> 'CANCELED'`),
   // The renewal job looks for live subscriptions whose period ended.
   index('subscriptions_due_idx').on(t.currentPeriodEnd).where(sql`status <> 'CANCELED'`),
+  // ... and for PAST_DUE ones whose grace period ended, and those due for a payment retry.
+  index('subscriptions_grace_idx').on(t.graceEndsAt).where(sql`status = 'PAST_DUE'`),
+  index('subscriptions_retry_idx').on(t.nextPaymentRetryAt).where(sql`status = 'PAST_DUE'`),
   check('subscriptions_status_check', oneOf(t.status, SUBSCRIPTION_STATUSES)),
 ]);
 
@@ -306,9 +327,125 @@ export const subscriptionPeriods = pgTable('subscription_periods', {
   createdAt: ts('created_at').notNull(),
 }, (t) => [
   // A period is granted once: a second START/RENEWAL grant for the same period start is impossible.
-  uniqueIndex('subscription_periods_once_uq').on(t.subscriptionId, t.periodStart).where(sql`kind <> 'UPGRADE'`),
+  uniqueIndex('subscription_periods_once_uq').on(t.subscriptionId, t.periodStart).where(sql`kind in ('START', 'RENEWAL')`),
   index('subscription_periods_subscription_idx').on(t.subscriptionId, t.periodEnd),
   check('subscription_periods_kind_check', oneOf(t.kind, PERIOD_GRANT_KINDS)),
+]);
+
+/** Credit packs on sale. A purchase copies what it sells (credits, price, expiry), so a change never alters one made. */
+export const creditPacks = pgTable('credit_packs', {
+  id: uuid('id').primaryKey(),
+  code: text('code').notNull().unique(),
+  name: text('name').notNull(),
+  creditsMillis: millis('credits_millis').notNull(),
+  priceMinor: bigint('price_minor', { mode: 'bigint' }).notNull(),
+  currency: text('currency').notNull(),
+  /** The credits a purchase grants expire this many days after it succeeds (null: never). */
+  expiresAfterDays: integer('expires_after_days'),
+  active: boolean('active').notNull(),
+  createdAt: ts('created_at').notNull(),
+  updatedAt: ts('updated_at').notNull(),
+}, (t) => [check('credit_packs_amounts_check', sql`${t.creditsMillis} > 0 and ${t.priceMinor} >= 0`)]);
+
+/** The volume price table of custom amounts; every change is a new row, the newest is in effect. */
+export const creditPriceTables = pgTable('credit_price_tables', {
+  id: uuid('id').primaryKey(),
+  version: integer('version').notNull().unique(),
+  currency: text('currency').notNull(),
+  minimumMillis: millis('minimum_millis').notNull(),
+  maximumMillis: millis('maximum_millis').notNull(),
+  /** [{ fromMillis, unitPrice }] ascending by fromMillis, the first from the minimum. */
+  tiers: jsonb('tiers').$type<{ fromMillis: number; unitPrice: string }[]>().notNull(),
+  createdAt: ts('created_at').notNull(),
+});
+
+export const purchases = pgTable('purchases', {
+  pos: bigserial('pos', { mode: 'number' }).notNull().unique(), // keyset order of an account's purchases
+  id: uuid('id').primaryKey(),
+  accountId: uuid('account_id').notNull().references(() => accounts.id),
+  kind: text('kind', { enum: PURCHASE_KINDS }).notNull(),
+  packId: uuid('pack_id').references(() => creditPacks.id),
+  creditsMillis: millis('credits_millis').notNull(),
+  priceMinor: bigint('price_minor', { mode: 'bigint' }).notNull(),
+  currency: text('currency').notNull(),
+  /** Copied from the pack: the granted credits expire this many days after the payment (null: never). */
+  expiresAfterDays: integer('expires_after_days'),
+  status: text('status', { enum: PURCHASE_STATUSES }).notNull(),
+  provider: text('provider').notNull(),
+  checkoutUrl: text('checkout_url'),
+  /** PLAN_PERIOD: the subscription and period this payment is for. */
+  subscriptionId: uuid('subscription_id').references(() => subscriptions.id),
+  periodStart: ts('period_start'),
+  /** Off-session payments (auto top-up, plan periods): when the provider was asked (null: not yet). */
+  requestedAt: ts('requested_at'),
+  /** The grant (no foreign key: ledger rows are written at the end of the database transaction). */
+  transactionId: uuid('transaction_id'),
+  /** A refund or chargeback that took the credits back. */
+  reversalTransactionId: uuid('reversal_transaction_id'),
+  failureReason: text('failure_reason'),
+  idempotencyScope: text('idempotency_scope').notNull(),
+  idempotencyKey: text('idempotency_key').notNull(),
+  requestHash: text('request_hash').notNull(),
+  /** A PENDING purchase is CANCELED at this time. */
+  expiresAt: ts('expires_at').notNull(),
+  createdAt: ts('created_at').notNull(),
+  updatedAt: ts('updated_at').notNull(),
+}, (t) => [
+  uniqueIndex('purchases_idempotency_uq').on(t.idempotencyScope, t.idempotencyKey),
+  index('purchases_account_pos_idx').on(t.accountId, t.pos),
+  index('purchases_pending_idx').on(t.expiresAt).where(sql`status = 'PENDING'`),
+  // At most one auto top-up waiting for its payment per account.
+  uniqueIndex('purchases_auto_top_up_pending_uq').on(t.accountId).where(sql`status = 'PENDING' and kind = 'AUTO_TOP_UP'`),
+  check('purchases_status_check', oneOf(t.status, PURCHASE_STATUSES)),
+  check('purchases_kind_check', oneOf(t.kind, PURCHASE_KINDS)),
+  check('purchases_amounts_check', sql`${t.creditsMillis} >= 0 and ${t.priceMinor} >= 0`),
+]);
+
+/** Every payment webhook event received, once per (provider, event id): the table that makes delivery exactly once. */
+export const paymentEvents = pgTable('payment_events', {
+  provider: text('provider').notNull(),
+  eventId: text('event_id').notNull(),
+  type: text('type').notNull(),
+  purchaseId: text('purchase_id'),
+  outcome: text('outcome', { enum: PAYMENT_EVENT_OUTCOMES }).notNull(),
+  /** Why it was ignored or needs review (unknown purchase, amount differs, ...). */
+  reason: text('reason'),
+  payload: jsonb('payload').notNull(),
+  receivedAt: ts('received_at').notNull(),
+}, (t) => [
+  primaryKey({ columns: [t.provider, t.eventId] }),
+  index('payment_events_review_idx').on(t.receivedAt).where(sql`outcome = 'REVIEW'`),
+  check('payment_events_outcome_check', oneOf(t.outcome, PAYMENT_EVENT_OUTCOMES)),
+]);
+
+/** An account's auto top-up rule: below `below` available, buy a pack or up to a target balance. */
+export const autoTopUps = pgTable('auto_top_ups', {
+  accountId: uuid('account_id').primaryKey().references(() => accounts.id),
+  enabled: boolean('enabled').notNull(),
+  belowMillis: millis('below_millis').notNull(),
+  packId: uuid('pack_id').references(() => creditPacks.id),
+  targetBalanceMillis: millis('target_balance_millis'),
+  maxPerMonth: integer('max_per_month').notNull(),
+  consecutiveFailures: integer('consecutive_failures').notNull().default(0),
+  /** Why it turned itself off (after repeated failed payments); null while enabled or turned off by hand. */
+  disabledReason: text('disabled_reason'),
+  updatedAt: ts('updated_at').notNull(),
+}, (t) => [check('auto_top_ups_target_check', sql`(${t.packId} is null) <> (${t.targetBalanceMillis} is null)`)]);
+
+/** Alerts raised for an account (this issue: billing ones; low-credit levels come with alerts). */
+export const alerts = pgTable('alerts', {
+  pos: bigserial('pos', { mode: 'number' }).notNull().unique(),
+  id: uuid('id').primaryKey(),
+  accountId: uuid('account_id').notNull().references(() => accounts.id),
+  kind: text('kind', { enum: ALERT_KINDS }).notNull(),
+  thresholdMillis: millis('threshold_millis'),
+  availableMillis: millis('available_millis').notNull(),
+  message: text('message').notNull(),
+  createdAt: ts('created_at').notNull(),
+  readAt: ts('read_at'),
+}, (t) => [
+  index('alerts_account_pos_idx').on(t.accountId, t.pos),
+  check('alerts_kind_check', oneOf(t.kind, ALERT_KINDS)),
 ]);
 
 /** The tier that prices an account's generations: its plan's (even none) when subscribed, else the account's own (reads join wallets and accounts). */

@@ -5,6 +5,8 @@ import type { AccountsService } from '../modules/accounts';
 import { bucketsByIds, entriesByTransactionIds, transactionsByIds, type BucketRow, type EntryRow, type TransactionRow } from '../modules/ledger';
 import type { AccountRow } from '../modules/accounts/accounts.repo';
 import type { PlansService, PlanVersionRow, PlanWithTerms, SubscriptionRow } from '../modules/plans';
+import type { PurchasesService } from '../modules/purchases';
+import type { PackRow } from '../modules/purchases/purchases.repo';
 
 export interface Loaders {
   entriesByTransaction: DataLoader<string, EntryRow[]>;
@@ -15,6 +17,7 @@ export interface Loaders {
   planVersion: DataLoader<string, PlanVersionRow | null>;
   /** Account id → its live subscription, or else its latest one. */
   subscription: DataLoader<string, SubscriptionRow | null>;
+  pack: DataLoader<string, PackRow | null>;
 }
 
 function byKey<K, V>(keys: readonly K[], rows: V[], keyOf: (row: V) => K): (V | null)[] {
@@ -23,7 +26,7 @@ function byKey<K, V>(keys: readonly K[], rows: V[], keyOf: (row: V) => K): (V | 
 }
 
 /** A factory of fresh loaders (one set per request: a loader caches what it loaded). */
-export function loadersFor(db: Db, accounts: AccountsService, plans: PlansService): () => Loaders {
+export function loadersFor(db: Db, accounts: AccountsService, plans: PlansService, purchases: PurchasesService): () => Loaders {
   return () => ({
     entriesByTransaction: new DataLoader(async (ids: readonly string[]) => {
       const entries = await entriesByTransactionIds(db, ids);
@@ -37,5 +40,6 @@ export function loadersFor(db: Db, accounts: AccountsService, plans: PlansServic
     plan: new DataLoader(async (ids: readonly string[]) => byKey(ids, await plans.plansByIds(ids), (p) => p.plan.id)),
     planVersion: new DataLoader(async (ids: readonly string[]) => byKey(ids, await plans.versionsByIds(ids), (v) => v.id)),
     subscription: new DataLoader(async (accountIds: readonly string[]) => plans.subscriptionsOf(accountIds)),
+    pack: new DataLoader(async (ids: readonly string[]) => byKey(ids, await purchases.packsByIds(ids), (p) => p.id)),
   });
 }

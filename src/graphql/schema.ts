@@ -10,11 +10,14 @@ import { LedgerResolver, LedgerTransactionResolver } from '../modules/ledger';
 import { WalletEventsResolver } from '../modules/events';
 import { PricingResolver } from '../modules/pricing';
 import { AccountSubscriptionResolver, PlanSubscriptionResolver, PlansResolver, SubscriptionPeriodResolver } from '../modules/plans';
+import { AutoTopUpResolver, PurchasesResolver, WalletAutoTopUpResolver } from '../modules/purchases';
+import { AlertsResolver } from '../modules/alerts';
 import { guardArguments } from './input-guard';
 
 export const RESOLVERS = [
   AuthResolver, AccountsResolver, TransactionAccountResolver, WalletsResolver, LedgerResolver, LedgerTransactionResolver,
   WalletEventsResolver, PricingResolver, PlansResolver, PlanSubscriptionResolver, SubscriptionPeriodResolver, AccountSubscriptionResolver,
+  PurchasesResolver, AutoTopUpResolver, WalletAutoTopUpResolver, AlertsResolver,
 ] as const;
 
 let cached: GraphQLSchema | null = null;

@@ -9,6 +9,8 @@ import type { AuditService, LedgerService } from '../modules/ledger';
 import type { WalletEventHub } from '../modules/events';
 import type { PricingService } from '../modules/pricing';
 import type { PlansService } from '../modules/plans';
+import type { PurchasesService } from '../modules/purchases';
+import type { AlertsService } from '../modules/alerts';
 import type { Loaders } from './loaders';
 
 export interface Services {
@@ -24,5 +26,7 @@ export interface Services {
   events: WalletEventHub;
   pricing: PricingService;
   plans: PlansService;
+  purchases: PurchasesService;
+  alerts: AlertsService;
   createLoaders(): Loaders;
 }

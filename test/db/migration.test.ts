@@ -114,9 +114,11 @@ test('migration 0003 applies on a ledger written under the earlier migrations', 
   try {
     const checks = await rows<{ conname: string }>(after.db, sql`select conname from pg_constraint where contype = 'c' and connamespace = 'public'::regnamespace order by conname`);
     expect(checks.map((c) => c.conname)).toEqual([
-      'accounts_kind_check', 'api_keys_role_check', 'buckets_remaining_check', 'buckets_source_check', 'holds_status_check',
-      'ledger_entries_kind_check', 'ledger_transactions_status_check', 'ledger_transactions_type_check',
+      'accounts_kind_check', 'alerts_kind_check', 'api_keys_role_check', 'auto_top_ups_target_check', 'buckets_remaining_check',
+      'buckets_source_check', 'credit_packs_amounts_check', 'holds_status_check',
+      'ledger_entries_kind_check', 'ledger_transactions_status_check', 'ledger_transactions_type_check', 'payment_events_outcome_check',
       'plan_versions_amounts_check', 'plan_versions_cap_check', 'plan_versions_interval_check', 'plan_versions_rollover_check',
+      'purchases_amounts_check', 'purchases_kind_check', 'purchases_status_check',
       'rate_cards_status_check', 'subscription_periods_kind_check', 'subscriptions_status_check', 'wallets_debt_check',
     ]);
     expect(await auditLedger(after.db)).toEqual(written);

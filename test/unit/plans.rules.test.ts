@@ -8,9 +8,10 @@ import fc from 'fast-check';
 import type { RolloverPolicyName } from '../../src/db/schema';
 import {
   GATING_ITEM_LENGTH_MAX, GATING_LIST_MAX, INTERVAL_COUNT_MAX, PLAN_NAME_LENGTH_MAX, PLAN_TIER_LENGTH_MAX, SEATS_MAX, THRESHOLDS_MAX,
-  currencyDigits, formatMoney, isUpgrade, parseMoney, rolloverMillis, upgradeProrationMillis, validateCode, validateTerms, type PlanTerms,
+  isUpgrade, rolloverMillis, upgradeProrationMillis, validateCode, validateTerms, type PlanTerms,
 } from '../../src/modules/plans/plan-rules';
 import { AppError } from '../../src/shared/errors';
+import { currencyDigits, formatMoney, parseMoney } from '../../src/shared/money';
 import { MILLIS_INPUT_MAX } from '../../src/shared/credits';
 
 const DAY_MS = 24 * 3600 * 1000;

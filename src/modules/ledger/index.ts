@@ -8,4 +8,6 @@ export { walletFigures, isLive } from './figures';
 export { compareBurnOrder } from './burn-down';
 export { planPayment, paymentRefusal, type Payment } from './payment';
 export { PlanWallet, type PlanHooks, type PlanShape } from './plan-wallet';
+export { PurchaseWallet, type PurchaseGrant } from './purchase-wallet';
+export type { WalletEventSink } from './ledger.service';
 export { LedgerTransaction } from './ledger.type';

@@ -154,6 +154,14 @@ export async function relatedTransactions(executor: Executor, id: string): Promi
     .where(and(eq(ledgerTransactions.relatedTransactionId, id), eq(ledgerTransactions.status, 'SUCCEEDED')));
 }
 
+/** Credits that expired out of a bucket: the sum of its EXPIRE entries, as a positive amount. */
+export async function expiredFromBucket(executor: Executor, bucketId: string): Promise<number> {
+  const [row] = await executor.select({ expired: sql<string>`(-coalesce(sum(${ledgerEntries.amountMillis}), 0))::text` })
+    .from(ledgerEntries).innerJoin(ledgerTransactions, eq(ledgerTransactions.id, ledgerEntries.transactionId))
+    .where(and(eq(ledgerEntries.bucketId, bucketId), eq(ledgerTransactions.type, 'EXPIRE')));
+  return Number(row?.expired ?? 0);
+}
+
 export async function bucketsByIds(executor: Executor, ids: readonly string[]): Promise<BucketRow[]> {
   if (ids.length === 0) return [];
   return executor.select().from(buckets).where(inArray(buckets.id, [...ids]));

@@ -17,6 +17,7 @@ import { compareBurnOrder, freeMillis } from './burn-down';
 import { insufficientCredits, notInPlan, paymentRefusal, type Payment } from './payment';
 import { defaultPriority, postGrant } from './grants';
 import { PlanWallet, type PlanHooks } from './plan-wallet';
+import { PurchaseWallet } from './purchase-wallet';
 import { WalletSession, type PostEntry } from './wallet-session';
 import { requestHash, runIdempotent, storedOutcome, validateIdempotencyKey, type StoredOutcome } from './idempotency';
 import { CoalescingQueue } from '../../shared/coalescing-queue';
@@ -244,6 +245,27 @@ export class LedgerService {
     if (outcome.kind === 'refusal') throw AppError.fromJSON(outcome.error);
     assert(outcome.kind === 'record', 'a plan operation stores the id of what it changed');
     return outcome.id;
+  }
+
+  /**
+   * Runs `work` on a locked, caught-up wallet in one database transaction (payments: a webhook event's
+   * effect, a PENDING purchase's end, dunning). Not idempotent by itself: the caller makes it so (a
+   * payment event's id is inserted first, in the same transaction). `prepare` runs in the transaction
+   * before the wallet is locked; what it returns is handed to `work`. Events are published after commit.
+   */
+  async withWallet<P, T>(accountId: string, actor: string, prepare: (tx: Tx) => Promise<P>, work: (wallet: PurchaseWallet, prepared: P) => Promise<T>): Promise<T> {
+    if (!isUuid(accountId)) throw notFound('account');
+    let session: WalletSession | null = null;
+    const result = await this.db.transaction(async (tx) => {
+      const prepared = await prepare(tx);
+      session = await this.open(tx, accountId);
+      const out = await work(new PurchaseWallet(session, actor), prepared);
+      await session.finish();
+      return out;
+    });
+    const posted = (session as WalletSession | null)?.posted ?? [];
+    if (posted.length > 0) this.publish(posted);
+    return result;
   }
 
   /**

@@ -36,7 +36,7 @@ export interface PlanHooks {
 }
 
 export class PlanWallet {
-  constructor(private readonly session: WalletSession, readonly actor: string) {}
+  constructor(protected readonly session: WalletSession, readonly actor: string) {}
 
   get tx(): Tx {
     return this.session.tx;

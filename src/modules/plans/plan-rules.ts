@@ -4,7 +4,6 @@
  */
 import type { BillingIntervalName, RolloverPolicyName } from '../../db/schema';
 import type { Millis } from '../../shared/credits';
-import { parseDecimal } from '../../shared/decimal';
 import { badInput } from '../../shared/errors';
 
 export const PLAN_CODE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -15,42 +14,6 @@ export const GATING_ITEM_LENGTH_MAX = 100;
 export const THRESHOLDS_MAX = 10;
 export const INTERVAL_COUNT_MAX = 120;
 export const SEATS_MAX = 100_000;
-/** 10^13 minor units: far beyond any plan price, far below 2^63. */
-const PRICE_MINOR_MAX = 10n ** 13n;
-
-const CURRENCIES: ReadonlySet<string> = new Set(Intl.supportedValuesOf('currency'));
-
-/** Digits after the point of an ISO 4217 currency (USD 2, JPY 0, KWD 3), from the platform's ICU data. */
-export function currencyDigits(currency: string): number {
-  return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-}
-
-export interface Price {
-  minor: bigint;
-  currency: string;
-}
-
-/** "25.00" USD → 2500 minor units; at most the currency's digits, never negative; BAD_USER_INPUT naming `field`. */
-export function parseMoney(amount: string, currency: string, field = 'price'): Price {
-  if (!CURRENCIES.has(currency)) throw badInput(`${field}.currency must be an ISO 4217 code such as USD or EUR`, `${field}.currency`);
-  const digits = currencyDigits(currency);
-  // 14 whole digits reach the bound in a currency without minor units (JPY); the bound itself is checked next.
-  const parsed = parseDecimal(amount, { fractionDigitsMax: digits, wholeDigitsMax: 14 });
-  if (!parsed) throw badInput(`${field}.amount must be a decimal of at most ${digits} fractional digits for ${currency}, e.g. "${(25).toFixed(digits)}"`, `${field}.amount`);
-  const minor = parsed.units * 10n ** BigInt(digits - parsed.scale);
-  if (minor > PRICE_MINOR_MAX) throw badInput(`${field}.amount is too large`, `${field}.amount`);
-  return { minor, currency };
-}
-
-/** 2500 USD minor units → "25.00" (the currency's digits). */
-export function formatMoney(minor: bigint, currency: string): string {
-  const digits = currencyDigits(currency);
-  const negative = minor < 0n;
-  const text = (negative ? -minor : minor).toString().padStart(digits + 1, '0');
-  const whole = digits === 0 ? text : text.slice(0, -digits);
-  return (negative ? '-' : '') + (digits === 0 ? whole : `${whole}.${text.slice(-digits)}`);
-}
-
 /** A plan version's terms, as stored. */
 export interface PlanTerms {
   name: string;

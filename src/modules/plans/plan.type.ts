@@ -232,6 +232,18 @@ export class PlanSubscription {
   @Field(() => GraphQLDateTime, { nullable: true })
   canceledAt: Date | null;
 
+  @Field(() => GraphQLDateTime, { nullable: true, description: 'PAST_DUE: when the current period\'s payment first failed.' })
+  pastDueSince: Date | null;
+
+  @Field(() => GraphQLDateTime, { nullable: true, description: 'PAST_DUE: unless paid by then, the subscription moves to the fallback plan (or ends).' })
+  graceEndsAt: Date | null;
+
+  @Field(() => GraphQLDateTime, { nullable: true, description: 'PAST_DUE: the next payment attempt.' })
+  nextPaymentRetryAt: Date | null;
+
+  @Field(() => Int, { description: 'Payment attempts retried in the current PAST_DUE spell.' })
+  paymentRetries: number;
+
   @Field(() => GraphQLDateTime)
   createdAt: Date;
 

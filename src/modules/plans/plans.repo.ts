@@ -101,9 +101,22 @@ export async function updateSubscription(tx: Tx, row: SubscriptionRow): Promise<
 /** Accounts whose live subscription's period ended by `now`, earliest first. */
 export async function accountsDueForRenewal(executor: Executor, now: Date, limit: number): Promise<string[]> {
   const result = await executor.select({ accountId: subscriptions.accountId }).from(subscriptions)
-    .where(and(ne(subscriptions.status, 'CANCELED'), lte(subscriptions.currentPeriodEnd, now)))
+    .where(and(eq(subscriptions.status, 'ACTIVE'), lte(subscriptions.currentPeriodEnd, now)))
     .orderBy(asc(subscriptions.currentPeriodEnd), asc(subscriptions.id))
     .limit(limit);
+  // PAST_DUE subscriptions come due at the end of their grace period (their period does not renew unpaid).
+  const graceOver = result.length < limit ? await executor.select({ accountId: subscriptions.accountId }).from(subscriptions)
+    .where(and(eq(subscriptions.status, 'PAST_DUE'), lte(subscriptions.graceEndsAt, now)))
+    .orderBy(asc(subscriptions.graceEndsAt), asc(subscriptions.id))
+    .limit(limit - result.length) : [];
+  return [...result, ...graceOver].map((r) => r.accountId);
+}
+
+/** PAST_DUE subscriptions whose next payment attempt is due. */
+export async function accountsDueForPaymentRetry(executor: Executor, now: Date, limit: number): Promise<string[]> {
+  const result = await executor.select({ accountId: subscriptions.accountId }).from(subscriptions)
+    .where(and(eq(subscriptions.status, 'PAST_DUE'), lte(subscriptions.nextPaymentRetryAt, now)))
+    .orderBy(asc(subscriptions.nextPaymentRetryAt)).limit(limit);
   return result.map((r) => r.accountId);
 }
 

@@ -4,7 +4,8 @@ import type { Context } from '../../graphql/context';
 import { actorOf, assertAdmin, assertCanMoveCredits, assertCanRead, requireViewer } from '../../auth/viewer';
 import { Account } from '../accounts/account.type';
 import type { AccountRow } from '../accounts';
-import { formatMoney, parseMoney, type PlanTerms } from './plan-rules';
+import { formatMoney, parseMoney } from '../../shared/money';
+import type { PlanTerms } from './plan-rules';
 import {
   CancelSubscriptionInput, ChangePlanInput, Plan, PlanInput, PlanSubscription, PlanUpdateInput, SubscribeInput, SubscriptionPeriod,
   type BillingInterval, type RolloverPolicy,

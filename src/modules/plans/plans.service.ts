@@ -9,14 +9,17 @@
  *   period start) makes a second grant for the same period impossible.
  * - Time comes from the injectable clock (the ledger's session `now`), never the database.
  */
-import type { Database, Executor } from '../../db/client';
+import type { Database, Executor, Tx } from '../../db/client';
+import type { Config } from '../../config';
 import type { Clock } from '../../shared/clock';
 import { AppError, badInput, notFound } from '../../shared/errors';
 import { formatCredits, type Millis } from '../../shared/credits';
 import { newId } from '../../shared/ids';
 import { assert } from '../../shared/assert';
 import { isUuid } from '../../shared/validate';
-import type { Actor, LedgerService, PlanHooks, PlanShape, PlanWallet } from '../ledger';
+import type { Actor, LedgerService, PlanHooks, PlanShape, PlanWallet, PurchaseWallet } from '../ledger';
+import type { AlertsService } from '../alerts';
+import { formatMoney, roundHalfUp } from '../../shared/money';
 import { period } from './periods';
 import { isUpgrade, percentLeft, rolloverMillis, upgradeProrationMillis, validateCode, validateTerms, type PlanTerms } from './plan-rules';
 import * as repo from './plans.repo';
@@ -40,6 +43,21 @@ export interface SubscriptionRequest {
   idempotencyKey: string;
 }
 
+/** A plan period (or an upgrade's part of one) to be paid; the purchases module asks the provider. */
+export interface PeriodPaymentRequest {
+  accountId: string;
+  subscriptionId: string;
+  periodStart: Date;
+  priceMinor: bigint;
+  currency: string;
+  now: Date;
+}
+
+/** Attached by the purchases module (plans does not import it). */
+export interface PeriodBilling {
+  requestPeriodPayment(tx: Tx, request: PeriodPaymentRequest): Promise<void>;
+}
+
 export interface CancelRequest {
   accountId: string;
   atPeriodEnd: boolean;
@@ -61,11 +79,20 @@ function archived(code: string): AppError {
 }
 
 export class PlansService implements PlanHooks {
+  private billing: PeriodBilling | null = null;
+
   constructor(
     private readonly database: Database,
     private readonly clock: Clock,
     private readonly ledger: LedgerService,
+    private readonly config: Readonly<Config>,
+    private readonly alerts: AlertsService,
   ) {}
+
+  /** The purchases module takes plan payments (without it, paid plans are not billed: tests of plans alone). */
+  attachBilling(billing: PeriodBilling): void {
+    this.billing = billing;
+  }
 
   private get db() {
     return this.database.db;
@@ -155,9 +182,11 @@ export class PlansService implements PlanHooks {
         id: newId(), accountId: wallet.accountId, planId: target.plan.id, planVersionId: target.terms.id, status: 'ACTIVE',
         anchorAt: first.start, periodIndex: 0, currentPeriodStart: first.start, currentPeriodEnd: first.end,
         cancelAtPeriodEnd: false, scheduledPlanId: null, canceledAt: null, createdAt: wallet.now, updatedAt: wallet.now,
+        pastDueSince: null, graceEndsAt: null, nextPaymentRetryAt: null, paymentRetries: 0, withheldMillis: 0,
       };
       await repo.insertSubscription(tx, subscription);
       await this.grantPeriod(wallet, subscription, target, 'START', first.start, first.end, null, request.idempotencyKey);
+      await this.bill(wallet, subscription, first.start, target.terms.priceMinor, target.terms.currency);
       await wallet.shape(shapeOf(target.plan.code, target.terms, first.end));
       return subscription.id;
     });
@@ -193,6 +222,13 @@ export class PlansService implements PlanHooks {
         + `the prorated difference of the allowances (${formatCredits(target.terms.allowanceMillis - current.allowanceMillis)} × the part left)`;
       const upgraded: SubscriptionRow = { ...base, planId: target.plan.id, planVersionId: target.terms.id, scheduledPlanId: null, cancelAtPeriodEnd: false };
       await this.grantPeriod(wallet, upgraded, target, 'UPGRADE', wallet.now, end, null, request.idempotencyKey, extra, why);
+      // The price difference for the part of the period left, rounded half up (a different currency: billed from the next period).
+      if (target.terms.currency === current.currency && target.terms.priceMinor > current.priceMinor) {
+        const length = BigInt(end.getTime() - start.getTime());
+        const left = BigInt(Math.max(0, end.getTime() - wallet.now.getTime()));
+        const due = length > 0n ? roundHalfUp((target.terms.priceMinor - current.priceMinor) * left, length) : 0n;
+        await this.bill(wallet, upgraded, start, due, current.currency);
+      }
       await repo.updateSubscription(tx, upgraded);
       await wallet.shape(shapeOf(target.plan.code, target.terms, end));
       return subscription.id;
@@ -239,6 +275,12 @@ export class PlansService implements PlanHooks {
     let subscription: SubscriptionRow = live;
     let [terms] = await repo.versionsByIds(tx, [subscription.planVersionId]);
     let [plan] = await repo.plansByIds(tx, [subscription.planId]); // with its current terms
+    // PAST_DUE: the period does not renew while its payment is owed; the grace period's end is what comes due.
+    if (live.status === 'PAST_DUE') {
+      if (live.graceEndsAt! <= wallet.now) await this.endGrace(wallet, live, terms);
+      else await wallet.shape(shapeOf(plan.plan.code, terms, live.graceEndsAt!));
+      return;
+    }
     for (let renewed = 0; subscription.currentPeriodEnd <= wallet.now && renewed < CATCH_UP_PERIODS_MAX; renewed += 1) {
       const ending: SubscriptionRow = subscription;
       const endingSpan = span(ending.currentPeriodStart, ending.currentPeriodEnd);
@@ -272,6 +314,7 @@ export class PlansService implements PlanHooks {
         currentPeriodStart: p.start, currentPeriodEnd: p.end, updatedAt: wallet.now,
       };
       await this.grantPeriod(wallet, subscription, next, 'RENEWAL', p.start, p.end, rollover?.bucketId ?? null, null);
+      await this.bill(wallet, subscription, p.start, next.terms.priceMinor, next.terms.currency);
       terms = next.terms;
       plan = next;
     }
@@ -291,6 +334,134 @@ export class PlansService implements PlanHooks {
       planVersionId: plan.terms.id, allowanceMillis: amountMillis, bucketId: granted.bucketId, transactionId: granted.transaction?.id ?? null,
       rolloverBucketId, createdAt: wallet.now,
     });
+  }
+
+  /** Asks for a plan period's payment (nothing when the plan is free or no billing is attached). */
+  private async bill(wallet: PlanWallet, subscription: SubscriptionRow, periodStart: Date, priceMinor: bigint, currency: string): Promise<void> {
+    if (priceMinor <= 0n || !this.billing) return;
+    await this.billing.requestPeriodPayment(wallet.tx, {
+      accountId: wallet.accountId, subscriptionId: subscription.id, periodStart, priceMinor, currency, now: wallet.now,
+    });
+  }
+
+  // ------------------------------------------------------------ dunning
+
+  /**
+   * A plan period's payment failed (or got no answer in time). The first failure makes the subscription
+   * PAST_DUE with a grace period and a retry schedule; a failed retry schedules the next one. With the
+   * allowance withheld during grace, the period's unused plan credits are taken out until it is paid.
+   * A payment for a period that is no longer the current one changes nothing.
+   */
+  async periodPaymentFailed(wallet: PurchaseWallet, subscriptionId: string, periodStart: Date, reason: string): Promise<void> {
+    const tx = wallet.tx;
+    const live = await repo.liveSubscription(tx, wallet.accountId);
+    if (!live || live.id !== subscriptionId || live.currentPeriodStart.getTime() !== periodStart.getTime()) return;
+    const [terms] = await repo.versionsByIds(tx, [live.planVersionId]);
+    const [plan] = await repo.plansByIds(tx, [live.planId]);
+    let subscription: SubscriptionRow;
+    if (live.status === 'ACTIVE') {
+      const graceEndsAt = new Date(wallet.now.getTime() + this.config.dunningGraceDays * 86_400_000);
+      let withheld = 0;
+      if (this.config.dunningAllowanceDuringGrace === 'withheld') {
+        const grants = await repo.periodsEndingAt(tx, live.id, live.currentPeriodEnd);
+        const taken = await wallet.expire(planBucketsOf(grants), (m) => `${formatCredits(m)} plan credits of the period ${span(live.currentPeriodStart, live.currentPeriodEnd)} withheld: its payment failed; they come back when it is paid`);
+        withheld = taken ? -taken.amountMillis : 0;
+      }
+      subscription = {
+        ...live, status: 'PAST_DUE', pastDueSince: wallet.now, graceEndsAt, paymentRetries: 0, withheldMillis: withheld,
+        nextPaymentRetryAt: this.retryAt(wallet.now, 0, graceEndsAt), updatedAt: wallet.now,
+      };
+    } else {
+      subscription = { ...live, nextPaymentRetryAt: this.retryAt(live.pastDueSince!, live.paymentRetries, live.graceEndsAt!), updatedAt: wallet.now };
+    }
+    await repo.updateSubscription(tx, subscription);
+    await wallet.shape(shapeOf(plan.plan.code, terms, subscription.graceEndsAt!));
+    const retry = subscription.nextPaymentRetryAt ? `the next attempt is at ${day(subscription.nextPaymentRetryAt)}` : 'no attempts are left';
+    await this.alerts.raise(tx, {
+      accountId: wallet.accountId, kind: 'PAYMENT_FAILED', thresholdMillis: null, availableMillis: wallet.figures().availableMillis,
+      message: `The payment of ${formatMoney(terms.priceMinor, terms.currency)} ${terms.currency} for ${terms.name} failed (${reason}); ${retry}. `
+        + `Unless it is paid by ${day(subscription.graceEndsAt!)}, the subscription ${this.fallbackWords()}.`,
+    }, wallet.now);
+  }
+
+  /** A plan period was paid: a PAST_DUE subscription is ACTIVE again, and withheld credits come back. */
+  async periodPaid(wallet: PurchaseWallet, subscriptionId: string, periodStart: Date): Promise<void> {
+    const tx = wallet.tx;
+    const live = await repo.liveSubscription(tx, wallet.accountId);
+    if (!live || live.id !== subscriptionId || live.status !== 'PAST_DUE' || live.currentPeriodStart.getTime() !== periodStart.getTime()) return;
+    const [plan] = await repo.plansByIds(tx, [live.planId]);
+    const [terms] = await repo.versionsByIds(tx, [live.planVersionId]);
+    const paid: SubscriptionRow = {
+      ...live, status: 'ACTIVE', pastDueSince: null, graceEndsAt: null, nextPaymentRetryAt: null, paymentRetries: 0, withheldMillis: 0, updatedAt: wallet.now,
+    };
+    if (live.withheldMillis > 0 && live.currentPeriodEnd > wallet.now) {
+      await this.grantPeriod(wallet, paid, { plan: plan.plan, terms }, 'RESTORED', wallet.now, live.currentPeriodEnd, null, null, live.withheldMillis,
+        `${formatCredits(live.withheldMillis)} plan credits withheld while the payment was past due, back now that the period ${span(live.currentPeriodStart, live.currentPeriodEnd)} is paid`);
+    }
+    await repo.updateSubscription(tx, paid);
+    await wallet.shape(shapeOf(plan.plan.code, terms, live.currentPeriodEnd)); // a period that ended meanwhile renews next
+  }
+
+  /** The dunning job: a new payment attempt for a PAST_DUE subscription whose retry is due; false when none was. */
+  async retryPayment(wallet: PurchaseWallet): Promise<boolean> {
+    const live = await repo.liveSubscription(wallet.tx, wallet.accountId);
+    if (!live || live.status !== 'PAST_DUE' || !live.nextPaymentRetryAt || live.nextPaymentRetryAt > wallet.now) return false;
+    const [terms] = await repo.versionsByIds(wallet.tx, [live.planVersionId]);
+    const retried: SubscriptionRow = { ...live, paymentRetries: live.paymentRetries + 1, nextPaymentRetryAt: null, updatedAt: wallet.now };
+    await repo.updateSubscription(wallet.tx, retried);
+    await this.bill(wallet, retried, live.currentPeriodStart, terms.priceMinor, terms.currency);
+    return true;
+  }
+
+  async accountsDueForPaymentRetry(now: Date, limit: number): Promise<string[]> {
+    return repo.accountsDueForPaymentRetry(this.db, now, limit);
+  }
+
+  /** When retry `index` (0-based) is due: the schedule's day after the first failure, if before the grace end. */
+  private retryAt(pastDueSince: Date, index: number, graceEndsAt: Date): Date | null {
+    const days = this.config.dunningRetryDays[index];
+    if (days === undefined) return null;
+    const at = new Date(pastDueSince.getTime() + days * 86_400_000);
+    return at < graceEndsAt ? at : null;
+  }
+
+  private fallbackWords(): string {
+    return this.config.dunningFallbackPlan ? `moves to the ${this.config.dunningFallbackPlan} plan` : 'ends';
+  }
+
+  /**
+   * The grace period ended unpaid: the unpaid period's unused plan credits expire, and the subscription
+   * moves to the fallback plan (a new period from the grace end) or, when there is no such active plan, ends.
+   */
+  private async endGrace(wallet: PlanWallet, live: SubscriptionRow, terms: PlanVersionRow): Promise<void> {
+    const tx = wallet.tx;
+    const at = live.graceEndsAt!;
+    const grants = await repo.periodsEndingAt(tx, live.id, live.currentPeriodEnd);
+    await wallet.expire(planBucketsOf(grants), (m) => `${formatCredits(m)} unused plan credits of the unpaid period ${span(live.currentPeriodStart, live.currentPeriodEnd)} expired: `
+      + `the grace period ended on ${day(at)} without payment`);
+    const fallback = this.config.dunningFallbackPlan ? await repo.planByCode(tx, this.config.dunningFallbackPlan) : undefined;
+    const cleared = { pastDueSince: null, graceEndsAt: null, nextPaymentRetryAt: null, paymentRetries: 0, withheldMillis: 0, cancelAtPeriodEnd: false, scheduledPlanId: null, updatedAt: wallet.now };
+    let what: string;
+    if (fallback && fallback.plan.active && fallback.plan.id !== live.planId && fallback.terms.priceMinor === 0n) {
+      const first = period(at, fallback.terms.interval, fallback.terms.intervalCount, 0);
+      const moved: SubscriptionRow = {
+        ...live, ...cleared, status: 'ACTIVE', planId: fallback.plan.id, planVersionId: fallback.terms.id, anchorAt: first.start, periodIndex: 0,
+        currentPeriodStart: first.start, currentPeriodEnd: first.end,
+      };
+      await repo.updateSubscription(tx, moved);
+      await this.grantPeriod(wallet, moved, fallback, 'START', first.start, first.end, null, null, fallback.terms.allowanceMillis,
+        `${fallback.terms.name} allowance for the period ${span(first.start, first.end)}: ${terms.name} was not paid by the end of its grace period`);
+      await wallet.shape(shapeOf(fallback.plan.code, fallback.terms, first.end));
+      what = `moved to ${fallback.terms.name}`;
+    } else {
+      await repo.updateSubscription(tx, { ...live, ...cleared, status: 'CANCELED', canceledAt: at });
+      await wallet.shape(null);
+      what = 'ended';
+    }
+    await this.alerts.raise(tx, {
+      accountId: wallet.accountId, kind: 'PLAN_DOWNGRADED', thresholdMillis: null, availableMillis: 0,
+      message: `The ${terms.name} payment was not made by the end of the grace period (${day(at)}): the subscription ${what}.`,
+    }, wallet.now);
   }
 
   // ------------------------------------------------------------ reads and the job
