@@ -384,11 +384,17 @@ export class PlansService implements PlanHooks {
     }, wallet.now);
   }
 
-  /** A plan period was paid: a PAST_DUE subscription is ACTIVE again, and withheld credits come back. */
-  async periodPaid(wallet: PurchaseWallet, subscriptionId: string, periodStart: Date): Promise<void> {
+  /**
+   * A plan period was paid: a PAST_DUE subscription is ACTIVE again, and withheld credits come back.
+   * Returns why a person should look (a payment for a period that is no longer current), or null.
+   */
+  async periodPaid(wallet: PurchaseWallet, subscriptionId: string, periodStart: Date): Promise<string | null> {
     const tx = wallet.tx;
     const live = await repo.liveSubscription(tx, wallet.accountId);
-    if (!live || live.id !== subscriptionId || live.status !== 'PAST_DUE' || live.currentPeriodStart.getTime() !== periodStart.getTime()) return;
+    if (!live || live.id !== subscriptionId || live.currentPeriodStart.getTime() > periodStart.getTime()) {
+      return 'paid for a subscription period that is no longer current (canceled, downgraded or renewed since)';
+    }
+    if (live.status !== 'PAST_DUE' || live.currentPeriodStart.getTime() !== periodStart.getTime()) return null;
     const [plan] = await repo.plansByIds(tx, [live.planId]);
     const [terms] = await repo.versionsByIds(tx, [live.planVersionId]);
     const paid: SubscriptionRow = {
@@ -400,6 +406,7 @@ export class PlansService implements PlanHooks {
     }
     await repo.updateSubscription(tx, paid);
     await wallet.shape(shapeOf(plan.plan.code, terms, live.currentPeriodEnd)); // a period that ended meanwhile renews next
+    return null;
   }
 
   /** The dunning job: a new payment attempt for a PAST_DUE subscription whose retry is due; false when none was. */
@@ -481,7 +488,7 @@ export class PlansService implements PlanHooks {
     const ids = accountIds.filter(isUuid);
     let rows = await repo.latestSubscriptions(this.db, ids);
     const now = this.clock.now();
-    const due = rows.filter((r) => r.status !== 'CANCELED' && r.currentPeriodEnd <= now);
+    const due = rows.filter((r) => (r.status === 'ACTIVE' && r.currentPeriodEnd <= now) || (r.status === 'PAST_DUE' && r.graceEndsAt! <= now));
     if (due.length > 0) {
       for (const r of due) await this.ledger.settleWallet(r.accountId);
       rows = await repo.latestSubscriptions(this.db, ids);

@@ -18,7 +18,7 @@ import { costPerCredit, formatMoney, formatUnitPrice } from '../../shared/money'
 import { newId } from '../../shared/ids';
 import { logger } from '../../shared/logger';
 import { isUuid } from '../../shared/validate';
-import { transactionsByIds, type Actor, type LedgerService, type PurchaseWallet, type TransactionRow } from '../ledger';
+import { readWallets, transactionsByIds, walletFigures, type Actor, type LedgerService, type PurchaseWallet, type TransactionRow } from '../ledger';
 import type { WalletsService } from '../wallets';
 import type { AlertsService } from '../alerts';
 import type { PeriodBilling, PeriodPaymentRequest, PlansService } from '../plans';
@@ -280,9 +280,12 @@ export class PurchasesService implements PeriodBilling {
     switch (event.type) {
       case 'payment.succeeded':
         if (purchase.status === 'SUCCEEDED') return { outcome: 'IGNORED', reason: 'the purchase is already paid' };
+      {
         // A payment that arrives after the purchase failed or was canceled still took the money: it is honored.
-        await this.fulfil(wallet, purchase);
+        const review = await this.fulfil(wallet, purchase);
+        if (review) return { outcome: 'REVIEW', reason: review };
         return { outcome: 'APPLIED', reason: purchase.status === 'PENDING' ? null : `paid after it was ${purchase.status.toLowerCase()}: honored` };
+      }
       case 'payment.failed':
         if (purchase.status !== 'PENDING') return { outcome: 'IGNORED', reason: `the purchase is already ${purchase.status.toLowerCase()}` };
         await this.settleUnpaid(wallet, purchase, 'FAILED', 'the payment failed');
@@ -295,13 +298,12 @@ export class PurchasesService implements PeriodBilling {
     }
   }
 
-  /** The payment arrived: credits are granted (or the plan period is paid), once. */
-  private async fulfil(wallet: PurchaseWallet, purchase: PurchaseRow): Promise<void> {
+  /** The payment arrived: credits are granted (or the plan period is paid), once. Returns why a person should look, or null. */
+  private async fulfil(wallet: PurchaseWallet, purchase: PurchaseRow): Promise<string | null> {
     const now = wallet.now;
     if (purchase.kind === 'PLAN_PERIOD') {
       await repo.updatePurchase(wallet.tx, purchase.id, { status: 'SUCCEEDED', updatedAt: now });
-      await this.plans.periodPaid(wallet, purchase.subscriptionId!, purchase.periodStart!);
-      return;
+      return this.plans.periodPaid(wallet, purchase.subscriptionId!, purchase.periodStart!);
     }
     const price = formatMoney(purchase.priceMinor, purchase.currency);
     const what = purchase.kind === 'AUTO_TOP_UP' ? 'auto top-up' : purchase.kind === 'PACK' ? 'credit pack' : 'credits';
@@ -315,6 +317,7 @@ export class PurchasesService implements PeriodBilling {
       const rule = await repo.autoTopUpOf(wallet.tx, purchase.accountId, true);
       if (rule && rule.consecutiveFailures > 0) await repo.upsertAutoTopUp(wallet.tx, { ...rule, consecutiveFailures: 0, updatedAt: now });
     }
+    return null;
   }
 
   /** A purchase ended unpaid (declined, or no answer before its TTL): nothing is granted; auto top-up and dunning take note. */
@@ -505,16 +508,22 @@ export class PurchasesService implements PeriodBilling {
     if (this.autoTopUpCache.size >= AUTO_TOP_UP_CACHE_SIZE_MAX) this.autoTopUpCache.clear();
     this.autoTopUpCache.set(accountId, { belowMillis: rule?.enabled ? rule.belowMillis : null, until: Date.now() + AUTO_TOP_UP_CACHE_MS });
     if (!rule?.enabled || (hint !== null && hint >= rule.belowMillis)) return;
+    // Read before the rule's row is locked: a wallet read may renew a plan under the wallet lock, and the
+    // webhook path takes the wallet lock before the rule's (one lock order, no deadlock).
+    const wallet = await this.wallets.get(accountId);
+    if (!wallet) return;
     const created = await this.db.transaction(async (tx) => {
       const locked = await repo.autoTopUpOf(tx, accountId, true);
-      if (!locked?.enabled) return false;
-      const wallet = await this.wallets.get(accountId);
-      if (!wallet || wallet.availableMillis >= locked.belowMillis) return false;
+      if (!locked?.enabled || wallet.availableMillis >= locked.belowMillis) return false;
+      // Again under the rule's lock (a top-up may have been paid meanwhile); a plain read, no wallet lock.
       const now = this.clock.now();
+      const current = (await readWallets(tx, [accountId], now)).get(accountId);
+      const available = current ? walletFigures(current.buckets, current.wallet, now).availableMillis : null;
+      if (available === null || available >= locked.belowMillis) return false;
       const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
       if (await repo.autoTopUpsSince(tx, accountId, monthStart) >= locked.maxPerMonth) return false;
       if (await repo.pendingAutoTopUp(tx, accountId)) return false; // never more than one waiting for its payment
-      const sold = locked.packId !== null ? await this.autoTopUpPack(tx, locked.packId) : await this.topUpToTarget(tx, locked, wallet.availableMillis);
+      const sold = locked.packId !== null ? await this.autoTopUpPack(tx, locked.packId) : await this.topUpToTarget(tx, locked, available);
       if (!sold) return false;
       const id = newId();
       await repo.insertPurchase(tx, {
