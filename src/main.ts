@@ -74,6 +74,7 @@ export async function createServices(config: Readonly<Config>, database: Databas
   wallets.attachSettle((accountId) => ledger.settleWallet(accountId));
   purchases = new PurchasesService(database, clock, config, ledger, plans, wallets, alerts);
   plans.attachBilling(purchases); // paid plan periods are paid through the provider
+  await purchases.loadAutoTopUpRules();
   return {
     config, clock, database, db, accounts, events, ledger, wallets, plans, purchases, alerts,
     auth: await AuthService.create(db, clock, config.tokenSecret),

@@ -155,6 +155,12 @@ export async function autoTopUpOf(executor: Executor, accountId: string, lock = 
   return row;
 }
 
+/** Every enabled rule's level, by account. */
+export async function enabledAutoTopUps(executor: Executor): Promise<Map<string, number>> {
+  const rows = await executor.select({ accountId: autoTopUps.accountId, belowMillis: autoTopUps.belowMillis }).from(autoTopUps).where(eq(autoTopUps.enabled, true));
+  return new Map(rows.map((r) => [r.accountId, r.belowMillis]));
+}
+
 export async function upsertAutoTopUp(tx: Tx, row: AutoTopUpRow): Promise<void> {
   const { accountId: _id, ...set } = row;
   await tx.insert(autoTopUps).values(row).onConflictDoUpdate({ target: autoTopUps.accountId, set });

@@ -34,9 +34,8 @@ import type { AutoTopUpRow, PackRow, PurchaseRow } from './purchases.repo';
 /** After this many failed auto top-ups in a row, auto top-up turns itself off (and says so in an alert). */
 export const AUTO_TOP_UP_FAILURES_MAX = 3;
 export const AUTO_TOP_UP_PER_MONTH_MAX = 100;
-/** How long this instance trusts what it read of an account's auto top-up rule (another instance may change it). */
-const AUTO_TOP_UP_CACHE_MS = 10_000;
-const AUTO_TOP_UP_CACHE_SIZE_MAX = 50_000;
+/** How often this instance re-reads the enabled auto top-up rules (another instance may have changed one). */
+const AUTO_TOP_UP_RULES_REFRESH_MS = 10_000;
 /** Off-session payments asked of the provider per run, and PENDING purchases canceled per run. */
 const PAYMENTS_PER_RUN_MAX = 200;
 export const REVIEW_EVENTS_LISTED_MAX = 100;
@@ -85,7 +84,10 @@ export interface EventResult {
 
 export class PurchasesService implements PeriodBilling {
   private provider: PaymentProvider | null = null;
-  private readonly autoTopUpCache = new Map<string, { belowMillis: Millis | null; until: number }>();
+  /** Enabled auto top-up rules: account → its `below` level. The charge path reads only this map. */
+  private autoTopUpRules = new Map<string, Millis>();
+  private autoTopUpRulesAt = 0;
+  private autoTopUpRulesLoading: Promise<void> | null = null;
   private readonly autoTopUpChecks = new Set<string>();
   private readonly background = new Set<Promise<unknown>>();
 
@@ -267,7 +269,6 @@ export class PurchasesService implements PeriodBilling {
       if (outcome.outcome !== 'APPLIED' || outcome.reason) await repo.settleEvent(wallet.tx, provider, event.id, outcome.outcome, outcome.reason);
       return outcome;
     });
-    this.autoTopUpCache.delete(purchase.accountId);
     return result;
   }
 
@@ -337,6 +338,7 @@ export class PurchasesService implements PeriodBilling {
       ...(trips ? { enabled: false, disabledReason: `${failures} auto top-ups in a row were not paid (last: ${reason})` } : {}),
     });
     if (trips) {
+      this.autoTopUpRules.delete(purchase.accountId);
       await this.alerts.raise(wallet.tx, {
         accountId: purchase.accountId, kind: 'AUTO_TOP_UP_FAILED', thresholdMillis: rule.belowMillis, availableMillis: wallet.figures().availableMillis,
         message: `Auto top-up is off: ${failures} payments in a row failed (last: ${reason}). Check the payment method, then turn it on again.`,
@@ -471,7 +473,8 @@ export class PurchasesService implements PeriodBilling {
       await repo.upsertAutoTopUp(tx, row).catch((error: unknown) => { throw accountMissing(error); });
       return row;
     });
-    this.autoTopUpCache.delete(input.accountId);
+    if (rule.enabled) this.autoTopUpRules.set(rule.accountId, rule.belowMillis);
+    else this.autoTopUpRules.delete(rule.accountId);
     if (rule.enabled) this.checkAutoTopUp(input.accountId, null);
     return rule;
   }
@@ -480,19 +483,32 @@ export class PurchasesService implements PeriodBilling {
     return isUuid(accountId) ? ((await repo.autoTopUpOf(this.db, accountId)) ?? null) : null;
   }
 
+  /** Loads the enabled auto top-up rules (at start; then again every 10 s, in the background, when charges come). */
+  async loadAutoTopUpRules(): Promise<void> {
+    this.autoTopUpRulesLoading ??= (async () => {
+      try {
+        const startedAt = Date.now();
+        this.autoTopUpRules = await repo.enabledAutoTopUps(this.db);
+        this.autoTopUpRulesAt = startedAt;
+      } finally {
+        this.autoTopUpRulesLoading = null;
+      }
+    })();
+    return this.autoTopUpRulesLoading;
+  }
+
   /**
    * Told of every committed ledger transaction (synchronously, after commit): a wallet whose available
    * fell below its auto top-up level gets a check in the background. Costs the charge path a map lookup.
    */
   afterCommit(posted: readonly TransactionRow[]): void {
+    if (Date.now() - this.autoTopUpRulesAt > AUTO_TOP_UP_RULES_REFRESH_MS && !this.autoTopUpRulesLoading) this.track(this.loadAutoTopUpRules());
+    if (this.autoTopUpRules.size === 0) return;
     const last = new Map<string, TransactionRow>();
     for (const row of posted) last.set(row.accountId, row);
     for (const [accountId, row] of last) {
-      const cached = this.autoTopUpCache.get(accountId);
-      const available = row.availableAfterMillis;
-      if (available === null) continue;
-      if (cached && cached.until > Date.now() && (cached.belowMillis === null || available >= cached.belowMillis)) continue;
-      this.checkAutoTopUp(accountId, available);
+      const below = this.autoTopUpRules.get(accountId);
+      if (below !== undefined && row.availableAfterMillis !== null && row.availableAfterMillis < below) this.checkAutoTopUp(accountId, row.availableAfterMillis);
     }
   }
 
@@ -505,8 +521,6 @@ export class PurchasesService implements PeriodBilling {
   /** Makes one auto top-up purchase when the rule says so: below its level, none pending, under the monthly cap. */
   private async runAutoTopUp(accountId: string, hint: Millis | null): Promise<void> {
     const rule = await repo.autoTopUpOf(this.db, accountId);
-    if (this.autoTopUpCache.size >= AUTO_TOP_UP_CACHE_SIZE_MAX) this.autoTopUpCache.clear();
-    this.autoTopUpCache.set(accountId, { belowMillis: rule?.enabled ? rule.belowMillis : null, until: Date.now() + AUTO_TOP_UP_CACHE_MS });
     if (!rule?.enabled || (hint !== null && hint >= rule.belowMillis)) return;
     // Read before the rule's row is locked: a wallet read may renew a plan under the wallet lock, and the
     // webhook path takes the wallet lock before the rule's (one lock order, no deadlock).
