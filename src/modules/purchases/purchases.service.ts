@@ -88,6 +88,7 @@ export class PurchasesService implements PeriodBilling {
   private autoTopUpRules = new Map<string, Millis>();
   private autoTopUpRulesAt = 0;
   private autoTopUpRulesLoading: Promise<void> | null = null;
+  private paymentsKicked = false;
   private readonly autoTopUpChecks = new Set<string>();
   private readonly background = new Set<Promise<unknown>>();
 
@@ -409,12 +410,20 @@ export class PurchasesService implements PeriodBilling {
     return retried;
   }
 
-  /** Runs the off-session payment requests soon, after the current database transaction committed. */
+  /**
+   * Runs the off-session payment requests soon, after the current database transaction committed; many
+   * calls meanwhile (a renewal run) share one run. What a run misses, the payments job picks up.
+   */
   private requestPaymentsSoon(): void {
+    if (this.paymentsKicked) return;
+    this.paymentsKicked = true;
     this.track(new Promise((resolve) => setTimeout(resolve, 20).unref()).then(async () => {
-      const now = this.clock.now();
-      const claimed = await this.db.transaction((tx) => repo.claimUnrequested(tx, now, PAYMENTS_PER_RUN_MAX));
-      for (const purchase of claimed) await this.paymentProvider.chargeSaved(requestOf(purchase));
+      this.paymentsKicked = false;
+      for (;;) {
+        const claimed = await this.db.transaction((tx) => repo.claimUnrequested(tx, this.clock.now(), PAYMENTS_PER_RUN_MAX));
+        for (const purchase of claimed) await this.paymentProvider.chargeSaved(requestOf(purchase));
+        if (claimed.length < PAYMENTS_PER_RUN_MAX) break;
+      }
     }));
   }
 
