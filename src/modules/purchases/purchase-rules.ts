@@ -5,7 +5,7 @@
  */
 import { AppError, ErrorCode, badInput } from '../../shared/errors';
 import { formatCredits, MILLIS_PER_CREDIT, type Millis } from '../../shared/credits';
-import { formatUnitPrice, isCurrency, parseUnitPrice, priceOfCredits, PRICE_MINOR_MAX } from '../../shared/money';
+import { formatUnitPrice, isCurrency, parseMoney, parseUnitPrice, priceOfCredits, PRICE_MINOR_MAX } from '../../shared/money';
 
 export const PACK_CODE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 export const PACK_NAME_LENGTH_MAX = 200;
@@ -35,8 +35,21 @@ export interface PackTerms {
   expiresAfterDays: number | null;
 }
 
-/** Problems of a pack's terms (the code is checked too when given); none: valid. */
-export function packProblems(terms: PackTerms, code?: string): Problem[] {
+/**
+ * A pack's price as given ("9.99" USD): its minor units, or, when it is not a price, the problem (listed
+ * by packProblems with the pack's other problems) and a stand-in of 1 minor unit.
+ */
+export function packPrice(amount: string, currency: string): { minor: bigint; currency: string; problem: Problem | null } {
+  try {
+    return { ...parseMoney(amount, currency), problem: null };
+  } catch (error) {
+    if (!(error instanceof AppError) || error.code !== ErrorCode.BAD_USER_INPUT) throw error;
+    return { minor: 1n, currency, problem: { field: String(error.details.field), message: error.message } };
+  }
+}
+
+/** Problems of a pack's terms (the code is checked too when given; `priceProblem` from packPrice); none: valid. */
+export function packProblems(terms: PackTerms, code?: string, priceProblem: Problem | null = null): Problem[] {
   const problems: Problem[] = [];
   if (code !== undefined && !PACK_CODE_PATTERN.test(code)) {
     problems.push({ field: 'code', message: 'must be 1 to 64 characters: lowercase letters, digits, "-" and "_", starting with a letter or digit' });
@@ -45,8 +58,9 @@ export function packProblems(terms: PackTerms, code?: string): Problem[] {
   if (!name || name.length > PACK_NAME_LENGTH_MAX) problems.push({ field: 'name', message: `must be 1 to ${PACK_NAME_LENGTH_MAX} characters` });
   if (terms.creditsMillis <= 0) problems.push({ field: 'credits', message: 'must be > 0' });
   else if (terms.creditsMillis > PURCHASE_CREDITS_MAX) problems.push({ field: 'credits', message: `must be at most ${formatCredits(PURCHASE_CREDITS_MAX)}` });
-  if (!isCurrency(terms.currency)) problems.push({ field: 'price.currency', message: 'must be an ISO 4217 code such as USD' });
-  if (terms.priceMinor <= 0n) problems.push({ field: 'price.amount', message: 'must be > 0 (give credits away with grantCredits)' });
+  if (priceProblem) problems.push(priceProblem);
+  else if (!isCurrency(terms.currency)) problems.push({ field: 'price.currency', message: 'must be an ISO 4217 code such as USD' });
+  if (!priceProblem && terms.priceMinor <= 0n) problems.push({ field: 'price.amount', message: 'must be > 0 (give credits away with grantCredits)' });
   if (terms.expiresAfterDays !== null && (!Number.isSafeInteger(terms.expiresAfterDays) || terms.expiresAfterDays < 1 || terms.expiresAfterDays > PACK_EXPIRY_DAYS_MAX)) {
     problems.push({ field: 'expiresAfterDays', message: `must be 1 to ${PACK_EXPIRY_DAYS_MAX} days, or null for credits that never expire` });
   }

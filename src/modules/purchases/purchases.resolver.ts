@@ -3,7 +3,7 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } fro
 import type { Context } from '../../graphql/context';
 import { actorOf, assertAdmin, assertCanRead, requireViewer, type Authenticated } from '../../auth/viewer';
 import { forbidden } from '../../shared/errors';
-import { formatMoney, parseMoney } from '../../shared/money';
+import { formatMoney } from '../../shared/money';
 import { connectionComplexity, decodeCursor, encodeCursor, PAGE_SIZE_DEFAULT, pageSize } from '../../graphql/connection';
 import { Money } from '../plans/plan.type';
 import { CreditsScalar } from '../../graphql/scalars';
@@ -15,6 +15,7 @@ import {
   AutoTopUp, AutoTopUpInput, CreditPack, CreditPackInput, CreditPackUpdateInput, CreditPriceTiers, CreditPriceTiersInput, PaymentEvent,
   PaymentEventType, Purchase, PurchaseConnection, PurchaseCreditsInput,
 } from './purchase.type';
+import { packPrice } from './purchase-rules';
 import type { AutoTopUpRow, PackRow, PaymentEventRow, PriceTableRow, PurchaseRow } from './purchases.repo';
 import { event, TestPaymentProvider } from './providers/test-provider';
 
@@ -53,20 +54,20 @@ export class PurchasesResolver {
   @Mutation(() => CreditPack, { description: 'Admin: a pack on sale; every problem of the input is listed in one error.' })
   async createCreditPack(@Ctx() ctx: Context, @Arg('input', () => CreditPackInput) input: CreditPackInput): Promise<CreditPack> {
     assertAdmin(ctx.viewer);
-    const price = parseMoney(input.price.amount, input.price.currency);
+    const price = packPrice(input.price.amount, input.price.currency);
     return toPack(await ctx.services.purchases.createPack(input.code, {
       name: input.name, creditsMillis: input.credits, priceMinor: price.minor, currency: price.currency, expiresAfterDays: input.expiresAfterDays ?? null,
-    }, input.active));
+    }, input.active, price.problem));
   }
 
   @Mutation(() => CreditPack, { description: 'Admin: changes a pack for purchases made from now on (those made keep their terms).' })
   async updateCreditPack(@Ctx() ctx: Context, @Arg('code') code: string, @Arg('input', () => CreditPackUpdateInput) input: CreditPackUpdateInput): Promise<CreditPack> {
     assertAdmin(ctx.viewer);
-    const price = input.price ? parseMoney(input.price.amount, input.price.currency) : undefined;
+    const price = input.price ? packPrice(input.price.amount, input.price.currency) : undefined;
     return toPack(await ctx.services.purchases.updatePack(code, {
       name: input.name ?? undefined, creditsMillis: input.credits ?? undefined, priceMinor: price?.minor, currency: price?.currency,
       expiresAfterDays: input.expiresAfterDays === 0 ? null : input.expiresAfterDays ?? undefined, active: input.active ?? undefined,
-    }));
+    }, price?.problem ?? null));
   }
 
   @Mutation(() => CreditPack, { description: 'Admin: takes a pack off sale (purchases made keep it).' })

@@ -25,7 +25,7 @@ import type { PeriodBilling, PeriodPaymentRequest, PlansService } from '../plans
 import { requestHash } from '../ledger/idempotency';
 import {
   PURCHASE_CREDITS_MAX, checkPurchasable, describeTier, invalid, packProblems, priceCustom, priceTableProblems,
-  type PackTerms, type PriceTable,
+  type PackTerms, type PriceTable, type Problem,
 } from './purchase-rules';
 import type { PaymentProvider, PaymentRequest } from './providers/payment-provider';
 import * as repo from './purchases.repo';
@@ -117,8 +117,8 @@ export class PurchasesService implements PeriodBilling {
 
   // ------------------------------------------------------------ packs
 
-  async createPack(code: string, terms: PackTerms, active: boolean): Promise<PackRow> {
-    const problems = packProblems(terms, code);
+  async createPack(code: string, terms: PackTerms, active: boolean, priceProblem: Problem | null = null): Promise<PackRow> {
+    const problems = packProblems(terms, code, priceProblem);
     if (problems.length > 0) throw invalid('invalid credit pack', problems);
     const now = this.clock.now();
     const pack: PackRow = { id: newId(), code, ...terms, name: terms.name.trim(), active, createdAt: now, updatedAt: now };
@@ -128,13 +128,13 @@ export class PurchasesService implements PeriodBilling {
   }
 
   /** Changes apply to purchases made from now on (a purchase keeps what it was sold); `active: false` archives. */
-  async updatePack(code: string, changes: PackChanges): Promise<PackRow> {
+  async updatePack(code: string, changes: PackChanges, priceProblem: Problem | null = null): Promise<PackRow> {
     return this.db.transaction(async (tx) => {
       const pack = await repo.packByCode(tx, code, true);
       if (!pack) throw notFound('credit pack');
       const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) as PackChanges;
       const next: PackRow = { ...pack, ...defined, updatedAt: this.clock.now() };
-      const problems = packProblems(next);
+      const problems = packProblems(next, undefined, priceProblem);
       if (problems.length > 0) throw invalid('invalid credit pack', problems);
       next.name = next.name.trim();
       await repo.updatePack(tx, next);
