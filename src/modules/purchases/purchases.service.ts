@@ -495,11 +495,14 @@ export class PurchasesService implements PeriodBilling {
   /** Loads the enabled auto top-up rules (at start; then again every 10 s, in the background, when charges come). */
   async loadAutoTopUpRules(): Promise<void> {
     this.autoTopUpRulesLoading ??= (async () => {
+      const startedAt = Date.now();
       try {
-        const startedAt = Date.now();
         this.autoTopUpRules = await repo.enabledAutoTopUps(this.db);
-        this.autoTopUpRulesAt = startedAt;
+      } catch (error) {
+        // The database is away (or not migrated yet): keep what is known, try again in 10 s.
+        logger.warn('could not read the auto top-up rules', { error: String(error) });
       } finally {
+        this.autoTopUpRulesAt = startedAt;
         this.autoTopUpRulesLoading = null;
       }
     })();
