@@ -366,7 +366,7 @@ export class PurchasesService implements PeriodBilling {
       reversalTransactionId: null, failureReason: null, idempotencyScope: PAYMENTS_ACTOR, idempotencyKey: id, requestHash: '',
       expiresAt: new Date(request.now.getTime() + this.config.purchasePendingTtlSeconds * 1000), createdAt: request.now, updatedAt: request.now,
     });
-    this.requestPaymentsSoon();
+    this.requestPaymentsSoon(request.accountId); // `tx` holds this wallet's lock until it commits
   }
 
   /**
@@ -404,9 +404,14 @@ export class PurchasesService implements PeriodBilling {
     return retried;
   }
 
-  /** Runs the off-session payment requests soon, after the current database transaction committed. */
-  private requestPaymentsSoon(): void {
+  /**
+   * Runs the off-session payment requests soon. Called inside a transaction that holds `lockedWallet`'s lock
+   * (a plan period billed), it first waits for that lock: the purchase is only visible once that transaction
+   * committed (a fixed delay is not enough on a busy database, and a purchase left unclaimed waits for the job).
+   */
+  private requestPaymentsSoon(lockedWallet: string | null = null): void {
     this.track(new Promise((resolve) => setTimeout(resolve, 20).unref()).then(async () => {
+      if (lockedWallet) await repo.waitForWalletLock(this.db, lockedWallet);
       const now = this.clock.now();
       const claimed = await this.db.transaction((tx) => repo.claimUnrequested(tx, now, PAYMENTS_PER_RUN_MAX));
       for (const purchase of claimed) await this.paymentProvider.chargeSaved(requestOf(purchase));
