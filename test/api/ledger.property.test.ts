@@ -163,7 +163,7 @@ interface MDebit {
 
 /** A granted allowance as account.subscription.periods lists it. */
 interface MPeriod {
-  kind: 'START' | 'RENEWAL' | 'UPGRADE';
+  kind: 'START' | 'RENEWAL' | 'UPGRADE' | 'RESTORED'; // RESTORED: dunning (not modelled here)
   start: number;
   end: number;
   allowance: Millis;

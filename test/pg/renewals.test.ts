@@ -34,10 +34,11 @@ suite('PostgreSQL plan renewals with two instances (runs only with DATABASE_URL)
     t2.clock.set(new Date(ms));
   };
 
+  // Free by default: these tests are about renewals; a paid plan's periods are also paid through the provider (test/api/purchases-dunning.test.ts).
   async function createPlan(overrides: Partial<PlanInput> = {}): Promise<string> {
     const code = uniqueKey(PLAN_PREFIX).toLowerCase();
     await t1.op(CreatePlanDocument, { input: {
-      code, name: `Renewal test ${code}`, price: { amount: '10.00', currency: 'USD' }, interval: 'DAY', intervalCount: 1,
+      code, name: `Renewal test ${code}`, price: { amount: '0.00', currency: 'USD' }, interval: 'DAY', intervalCount: 1,
       allowance: '100', rollover: 'NONE', ...overrides,
     } });
     return code;

@@ -203,9 +203,10 @@ export type PaymentEventType =
   | 'PAYMENT_REFUNDED'
   | 'PAYMENT_SUCCEEDED';
 
-/** Why a plan allowance was granted. */
+/** Why a plan allowance was granted. RESTORED: plan credits withheld while the payment was past due, back once the period was paid. */
 export type PeriodGrantKind =
   | 'RENEWAL'
+  | 'RESTORED'
   | 'START'
   | 'UPGRADE';
 

@@ -12,8 +12,11 @@ registerEnumType(RolloverPolicy, { name: 'RolloverPolicy', description: 'Unused 
 export enum SubscriptionStatus { ACTIVE = 'ACTIVE', PAST_DUE = 'PAST_DUE', CANCELED = 'CANCELED' }
 registerEnumType(SubscriptionStatus, { name: 'SubscriptionStatus' });
 
-export enum PeriodGrantKind { START = 'START', RENEWAL = 'RENEWAL', UPGRADE = 'UPGRADE' }
-registerEnumType(PeriodGrantKind, { name: 'PeriodGrantKind', description: 'Why a plan allowance was granted.' });
+export enum PeriodGrantKind { START = 'START', RENEWAL = 'RENEWAL', UPGRADE = 'UPGRADE', RESTORED = 'RESTORED' }
+registerEnumType(PeriodGrantKind, {
+  name: 'PeriodGrantKind',
+  description: 'Why a plan allowance was granted. RESTORED: plan credits withheld while the payment was past due, back once the period was paid.',
+});
 
 @ObjectType({ description: 'Exact money: a decimal string in the currency\'s units ("25.00") and an ISO 4217 code.' })
 export class Money {

@@ -1,7 +1,7 @@
 /** SQL of credit packs, the price table, purchases, payment events and auto top-ups. Knows nothing about GraphQL. */
 import { and, asc, desc, eq, gte, inArray, isNull, lt, lte, ne, sql } from 'drizzle-orm';
 import type { Executor, Tx } from '../../db/client';
-import { autoTopUps, creditPacks, creditPriceTables, paymentEvents, purchases, settings } from '../../db/schema';
+import { autoTopUps, creditPacks, creditPriceTables, paymentEvents, purchases, settings, wallets } from '../../db/schema';
 import { PACKS_LISTED_MAX } from './purchase-rules';
 
 export type PackRow = typeof creditPacks.$inferSelect;
@@ -92,6 +92,11 @@ export async function purchasesOf(executor: Executor, accountId: string, beforeP
 export async function expiredPending(executor: Executor, now: Date, limit: number): Promise<PurchaseRow[]> {
   return executor.select().from(purchases).where(and(eq(purchases.status, 'PENDING'), lte(purchases.expiresAt, now)))
     .orderBy(asc(purchases.expiresAt)).limit(limit);
+}
+
+/** Returns once no transaction holds the wallet's lock (FOR SHARE waits for FOR UPDATE; outside a transaction, it is released at once). */
+export async function waitForWalletLock(executor: Executor, accountId: string): Promise<void> {
+  await executor.select({ accountId: wallets.accountId }).from(wallets).where(eq(wallets.accountId, accountId)).for('share');
 }
 
 /**

@@ -89,6 +89,8 @@ export class PurchasesService implements PeriodBilling {
   private autoTopUpRulesAt = 0;
   private autoTopUpRulesLoading: Promise<void> | null = null;
   private paymentsKicked = false;
+  /** Wallets whose billing transaction the next payment-request run waits for. */
+  private readonly walletsBilling = new Set<string>();
   private readonly autoTopUpChecks = new Set<string>();
   private readonly background = new Set<Promise<unknown>>();
 
@@ -372,7 +374,7 @@ export class PurchasesService implements PeriodBilling {
       reversalTransactionId: null, failureReason: null, idempotencyScope: PAYMENTS_ACTOR, idempotencyKey: id, requestHash: '',
       expiresAt: new Date(request.now.getTime() + this.config.purchasePendingTtlSeconds * 1000), createdAt: request.now, updatedAt: request.now,
     });
-    this.requestPaymentsSoon();
+    this.requestPaymentsSoon(request.accountId); // `tx` holds this wallet's lock until it commits
   }
 
   /**
@@ -411,14 +413,20 @@ export class PurchasesService implements PeriodBilling {
   }
 
   /**
-   * Runs the off-session payment requests soon, after the current database transaction committed; many
-   * calls meanwhile (a renewal run) share one run. What a run misses, the payments job picks up.
+   * Runs the off-session payment requests soon. Called inside a transaction that holds `lockedWallet`'s
+   * lock (a plan period billed), the run first waits for that lock: the purchase is visible only once that
+   * transaction committed (a fixed delay is not enough on a busy database). Calls meanwhile (a renewal
+   * run) share one run; what a run misses, the payments job picks up.
    */
-  private requestPaymentsSoon(): void {
+  private requestPaymentsSoon(lockedWallet: string | null = null): void {
+    if (lockedWallet) this.walletsBilling.add(lockedWallet);
     if (this.paymentsKicked) return;
     this.paymentsKicked = true;
     this.track(new Promise((resolve) => setTimeout(resolve, 20).unref()).then(async () => {
       this.paymentsKicked = false;
+      const awaited = [...this.walletsBilling];
+      this.walletsBilling.clear();
+      for (const accountId of awaited) await repo.waitForWalletLock(this.db, accountId);
       for (;;) {
         const claimed = await this.db.transaction((tx) => repo.claimUnrequested(tx, this.clock.now(), PAYMENTS_PER_RUN_MAX));
         for (const purchase of claimed) await this.paymentProvider.chargeSaved(requestOf(purchase));
