@@ -7,6 +7,10 @@ export function isUuid(value: string): boolean {
   return UUID.test(value);
 }
 
+/** The code of a catalogue item (a plan, a credit pack): what operators type and URLs carry. */
+export const CATALOGUE_CODE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+export const CATALOGUE_CODE_RULE = 'must be 1 to 64 characters: lowercase letters, digits, "-" and "_", starting with a letter or digit';
+
 export const TEXT_LENGTH_MAX = 500;
 
 /** A free-text input (comment, action, model, currency): at most TEXT_LENGTH_MAX characters. */

@@ -5,8 +5,8 @@
 import type { BillingIntervalName, RolloverPolicyName } from '../../db/schema';
 import type { Millis } from '../../shared/credits';
 import { badInput } from '../../shared/errors';
+import { CATALOGUE_CODE_PATTERN, CATALOGUE_CODE_RULE } from '../../shared/validate';
 
-export const PLAN_CODE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 export const PLAN_NAME_LENGTH_MAX = 200;
 export const PLAN_TIER_LENGTH_MAX = 64;
 export const GATING_LIST_MAX = 100;
@@ -66,7 +66,7 @@ function gatingList(list: string[] | null, field: string): string[] | null {
 }
 
 export function validateCode(code: string): string {
-  if (!PLAN_CODE_PATTERN.test(code)) throw badInput('code must be 1 to 64 characters: lowercase letters, digits, "-" and "_", starting with a letter or digit', 'code');
+  if (!CATALOGUE_CODE_PATTERN.test(code)) throw badInput(`code ${CATALOGUE_CODE_RULE}`, 'code');
   return code;
 }
 

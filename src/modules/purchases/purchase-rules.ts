@@ -4,10 +4,10 @@
  * Table-driven tests: test/unit/purchases.rules.test.ts.
  */
 import { AppError, ErrorCode, badInput } from '../../shared/errors';
+import { CATALOGUE_CODE_PATTERN, CATALOGUE_CODE_RULE } from '../../shared/validate';
 import { formatCredits, MILLIS_PER_CREDIT, type Millis } from '../../shared/credits';
 import { formatUnitPrice, isCurrency, parseMoney, parseUnitPrice, priceOfCredits, PRICE_MINOR_MAX } from '../../shared/money';
 
-export const PACK_CODE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 export const PACK_NAME_LENGTH_MAX = 200;
 export const PACK_EXPIRY_DAYS_MAX = 3650;
 export const PACKS_LISTED_MAX = 200;
@@ -51,9 +51,7 @@ export function packPrice(amount: string, currency: string): { minor: bigint; cu
 /** Problems of a pack's terms (the code is checked too when given; `priceProblem` from packPrice); none: valid. */
 export function packProblems(terms: PackTerms, code?: string, priceProblem: Problem | null = null): Problem[] {
   const problems: Problem[] = [];
-  if (code !== undefined && !PACK_CODE_PATTERN.test(code)) {
-    problems.push({ field: 'code', message: 'must be 1 to 64 characters: lowercase letters, digits, "-" and "_", starting with a letter or digit' });
-  }
+  if (code !== undefined && !CATALOGUE_CODE_PATTERN.test(code)) problems.push({ field: 'code', message: CATALOGUE_CODE_RULE });
   const name = terms.name.trim();
   if (!name || name.length > PACK_NAME_LENGTH_MAX) problems.push({ field: 'name', message: `must be 1 to ${PACK_NAME_LENGTH_MAX} characters` });
   if (terms.creditsMillis <= 0) problems.push({ field: 'credits', message: 'must be > 0' });
