@@ -18,8 +18,7 @@ import { costPerCredit, formatMoney, formatUnitPrice } from '../../shared/money'
 import { newId } from '../../shared/ids';
 import { logger } from '../../shared/logger';
 import { isUuid } from '../../shared/validate';
-import { transactionsByIds, type Actor, type LedgerService, type PurchaseWallet, type TransactionRow } from '../ledger';
-import type { WalletsService } from '../wallets';
+import { readWallets, transactionsByIds, walletFigures, type Actor, type LedgerService, type PurchaseWallet, type TransactionRow } from '../ledger';
 import type { AlertsService } from '../alerts';
 import type { PeriodBilling, PeriodPaymentRequest, PlansService } from '../plans';
 import { requestHash } from '../ledger/idempotency';
@@ -95,7 +94,6 @@ export class PurchasesService implements PeriodBilling {
     private readonly config: Readonly<Config>,
     private readonly ledger: LedgerService,
     private readonly plans: PlansService,
-    private readonly wallets: WalletsService,
     private readonly alerts: AlertsService,
   ) {}
 
@@ -483,8 +481,15 @@ export class PurchasesService implements PeriodBilling {
    */
   afterCommit(posted: readonly TransactionRow[]): void {
     const last = new Map<string, TransactionRow>();
-    for (const row of posted) last.set(row.accountId, row);
+    const dipped = new Set<string>();
+    for (const row of posted) {
+      last.set(row.accountId, row);
+      // Only what takes credits away (a charge, a hold, an expiry, a reversal) is a dip: a top-up's own
+      // grant that leaves the wallet still below the level does not buy again.
+      if (row.amountMillis < 0 || row.heldChangeMillis > 0) dipped.add(row.accountId);
+    }
     for (const [accountId, row] of last) {
+      if (!dipped.has(accountId)) continue;
       const cached = this.autoTopUpCache.get(accountId);
       const available = row.availableAfterMillis;
       if (available === null) continue;
@@ -508,13 +513,17 @@ export class PurchasesService implements PeriodBilling {
     const created = await this.db.transaction(async (tx) => {
       const locked = await repo.autoTopUpOf(tx, accountId, true);
       if (!locked?.enabled) return false;
-      const wallet = await this.wallets.get(accountId);
-      if (!wallet || wallet.availableMillis >= locked.belowMillis) return false;
       const now = this.clock.now();
       const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
       if (await repo.autoTopUpsSince(tx, accountId, monthStart) >= locked.maxPerMonth) return false;
       if (await repo.pendingAutoTopUp(tx, accountId)) return false; // never more than one waiting for its payment
-      const sold = locked.packId !== null ? await this.autoTopUpPack(tx, locked.packId) : await this.topUpToTarget(tx, locked, wallet.availableMillis);
+      // The wallet is read in this transaction (PGlite has one connection: a read outside it waits for it
+      // forever) and after the pending check (a top-up paid meanwhile is then seen in available).
+      const read = (await readWallets(tx, [accountId], now)).get(accountId);
+      if (!read) return false;
+      const availableMillis = walletFigures(read.buckets, read.wallet, now).availableMillis;
+      if (availableMillis >= locked.belowMillis) return false;
+      const sold = locked.packId !== null ? await this.autoTopUpPack(tx, locked.packId) : await this.topUpToTarget(tx, locked, availableMillis);
       if (!sold) return false;
       const id = newId();
       await repo.insertPurchase(tx, {
