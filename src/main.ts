@@ -72,7 +72,7 @@ export async function createServices(config: Readonly<Config>, database: Databas
   const plans = new PlansService(database, clock, ledger, config, alerts);
   ledger.attachPlans(plans); // due renewals run lazily under the wallet lock; gating refusals name plans
   wallets.attachSettle((accountId) => ledger.settleWallet(accountId));
-  purchases = new PurchasesService(database, clock, config, ledger, plans, wallets, alerts);
+  purchases = new PurchasesService(database, clock, config, ledger, plans, alerts);
   plans.attachBilling(purchases); // paid plan periods are paid through the provider
   await purchases.loadAutoTopUpRules();
   return {

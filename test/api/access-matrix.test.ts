@@ -13,6 +13,8 @@ import { Kind, parse, type OperationDefinitionNode } from 'graphql';
 import type { Client } from 'graphql-ws';
 import type { ErrorCode } from '../../src/shared/errors';
 import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
+import { WEBHOOK_SECRET } from '../helpers/purchases';
+import type { TestPaymentProvider } from '../../src/modules/purchases';
 
 let t: TestApp;
 
@@ -52,14 +54,33 @@ interface Fixture {
   /** A draft rate card that prices GENERATION, so publishing it keeps quotes working. */
   draft(): Promise<string>;
   apiKeyId(): Promise<string>;
+  /** A PENDING purchase of the account (made in the fixture). */
+  purchaseId: string;
+  /** A fresh credit pack on sale (its code). */
+  pack(): Promise<string>;
+  /** A fresh unread alert of the account. */
+  alert(): Promise<string>;
 }
 
 async function realFixture(): Promise<Fixture> {
   const accountId = await t.createAccount('access matrix');
   const grant = await t.grant(accountId, '1000');
+  const purchase = await t.ok<{ purchaseCredits: { id: string } }>(`mutation($i: PurchaseCreditsInput!) { purchaseCredits(input: $i) { id } }`, {
+    i: { accountId, packCode: sharedPack.code, idempotencyKey: uniqueKey('m-buy') },
+  });
   return {
     accountId,
     transactionId: grant.id,
+    purchaseId: purchase.purchaseCredits.id,
+    pack: newPack,
+    async alert() {
+      const services = t.app.services;
+      await services.db.transaction((tx) => services.alerts.raise(tx, {
+        accountId, kind: 'AUTO_TOP_UP_FAILED', thresholdMillis: 5000, availableMillis: 1000, message: 'access matrix',
+      }, t.clock.now()));
+      const data = await t.ok<{ alerts: { edges: { node: { id: string } }[] } }>(`query($id: ID!) { alerts(accountId: $id, unreadOnly: true, first: 1) { edges { node { id } } } }`, { id: accountId });
+      return data.alerts.edges[0].node.id;
+    },
     async charge() {
       const data = await t.ok<{ charge: { id: string } }>(`mutation($i: ChargeInput!) { charge(input: $i) { id } }`, { i: { accountId, amount: '2', idempotencyKey: uniqueKey('m-charge') } });
       return data.charge.id;
@@ -81,7 +102,16 @@ async function realFixture(): Promise<Fixture> {
 
 function ghostFixture(): Fixture {
   const ghost = async () => randomUUID();
-  return { accountId: randomUUID(), transactionId: randomUUID(), charge: ghost, hold: ghost, quote: ghost, draft: ghost, apiKeyId: ghost };
+  return {
+    accountId: randomUUID(), transactionId: randomUUID(), charge: ghost, hold: ghost, quote: ghost, draft: ghost, apiKeyId: ghost,
+    purchaseId: randomUUID(), pack: async () => uniqueKey('no-such-pack').toLowerCase(), alert: ghost,
+  };
+}
+
+async function newPack(): Promise<string> {
+  const code = uniqueKey('matrix-pack').toLowerCase();
+  await t.ok(`mutation($i: CreditPackInput!) { createCreditPack(input: $i) { id } }`, { i: { code, name: 'Matrix pack', credits: '10', price: { amount: '1.00', currency: 'USD' } } });
+  return code;
 }
 
 async function newDraft(): Promise<string> {
@@ -102,8 +132,9 @@ interface Row {
   expected: Record<Caller, Outcome>;
 }
 
-// READONLY: reads only. SERVICE: accounts, charges, holds, refunds, quotes, user tokens, subscriptions.
-// ADMIN: everything. A user token: reads and quotes of its own account, rate cards and plans (README, Access).
+// READONLY: reads only. SERVICE: accounts, charges, holds, refunds, quotes, user tokens, subscriptions, purchases,
+// auto top-up, marking alerts read. ADMIN: everything. A user token: reads and quotes of its own account, its
+// purchases and auto top-up, rate cards, plans and packs (README, Access).
 //                                                anonymous badToken  READONLY SERVICE ADMIN ownUser otherUser
 const ROWS: Row[] = [
   {
@@ -268,6 +299,88 @@ const ROWS: Row[] = [
     variables: (f) => ({ i: { accountId: f.accountId, atPeriodEnd: false, idempotencyKey: uniqueKey('m') } }),
   },
   {
+    field: 'Query.creditPacks', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK),
+    operation: `query { creditPacks { code price { amount } } }`,
+    variables: () => ({}),
+  },
+  {
+    field: 'Query.creditPriceTiers', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK),
+    operation: `query { creditPriceTiers { version tiers { from unitPrice } } }`,
+    variables: () => ({}),
+  },
+  {
+    field: 'Query.creditPrice', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK),
+    operation: `query($c: Credits!) { creditPrice(credits: $c) { amount currency } }`,
+    variables: () => ({ c: '100' }),
+  },
+  {
+    field: 'Mutation.createCreditPack', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($i: CreditPackInput!) { createCreditPack(input: $i) { id } }`,
+    variables: () => ({ i: { code: uniqueKey('matrix-pack').toLowerCase(), name: 'Matrix pack', credits: '10', price: { amount: '1.00', currency: 'USD' } } }),
+  },
+  {
+    field: 'Mutation.updateCreditPack', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($c: String!, $i: CreditPackUpdateInput!) { updateCreditPack(code: $c, input: $i) { code name } }`,
+    variables: async (f) => ({ c: await f.pack(), i: { name: 'Matrix pack, renamed' } }),
+  },
+  {
+    field: 'Mutation.archiveCreditPack', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($c: String!) { archiveCreditPack(code: $c) { code active } }`,
+    variables: async (f) => ({ c: await f.pack() }),
+  },
+  {
+    field: 'Mutation.setCreditPriceTiers', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($i: CreditPriceTiersInput!) { setCreditPriceTiers(input: $i) { version } }`,
+    variables: () => ({ i: PRICE_TIERS }),
+  },
+  {
+    field: 'Mutation.purchaseCredits', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, OK, FORBID),
+    operation: `mutation($i: PurchaseCreditsInput!) { purchaseCredits(input: $i) { id status } }`,
+    variables: (f) => ({ i: { accountId: f.accountId, packCode: sharedPack.code, idempotencyKey: uniqueKey('m') } }),
+  },
+  {
+    field: 'Query.purchases', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, FORBID),
+    operation: `query($id: ID!) { purchases(accountId: $id, first: 5) { edges { node { id status } } } }`,
+    variables: (f) => ({ id: f.accountId }),
+  },
+  {
+    field: 'Query.purchase', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, FORBID),
+    operation: `query($id: ID!) { purchase(id: $id) { id status } }`,
+    variables: (f) => ({ id: f.purchaseId }),
+  },
+  {
+    field: 'Query.paymentEventsForReview', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `query { paymentEventsForReview { eventId } }`,
+    variables: () => ({}),
+  },
+  {
+    field: 'Mutation.setAutoTopUp', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, OK, FORBID),
+    operation: `mutation($i: AutoTopUpInput!) { setAutoTopUp(input: $i) { accountId autoTopUp { enabled } } }`,
+    variables: (f) => ({ i: { accountId: f.accountId, enabled: true, below: '1', packCode: sharedPack.code, maxPerMonth: 1 } }),
+  },
+  {
+    field: 'Mutation.setTestPaymentCard', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($id: ID!) { setTestPaymentCard(accountId: $id, declines: false) }`,
+    variables: (f) => ({ id: f.accountId }),
+  },
+  {
+    // payment.failed: the provider's webhook changes a PENDING purchase, never the wallet.
+    field: 'Mutation.sendTestPaymentEvent', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($id: ID!) { sendTestPaymentEvent(purchaseId: $id, type: PAYMENT_FAILED) }`,
+    variables: (f) => ({ id: f.purchaseId }),
+  },
+  {
+    field: 'Query.alerts', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, FORBID),
+    operation: `query($id: ID) { alerts(accountId: $id, first: 5) { edges { node { id kind } } } }`,
+    variables: (f) => ({ id: f.accountId }),
+  },
+  {
+    // A user token marks its own account's alerts only: another account's ids change nothing (see below).
+    field: 'Mutation.markAlertsRead', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, OK, OK),
+    operation: `mutation($ids: [ID!]!) { markAlertsRead(ids: $ids) }`,
+    variables: async (f) => ({ ids: [await f.alert()] }),
+  },
+  {
     field: 'Subscription.walletEvents', expected: who(UNAUTH, 'closed 4403', OK, OK, OK, OK, FORBID),
     operation: `subscription($id: ID!) { walletEvents(accountId: $id, afterSequence: 0) { accountId sequence } }`,
     variables: (f) => ({ id: f.accountId }),
@@ -275,6 +388,10 @@ const ROWS: Row[] = [
 ];
 
 const BAD_TOKEN = 'garbage-bearer-token';
+/** The volume price table (global: set in beforeAll so creditPrice has one, and again by its row). */
+const PRICE_TIERS = { currency: 'USD', minimum: '10', maximum: '10000', tiers: [{ from: '10', unitPrice: '0.10' }, { from: '1000', unitPrice: '0.08' }] };
+/** The pack purchases and auto top-ups name (created in beforeAll). */
+const sharedPack = { code: '' };
 /** Plans the subscription rows use (created in beforeAll). */
 const plansUsed = { basic: '', pro: '' };
 const tokens = {} as Record<'readonly' | 'service' | 'admin' | 'otherUser', string>;
@@ -337,24 +454,31 @@ async function outcomeOf(row: Row, caller: Caller, fixture: Fixture, variables: 
   return row.field.startsWith('Subscription.') ? overWs(row, variables, token) : overHttp(row, variables, token);
 }
 
-/** What a refused mutation must leave as it was: the targeted wallet, its newest ledger record (FAILED included) and the current rate card. */
+/**
+ * What a refused mutation must leave as it was: the targeted wallet (and its auto top-up), its newest
+ * ledger record (FAILED included), purchase and alerts, and the current rate card.
+ */
 async function snapshot(accountId: string): Promise<string> {
   const data = await t.ok(`query($id: ID!) {
-    wallet(accountId: $id) { balance held debt sequence overdraftLimit frozen lowCreditThresholds }
+    wallet(accountId: $id) { balance held debt sequence overdraftLimit frozen lowCreditThresholds autoTopUp { enabled below maxPerMonth } }
     transactions(accountId: $id, first: 1) { edges { node { id } } }
+    purchases(accountId: $id, first: 1) { edges { node { id status } } }
+    alerts(accountId: $id, first: 5) { edges { node { id readAt } } }
     rateCard { version }
   }`, { id: accountId });
   return JSON.stringify(data);
 }
 
 beforeAll(async () => {
-  t = await startTestApp();
+  t = await startTestApp({ paymentWebhookSecret: WEBHOOK_SECRET });
   // A current card pricing GENERATION, for rateCard and quotes.
   await t.ok(`mutation($id: ID!) { publishRateCard(draftId: $id) { version } }`, { id: await newDraft() });
   for (const [name, allowance] of [['basic', '10'], ['pro', '20']] as const) {
     plansUsed[name] = uniqueKey(`matrix-${name}`).toLowerCase();
     await t.ok(`mutation($i: PlanInput!) { createPlan(input: $i) { id } }`, { i: { code: plansUsed[name], name: `Matrix ${name}`, price: { amount: '1.00', currency: 'USD' }, allowance } });
   }
+  await t.ok(`mutation($i: CreditPriceTiersInput!) { setCreditPriceTiers(input: $i) { version } }`, { i: PRICE_TIERS });
+  sharedPack.code = await newPack();
   tokens.readonly = await t.key('READONLY');
   tokens.service = await t.key('SERVICE');
   tokens.admin = await t.key('ADMIN');
@@ -431,6 +555,31 @@ describe('role refusals do not depend on the target existing', () => {
   });
 });
 
+test('alerts without an accountId (every account\'s) are for admins only', async () => {
+  const query = `query { alerts(first: 1) { edges { node { id } } } }`;
+  const actual = {} as Record<Caller, string>;
+  for (const caller of CALLERS) {
+    const result = await t.gql<{ alerts?: unknown }>(query, {}, await tokenFor(caller, fixtures[caller]));
+    actual[caller] = result.errors?.length ? codesOf(result.errors) : result.data?.alerts ? OK : 'no data and no error';
+  }
+  expect(actual).toEqual({ anonymous: UNAUTH, badToken: UNAUTH, readonly: FORBID, service: FORBID, admin: OK, ownUser: FORBID, otherUser: FORBID });
+});
+
+test('markAlertsRead with a user token marks only its own account\'s alerts', async () => {
+  const fixture = fixtures.ownUser;
+  const alertId = await fixture.alert();
+  const mark = `mutation($ids: [ID!]!) { markAlertsRead(ids: $ids) }`;
+  const readAt = async () => (await t.ok<{ alerts: { edges: { node: { id: string; readAt: string | null } }[] } }>(
+    `query($id: ID!) { alerts(accountId: $id, first: 50) { edges { node { id readAt } } } }`, { id: fixture.accountId },
+  )).alerts.edges.find((e) => e.node.id === alertId)!.node.readAt;
+  expect(await t.ok(mark, { ids: [alertId] }, tokens.otherUser)).toEqual({ markAlertsRead: 0 });
+  expect(await readAt()).toBeNull();
+  expect(await t.ok(mark, { ids: [alertId] }, await t.userToken(fixture.accountId))).toEqual({ markAlertsRead: 1 });
+  expect(await readAt()).not.toBeNull();
+  expect(await t.ok(mark, { ids: [alertId] }, tokens.service)).toEqual({ markAlertsRead: 0 }); // read already
+});
+
 test('after every cell the ledger audit is clean', async () => {
+  await (t.app.services.purchases.paymentProvider as TestPaymentProvider).drained(); // the webhooks sendTestPaymentEvent asked for
   expect(await t.audit()).toEqual({ ok: true, violations: [] });
 });

@@ -18,6 +18,15 @@
  * DEBT_REPAYMENT: type, amount, debt change, key, entries) are matched with the ledger, and
  * account.subscription (plan, scheduled plan, period, cancellation, newest periods) with the model.
  *
+ * Purchases too: three credit packs created for the file (7.5, 20 expiring a day after payment, 3.333
+ * credits). A pack is bought (PENDING: nothing moves), then the provider's signed webhook arrives over
+ * HTTP, once, twice in a row or three times at once: paid (a PURCHASE bucket, repaying debt first),
+ * declined (FAILED, nothing), or with an amount that is not the price (recorded for review, nothing). A
+ * refund or chargeback of a paid purchase takes back what is free in its bucket; the rest of the pack
+ * becomes debt, but for what expired unused (sometimes the clock first moves past the expiry of the
+ * purchased credits, so only the webhook settles it). Taking back an unpaid or already taken-back
+ * purchase, and an event delivered again, change nothing.
+ *
  * After every step: wallet { balance available held debt overdraftLimit buckets } equals the model,
  * and auditLedger finds no violation. Refusals the model predicts must come back with the predicted code
  * (INSUFFICIENT_CREDITS with required/available/shortfall, HOLD_NOT_FOUND, HOLD_EXPIRED,
@@ -43,12 +52,14 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import {
   AccountSubscriptionDocument, AuditLedgerDocument, CancelSubscriptionDocument, CaptureHoldDocument, ChangePlanDocument, ChargeDocument,
-  CreatePlanDocument, CreditsApiError, GrantCreditsDocument, RefundDocument, ReleaseHoldDocument, ReserveCreditsDocument, SubscribeDocument,
+  CreateCreditPackDocument, CreatePlanDocument, CreditsApiError, GrantCreditsDocument, PurchaseCreditsDocument, PurchaseDocument, RefundDocument,
+  ReleaseHoldDocument, ReserveCreditsDocument, SubscribeDocument,
   TransactionsDocument, WalletDocument, type CancelSubscriptionInput, type CaptureInput, type ChangePlanInput, type ChargeInput,
   type GrantCreditsInput, type GraphQLErrorPayload, type HoldFieldsFragment, type PeriodFieldsFragment, type RefundInput, type ReleaseInput,
   type ReserveInput, type SubscribeInput, type SubscriptionFieldsFragment, type TransactionFieldsFragment,
 } from '../../src/client';
 import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
+import { purchaseSteps, WEBHOOK_SECRET, type WebhookBody } from '../helpers/purchases';
 
 // ------------------------------------------------------------------ configuration
 
@@ -108,6 +119,17 @@ const PLAN_SPECS: readonly PlanSpec[] = [
   { name: 'Property Plus', allowance: 15_500, rollover: 'CAPPED', cap: 4_000, overdraft: 3_000, price: '12.00' },
   { name: 'Property Pro', allowance: 31_337, rollover: 'FULL', cap: null, overdraft: 8_000, price: '25.00' },
 ];
+/**
+ * Credit packs created for the file: bought with purchaseCredits and paid (or not) by a signed webhook;
+ * the credits of the second expire a day after the payment, so some are refunded or charged back expired.
+ */
+const PACK_SPECS: readonly { credits: Millis; price: string; days: number | null }[] = [
+  { credits: 7_500, price: '0.99', days: null },
+  { credits: 20_000, price: '9.99', days: 1 },
+  { credits: 3_333, price: '0.50', days: null },
+];
+let packCodes: string[] = [];
+
 /** The index standing for a plan code that does not exist. */
 const UNKNOWN_PLAN = PLAN_SPECS.length;
 /** Codes of PLAN_SPECS as created for this file, then the unknown one. */
@@ -159,6 +181,17 @@ interface MDebit {
   entries: { origin: string | null; millis: Millis }[];
   /** What each origin (bucket id, or "DEBT") has had back. */
   returned: Map<string, Millis>;
+}
+
+/** A purchase of the run: the webhook's outcome, and the grant and bucket when paid. */
+interface MPurchase {
+  id: string;
+  price: { amount: string; currency: string };
+  millis: Millis;
+  status: 'PENDING' | 'SUCCEEDED' | 'FAILED';
+  grantId: string | null;
+  bucketId: string | null;
+  reversed: boolean;
 }
 
 /** A granted allowance as account.subscription.periods lists it. */
@@ -225,6 +258,8 @@ class WalletModel {
   readonly planTxs: PlanTx[] = [];
   /** Plan buckets of periods whose subscription was canceled at once (credits returned to them are live again until they expire). */
   readonly canceledPlanBuckets = new Set<string>();
+  /** What expired unused from each bucket (a refunded or charged-back purchase does not owe it again). */
+  readonly expiredFrom = new Map<string, Millis>();
   /** Buckets the model created under a placeholder id, by the id the server gave them. */
   private readonly renamed = new Map<string, string>();
   private placeholders = 0;
@@ -273,7 +308,10 @@ class WalletModel {
   normalize(): void {
     for (const h of this.holds) if (h.status === 'ACTIVE' && h.expiresAt <= this.now) h.status = 'EXPIRED';
     for (const b of this.buckets.values()) {
-      if (!this.isLive(b)) b.remaining = Math.min(b.remaining, this.heldOn(b.id));
+      if (this.isLive(b)) continue;
+      const kept = Math.min(b.remaining, this.heldOn(b.id));
+      if (kept < b.remaining) this.expiredFrom.set(b.id, (this.expiredFrom.get(b.id) ?? 0) + b.remaining - kept);
+      b.remaining = kept;
     }
   }
 
@@ -545,7 +583,17 @@ type Op =
   | { kind: 'cancel'; atPeriodEnd: boolean | null } // null: not sent (true by default)
   | AdvancePeriodOp
   // the clock to `before` seconds before the period end, then a hold that outlasts it by `extra` seconds
-  | { kind: 'holdOverPeriodEnd'; before: number; extra: number; amount: AmountSpec };
+  | { kind: 'holdOverPeriodEnd'; before: number; extra: number; amount: AmountSpec }
+  // a pack bought, then the provider's webhook: paid, declined, or an amount that is not the price (for review)
+  | { kind: 'buy'; pack: number; outcome: 'paid' | 'failed' | 'wrongAmount'; deliveries: Deliveries }
+  // a refund or chargeback of a purchase (preferably a paid one not taken back yet)
+  // (`late`: first the clock to `late` seconds past the expiry of the purchased credits, when they expire later)
+  | { kind: 'takeBack'; index: number; type: 'payment.refunded' | 'payment.disputed'; paidOnly: boolean; deliveries: Deliveries; late: number | null }
+  // an event delivered before, delivered again
+  | { kind: 'redeliver'; index: number };
+
+/** How often a webhook event is delivered: once, twice in a row, or three times at once. */
+type Deliveries = 'once' | 'again' | 'concurrent';
 
 /**
  * The clock to the current period's end: `before` it by `seconds` (holds may then outlast it), `at`
@@ -617,6 +665,10 @@ const advancePeriodArb: fc.Arbitrary<AdvancePeriodOp> = fc.record({
   charge: amountSpec(25_000),
 });
 
+const deliveriesArb: fc.Arbitrary<Deliveries> = fc.oneof(
+  { weight: 4, arbitrary: fc.constant('once' as const) }, { weight: 1, arbitrary: fc.constant('again' as const) }, { weight: 1, arbitrary: fc.constant('concurrent' as const) },
+);
+
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: grantArb },
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('charge' as const), amount: amountSpec(25_000), asNumber: fc.boolean() }) },
@@ -641,6 +693,17 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('changePlan' as const), plan: planPick }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('cancel' as const), atPeriodEnd: fc.constantFrom(true, false, null) }) },
   { weight: 7, arbitrary: advancePeriodArb },
+  { weight: 5, arbitrary: fc.record({
+    kind: fc.constant('buy' as const), pack: fc.integer({ min: 0, max: PACK_SPECS.length - 1 }),
+    outcome: fc.oneof({ weight: 6, arbitrary: fc.constant('paid' as const) }, { weight: 2, arbitrary: fc.constant('failed' as const) }, { weight: 1, arbitrary: fc.constant('wrongAmount' as const) }),
+    deliveries: deliveriesArb,
+  }) },
+  { weight: 5, arbitrary: fc.record({
+    kind: fc.constant('takeBack' as const), index: fc.nat(), type: fc.constantFrom('payment.refunded' as const, 'payment.disputed' as const),
+    paidOnly: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), deliveries: deliveriesArb,
+    late: fc.option(fc.constantFrom(0, 1, 60, 86_400), { freq: 2, nil: null }),
+  }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('redeliver' as const), index: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({
     kind: fc.constant('holdOverPeriodEnd' as const), before: fc.oneof(fc.integer({ min: 1, max: 3600 }), fc.constantFrom(1, 60)),
     extra: fc.oneof(fc.integer({ min: 1, max: 900 }), fc.constantFrom(1, 60)), amount: amountSpec(20_000),
@@ -746,6 +809,7 @@ type Expectation =
 // ------------------------------------------------------------------ the test
 
 let t: TestApp;
+const payments = purchaseSteps(() => t);
 /** What the runs exercised (printed at the end, to see that the interesting cases do come up). */
 const stats = new Map<string, number>();
 const count = (what: string) => stats.set(what, (stats.get(what) ?? 0) + 1);
@@ -754,7 +818,7 @@ let baselineViolations = new Set<string>();
 beforeAll(async () => {
   t = await startTestApp({
     refundBucketTtlSeconds: REFUND_BUCKET_TTL_SECONDS, holdTtlSecondsDefault: HOLD_TTL_DEFAULT_SECONDS, holdTtlSecondsMax: HOLD_TTL_MAX_SECONDS,
-    idempotencyKeyTtlSeconds: IDEMPOTENCY_KEY_TTL_SECONDS,
+    idempotencyKeyTtlSeconds: IDEMPOTENCY_KEY_TTL_SECONDS, paymentWebhookSecret: WEBHOOK_SECRET,
   });
   t.clock.set(new Date(CLOCK_START));
   // A shared PostgreSQL may hold other files' data; only violations this file causes are its concern.
@@ -771,6 +835,14 @@ beforeAll(async () => {
     planCodes.push(code);
   }
   planCodes.push(uniqueKey('no-such-plan').toLowerCase());
+  packCodes = [];
+  for (const spec of PACK_SPECS) {
+    const code = uniqueKey('prop-pack').toLowerCase();
+    await t.op(CreateCreditPackDocument, {
+      input: { code, name: `Property pack ${fmt(spec.credits)}`, credits: fmt(spec.credits), price: { amount: spec.price, currency: 'USD' }, expiresAfterDays: spec.days },
+    });
+    packCodes.push(code);
+  }
 });
 afterAll(async () => { await t?.close(); });
 
@@ -784,6 +856,9 @@ class Run {
   private reconciled = 0;
   /** Whether the step sent a plan operation (whose own transactions are then plan transactions). */
   private planStep = false;
+  /** The run's purchases, and every webhook event delivered for them. */
+  private readonly purchases: MPurchase[] = [];
+  private readonly events: WebhookBody[] = [];
 
   /** overdraft: the wallet's own limit, or null for its plan's. */
   constructor(readonly accountId: string, overdraft: Millis | null) {
@@ -1218,6 +1293,22 @@ class Run {
         this.effect = { kind: 'none' };
         break;
       }
+      case 'buy':
+        await this.buy(op);
+        break;
+      case 'takeBack':
+        if (this.purchases.length === 0) return this.skip('(no purchase)');
+        await this.takeBack(op);
+        break;
+      case 'redeliver': {
+        if (this.events.length === 0) return this.skip('(no event delivered)');
+        const body = this.events[op.index % this.events.length];
+        this.note(`delivers ${body.type} ${body.id} again`);
+        expect(await this.deliver(body, 'once')).toEqual(['IGNORED']);
+        expect(await this.postedInStep()).toEqual([]);
+        count('event delivered again');
+        break;
+      }
       default: {
         const req = this.toReq(op);
         if (!req) return this.skip('(nothing to target)');
@@ -1227,6 +1318,113 @@ class Run {
     }
     m.advanceTo(t.clock.now().getTime());
     return true;
+  }
+
+  // ---------------------------------------------------------------- purchases
+
+  /** Delivers a signed webhook event (`how` often); each answers 200; returns the outcomes, the one that acted first. */
+  private async deliver(body: WebhookBody, how: Deliveries): Promise<string[]> {
+    this.events.push(body);
+    const one = async () => {
+      const response = await payments.deliver(body);
+      expect(response.status).toBe(200);
+      return String(response.body.outcome);
+    };
+    const outcomes = how === 'once' ? [await one()] : how === 'again' ? [await one(), await one()] : await Promise.all([one(), one(), one()]);
+    // One delivery takes effect (or is recorded for review, or ignored); the others find its event id.
+    const first = outcomes.find((o) => o !== 'IGNORED') ?? 'IGNORED';
+    expect(outcomes.filter((o) => o !== 'IGNORED').length).toBeLessThanOrEqual(1);
+    if (how !== 'once') count(`event delivered ${how === 'again' ? 'twice' : 'three times at once'}`);
+    return [first, ...outcomes.filter((o) => o === 'IGNORED').slice(first === 'IGNORED' ? 1 : 0)];
+  }
+
+  /** Transactions the step posted (oldest first), leaving out what time made due (renewals, expiry, lapsed holds). */
+  private async postedInStep(): Promise<TransactionFieldsFragment[]> {
+    return (await this.newestTransactions())
+      .filter((tx) => tx.sequence !== null && tx.sequence > this.last.sequence && tx.actor !== 'system:expiry' && tx.actor !== 'system:renewal')
+      .reverse();
+  }
+
+  /** A pack bought (PENDING: nothing moves), then the provider's webhook; a payment grants the pack once, debt repaid first. */
+  private async buy(op: Extract<Op, { kind: 'buy' }>): Promise<void> {
+    const m = this.model;
+    const spec = PACK_SPECS[op.pack];
+    const { purchaseCredits: bought } = await t.op(PurchaseCreditsDocument, {
+      input: { accountId: this.accountId, packCode: packCodes[op.pack], idempotencyKey: uniqueKey('prop-buy') },
+    });
+    expect(bought).toMatchObject({ status: 'PENDING', credits: fmt(spec.credits), price: { amount: spec.price, currency: 'USD' }, transaction: null });
+    const body = payments.event(bought, op.outcome === 'failed' ? 'payment.failed' : 'payment.succeeded');
+    if (op.outcome === 'wrongAmount') body.data.amount = '0.01';
+    this.note(`buys ${fmt(spec.credits)}, ${op.outcome}, delivered ${op.deliveries}`);
+    const outcomes = await this.deliver(body, op.deliveries);
+    const { purchase } = await t.op(PurchaseDocument, { id: bought.id });
+    const posted = await this.postedInStep();
+    const record: MPurchase = { id: bought.id, price: bought.price, millis: spec.credits, status: 'PENDING', grantId: null, bucketId: null, reversed: false };
+    this.purchases.push(record);
+    if (op.outcome !== 'paid') {
+      expect(outcomes[0]).toBe(op.outcome === 'failed' ? 'APPLIED' : 'REVIEW');
+      expect(purchase).toMatchObject({ status: op.outcome === 'failed' ? 'FAILED' : 'PENDING', transaction: null });
+      expect(posted).toEqual([]);
+      record.status = purchase!.status as MPurchase['status'];
+      count(op.outcome === 'failed' ? 'purchase failed' : 'purchase event for review');
+      return;
+    }
+    expect(outcomes[0]).toBe('APPLIED');
+    const repay = Math.min(m.debt, spec.credits);
+    expect(posted.map((tx) => tx.type)).toEqual(repay > 0 ? ['PURCHASE', 'DEBT_REPAYMENT'] : ['PURCHASE']);
+    const [grant] = posted;
+    expect(purchase).toMatchObject({ status: 'SUCCEEDED', transaction: { id: grant.id, type: 'PURCHASE', amount: fmt(spec.credits) } });
+    expect(grant.entries).toHaveLength(1);
+    const bucketId = grant.entries[0].bucketId;
+    expect(m.buckets.has(bucketId)).toBe(false);
+    m.buckets.set(bucketId, {
+      id: bucketId, priority: DEFAULT_PRIORITY.PURCHASE, expiresAt: spec.days === null ? null : m.now + spec.days * 86_400_000, createdAt: m.now,
+      remaining: spec.credits - repay,
+    });
+    m.debt -= repay;
+    Object.assign(record, { status: 'SUCCEEDED', grantId: grant.id, bucketId });
+    count(repay > 0 ? 'purchase paid, repaid debt' : 'purchase paid');
+  }
+
+  /**
+   * A refund or chargeback by the provider: a paid purchase not taken back yet gives back what is free of
+   * its bucket; the rest of the pack becomes debt, but for what expired unused. Anything else changes nothing.
+   */
+  private async takeBack(op: Extract<Op, { kind: 'takeBack' }>): Promise<void> {
+    const m = this.model;
+    const open = this.purchases.filter((p) => p.status === 'SUCCEEDED' && !p.reversed);
+    const pool = op.paidOnly && open.length > 0 ? open : this.purchases;
+    const target = pool[op.index % pool.length];
+    const expiresAt = target.bucketId === null ? null : m.buckets.get(target.bucketId)!.expiresAt;
+    if (op.late !== null && expiresAt !== null && expiresAt + op.late * 1000 > m.now) {
+      // Nothing settles the lapsed credits before the webhook does.
+      t.clock.set(new Date(expiresAt + op.late * 1000));
+      m.advanceTo(expiresAt + op.late * 1000);
+      this.note(`at ${iso(m.now)}`);
+      count('take-back after the credits expired');
+    }
+    this.note(`${op.type} of ${target.status}${target.reversed ? ' (taken back)' : ''} purchase ${target.id}, delivered ${op.deliveries}`);
+    const outcomes = await this.deliver(payments.event(target, op.type), op.deliveries);
+    const posted = await this.postedInStep();
+    if (target.status !== 'SUCCEEDED' || target.reversed) {
+      expect(outcomes[0]).toBe(target.reversed ? 'IGNORED' : 'REVIEW');
+      expect(posted).toEqual([]);
+      count(target.reversed ? 'taken back again: ignored' : 'take-back of an unpaid purchase: review');
+      return;
+    }
+    expect(outcomes[0]).toBe('APPLIED');
+    const bucket = m.buckets.get(target.bucketId!)!;
+    const take = Math.min(target.millis, Math.max(0, bucket.remaining - m.heldOn(bucket.id)));
+    const expired = m.expiredFrom.get(bucket.id) ?? 0;
+    const owed = Math.max(0, target.millis - take - expired);
+    expect(posted).toHaveLength(1);
+    expect(posted[0]).toMatchObject({ type: 'REVERSAL', amount: fmt(-(take + owed)), debtChange: fmt(owed), relatedTransactionId: target.grantId });
+    const { purchase } = await t.op(PurchaseDocument, { id: target.id });
+    expect(purchase).toMatchObject({ status: 'SUCCEEDED', reversalTransaction: { id: posted[0].id } });
+    bucket.remaining -= take;
+    m.debt += owed;
+    target.reversed = true;
+    count(`${op.type === 'payment.refunded' ? 'refunded' : 'charged back'}${owed > 0 ? ', spent credits became debt' : ''}${expired > 0 ? ', some had expired' : ''}`);
   }
 
   /** The clock across (or up to) the current period's end; then what makes the server renew. */
@@ -1478,4 +1676,19 @@ test('a hold over a period end: what rolls over does not depend on how late the 
   expect(await renewedAfter(true)).toEqual(expected);
   expect(await renewedAfter(false)).toEqual(expected);
   expect((await t.audit()).violations.filter((v) => !baselineViolations.has(v))).toEqual([]);
+});
+
+test('a refund of purchased credits that expired unused owes nothing for them, even when nothing swept the expiry first', async () => {
+  // The second pack's 20 credits last a day; 5 are spent, then the rest lapses; the refund comes 2 days later.
+  t.clock.set(new Date('1999-06-10T12:00:00.000Z'));
+  const accountId = await t.createAccount('property', { overdraftLimit: '0' });
+  const { purchaseCredits: bought } = await t.op(PurchaseCreditsDocument, { input: { accountId, packCode: packCodes[1], idempotencyKey: uniqueKey('prop-buy') } });
+  expect((await payments.deliver(payments.event(bought))).body.outcome).toBe('APPLIED');
+  await t.op(ChargeDocument, { input: { accountId, amount: '5', idempotencyKey: uniqueKey('prop') } });
+  t.clock.advanceSeconds(2 * 86_400);
+  expect((await payments.deliver(payments.event(bought, 'payment.refunded'))).body.outcome).toBe('APPLIED');
+  const [reversal, expiry] = await t.history(accountId);
+  expect({ type: expiry.type, amount: expiry.amount }).toEqual({ type: 'EXPIRE', amount: '-15' });
+  expect({ type: reversal.type, amount: reversal.amount, debtChange: reversal.debtChange }).toEqual({ type: 'REVERSAL', amount: '-5', debtChange: '5' });
+  expect(await t.wallet(accountId)).toMatchObject({ balance: '-5', debt: '5' });
 });

@@ -47,6 +47,8 @@ export class PurchaseWallet extends PlanWallet {
       for (const b of await repo.bucketsByIds(this.tx, [bucketId])) this.session.addBucket({ ...b, heldActiveMillis: 0, heldStaleMillis: 0 });
     }
     const bucket = this.session.buckets.get(bucketId)!;
+    // What this session's catch-up just expired is still buffered: written first, so that it counts as expired.
+    await this.session.finish();
     const expired = await repo.expiredFromBucket(this.tx, bucketId);
     const take = Math.min(grant.amountMillis, freeMillis(bucket));
     const owed = Math.max(0, grant.amountMillis - take - expired);

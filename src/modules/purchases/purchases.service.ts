@@ -19,7 +19,6 @@ import { newId } from '../../shared/ids';
 import { logger } from '../../shared/logger';
 import { isUuid } from '../../shared/validate';
 import { readWallets, transactionsByIds, walletFigures, type Actor, type LedgerService, type PurchaseWallet, type TransactionRow } from '../ledger';
-import type { WalletsService } from '../wallets';
 import type { AlertsService } from '../alerts';
 import type { PeriodBilling, PeriodPaymentRequest, PlansService } from '../plans';
 import { requestHash } from '../ledger/idempotency';
@@ -100,7 +99,6 @@ export class PurchasesService implements PeriodBilling {
     private readonly config: Readonly<Config>,
     private readonly ledger: LedgerService,
     private readonly plans: PlansService,
-    private readonly wallets: WalletsService,
     private readonly alerts: AlertsService,
   ) {}
 
@@ -525,8 +523,15 @@ export class PurchasesService implements PeriodBilling {
     if (Date.now() - this.autoTopUpRulesAt > AUTO_TOP_UP_RULES_REFRESH_MS && !this.autoTopUpRulesLoading) this.track(this.loadAutoTopUpRules());
     if (this.autoTopUpRules.size === 0) return;
     const last = new Map<string, TransactionRow>();
-    for (const row of posted) last.set(row.accountId, row);
+    const dipped = new Set<string>();
+    for (const row of posted) {
+      last.set(row.accountId, row);
+      // Only what takes credits away (a charge, a hold, an expiry, a reversal) is a dip: a top-up's own
+      // grant that leaves the wallet still below the level does not buy again.
+      if (row.amountMillis < 0 || row.heldChangeMillis > 0) dipped.add(row.accountId);
+    }
     for (const [accountId, row] of last) {
+      if (!dipped.has(accountId)) continue;
       const below = this.autoTopUpRules.get(accountId);
       if (below !== undefined && row.availableAfterMillis !== null && row.availableAfterMillis < below) this.checkAutoTopUp(accountId, row.availableAfterMillis);
     }
@@ -542,22 +547,20 @@ export class PurchasesService implements PeriodBilling {
   private async runAutoTopUp(accountId: string, hint: Millis | null): Promise<void> {
     const rule = await repo.autoTopUpOf(this.db, accountId);
     if (!rule?.enabled || (hint !== null && hint >= rule.belowMillis)) return;
-    // Read before the rule's row is locked: a wallet read may renew a plan under the wallet lock, and the
-    // webhook path takes the wallet lock before the rule's (one lock order, no deadlock).
-    const wallet = await this.wallets.get(accountId);
-    if (!wallet) return;
     const created = await this.db.transaction(async (tx) => {
       const locked = await repo.autoTopUpOf(tx, accountId, true);
-      if (!locked?.enabled || wallet.availableMillis >= locked.belowMillis) return false;
-      // Again under the rule's lock (a top-up may have been paid meanwhile); a plain read, no wallet lock.
+      if (!locked?.enabled) return false;
       const now = this.clock.now();
-      const current = (await readWallets(tx, [accountId], now)).get(accountId);
-      const available = current ? walletFigures(current.buckets, current.wallet, now).availableMillis : null;
-      if (available === null || available >= locked.belowMillis) return false;
       const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
       if (await repo.autoTopUpsSince(tx, accountId, monthStart) >= locked.maxPerMonth) return false;
       if (await repo.pendingAutoTopUp(tx, accountId)) return false; // never more than one waiting for its payment
-      const sold = locked.packId !== null ? await this.autoTopUpPack(tx, locked.packId) : await this.topUpToTarget(tx, locked, available);
+      // The wallet is read in this transaction (PGlite has one connection: a read outside it waits for it
+      // forever) and after the pending check (a top-up paid meanwhile is then seen in available).
+      const read = (await readWallets(tx, [accountId], now)).get(accountId);
+      if (!read) return false;
+      const availableMillis = walletFigures(read.buckets, read.wallet, now).availableMillis;
+      if (availableMillis >= locked.belowMillis) return false;
+      const sold = locked.packId !== null ? await this.autoTopUpPack(tx, locked.packId) : await this.topUpToTarget(tx, locked, availableMillis);
       if (!sold) return false;
       const id = newId();
       await repo.insertPurchase(tx, {
