@@ -280,9 +280,8 @@ export class PurchasesService implements PeriodBilling {
       return { outcome: 'REVIEW', reason: `the event says ${event.amount} ${event.currency}; the purchase is ${price} ${purchase.currency}` };
     }
     switch (event.type) {
-      case 'payment.succeeded':
+      case 'payment.succeeded': {
         if (purchase.status === 'SUCCEEDED') return { outcome: 'IGNORED', reason: 'the purchase is already paid' };
-      {
         // A payment that arrives after the purchase failed or was canceled still took the money: it is honored.
         const review = await this.fulfil(wallet, purchase);
         if (review) return { outcome: 'REVIEW', reason: review };
