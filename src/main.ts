@@ -122,7 +122,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   });
   services.purchases.attachProvider(provider);
   provider.mount(app);
-  app.use('/webhooks/payments', webhookRoute({ purchases: services.purchases, clock, secret: webhookSecret, provider: provider.name }));
+  app.use('/webhooks/payments', webhookRoute({ purchases: services.purchases, clock, secret: webhookSecret, provider: provider.name, onOutcome: metrics.onPaymentWebhook }));
   app.get('/metrics', metrics.handler(config.metricsToken));
   app.use('/graphql', ...graphqlRoute({ apollo, config, services, rateLimits, isStopping }));
   app.use(httpErrorHandler(config.bodySizeLimitBytes));

@@ -74,6 +74,12 @@ export class Metrics {
     labelNames: ['limit'] as const, registers: [this.registry],
   });
 
+  private readonly paymentWebhooks = new Counter({
+    name: `${PREFIX}payment_webhooks_total`,
+    help: 'Payment webhook deliveries by outcome: APPLIED, IGNORED (duplicate or nothing to do), REVIEW, rejected (400: signature or body), error (5xx)',
+    labelNames: ['outcome'] as const, registers: [this.registry],
+  });
+
   constructor() {
     this.charges.inc({ outcome: 'succeeded' }, 0);
     for (const outcome of ['ok', 'failed']) this.jobRuns.inc({ job: 'expiry', outcome }, 0);
@@ -110,6 +116,8 @@ export class Metrics {
   };
 
   readonly onLimited = (limit: string): void => { this.rateLimitedCount.inc({ limit }); };
+
+  readonly onPaymentWebhook = (outcome: string): void => { this.paymentWebhooks.inc({ outcome }); };
 
   /** Runs a job, counting the run and its outcome; rethrows its error. */
   async runJob<T>(job: string, run: () => Promise<T>): Promise<T> {

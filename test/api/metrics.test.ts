@@ -131,3 +131,13 @@ describe('Metrics (one registry per instance)', () => {
     expect(sample(await two.registry.metrics(), 'credits_charges_total', { outcome: 'succeeded' })).toBe(0);
   });
 });
+
+it('counts payment webhook deliveries by outcome', async () => {
+  const post = (body: string, signature?: string) => fetch(`${t.url}/webhooks/payments`, {
+    method: 'POST', body, headers: { 'content-type': 'application/json', ...(signature ? { 'credits-signature': signature } : {}) },
+  });
+  expect((await post('{}')).status).toBe(400); // no signature
+  expect((await post('{}', 't=1,v1=' + '0'.repeat(64))).status).toBe(400); // stale
+  const text = await scrape();
+  expect(sample(text, 'credits_payment_webhooks_total', { outcome: 'rejected' })).toBe(2);
+});

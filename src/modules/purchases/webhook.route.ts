@@ -15,25 +15,33 @@ import type { PaymentEvent, PurchasesService } from './purchases.service';
 export const WEBHOOK_BODY_LIMIT_BYTES = 64 * 1024;
 const EVENT_ID_LENGTH_MAX = 200;
 
-export function webhookRoute(deps: { purchases: PurchasesService; clock: Clock; secret: string; provider: string }): express.Router {
+export function webhookRoute(deps: {
+  purchases: PurchasesService; clock: Clock; secret: string; provider: string;
+  /** Told each delivery's outcome (metrics): the event's, or "rejected" (400) or "error" (5xx). */
+  onOutcome?: (outcome: string) => void;
+}): express.Router {
   const router = express.Router();
   router.post('/', express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT_BYTES }), async (req, res) => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const check = verifySignature(req.get(SIGNATURE_HEADER), raw, deps.secret, Math.floor(deps.clock.now().getTime() / 1000));
     if (!check.ok) {
+      deps.onOutcome?.('rejected');
       res.status(400).json({ error: check.reason });
       return;
     }
     const event = parseEvent(raw);
     if (typeof event === 'string') {
+      deps.onOutcome?.('rejected');
       res.status(400).json({ error: event });
       return;
     }
     try {
       const result = await deps.purchases.applyEvent(deps.provider, event);
+      deps.onOutcome?.(result.outcome);
       res.status(200).json({ received: true, ...result });
     } catch (error) {
       const unavailable = error instanceof AppError && error.code === ErrorCode.SERVICE_UNAVAILABLE;
+      deps.onOutcome?.('error');
       if (!unavailable) logger.error('payment webhook failed', { eventId: event.id, error: error instanceof Error ? error.stack : String(error) });
       res.status(unavailable ? 503 : 500).json({ error: 'the event could not be recorded now; retry later' });
     }
