@@ -15,7 +15,7 @@ import { Kind, type DocumentNode, type FragmentDefinitionNode, type OperationDef
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 const PREFIX = 'credits_';
-const ROUTES = new Set(['/graphql', '/healthz', '/readyz', '/metrics']);
+const ROUTES = new Set(['/graphql', '/healthz', '/readyz', '/metrics', '/webhooks/payments']);
 const OPERATION_NAMES_MAX = 200;
 const OPERATION_NAME_LENGTH_MAX = 64;
 const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
