@@ -11,7 +11,7 @@
  * cancels what it subscribed when it ends, so no later job run (here or in another file) finds it due.
  */
 import {
-  AlertsDocument, CancelSubscriptionDocument, CreditsApiError, PurchasesDocument, SetTestPaymentCardDocument, type TransactionFieldsFragment,
+  AlertsDocument, CancelSubscriptionDocument, ChangePlanDocument, CreditsApiError, PurchasesDocument, SetTestPaymentCardDocument, type TransactionFieldsFragment,
 } from '../../src/client';
 import type { Config } from '../../src/config';
 import type { TestPaymentProvider } from '../../src/modules/purchases';
@@ -161,6 +161,10 @@ describe('allowance usable during grace, fallback plan by code', () => {
     });
     expect((await s.purchases(accountId)).map((p) => p.status)).toEqual(['FAILED', 'FAILED', 'SUCCEEDED']);
     expect((await s.alerts(accountId)).map((a) => a.kind)).toEqual(['PAYMENT_FAILED', 'PAYMENT_FAILED']);
+    // While past due the plan cannot change (an upgrade's payment must not stand in for the unpaid period).
+    const changing = await t.opFails(ChangePlanDocument, { input: { accountId, planCode: 'any-plan', idempotencyKey: uniqueKey('change') } });
+    expect(changing.code).toBe('BAD_USER_INPUT');
+    expect(changing.message).toMatch(/past due/);
 
     // Day 3, the card pays again: ACTIVE, the dunning fields cleared, the period and its allowance as they were.
     await s.card(accountId, false);

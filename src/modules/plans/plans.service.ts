@@ -202,6 +202,10 @@ export class PlansService implements PlanHooks {
     const id = await this.ledger.onWallet(actor, 'changePlan', request.idempotencyKey, request, request.accountId, async (wallet) => {
       const tx = wallet.tx;
       const subscription = await liveSubscription(tx, wallet.accountId, 'the account has no active subscription; subscribe first');
+      // Paying an upgrade's difference must not stand in for the unpaid period.
+      if (subscription.status === 'PAST_DUE') {
+        throw badInput(`the subscription is past due since ${day(subscription.pastDueSince!)}: its payment is retried until ${day(subscription.graceEndsAt!)}; change the plan once it is paid, or cancel`, 'accountId');
+      }
       const target = await activePlan(tx, request.planCode);
       const base = { ...subscription, updatedAt: wallet.now };
       if (target.plan.id === subscription.planId) {
