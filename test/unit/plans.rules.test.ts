@@ -10,24 +10,13 @@ import {
   GATING_ITEM_LENGTH_MAX, GATING_LIST_MAX, INTERVAL_COUNT_MAX, PLAN_NAME_LENGTH_MAX, PLAN_TIER_LENGTH_MAX, SEATS_MAX, THRESHOLDS_MAX,
   isUpgrade, rolloverMillis, upgradeProrationMillis, validateCode, validateTerms, type PlanTerms,
 } from '../../src/modules/plans/plan-rules';
-import { AppError } from '../../src/shared/errors';
 import { currencyDigits, formatMoney, parseMoney } from '../../src/shared/money';
 import { MILLIS_INPUT_MAX } from '../../src/shared/credits';
+import { badInputOf } from '../helpers/refusal';
 
 const DAY_MS = 24 * 3600 * 1000;
 
-/** The field a BAD_USER_INPUT refusal names; fails when `fn` does not refuse that way. */
-function refusedField(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AppError);
-    const refusal = error as AppError;
-    expect(refusal.code).toBe('BAD_USER_INPUT');
-    return refusal.details.field;
-  }
-  throw new Error('expected a BAD_USER_INPUT refusal, got none');
-}
+const refusedField = (fn: () => unknown) => badInputOf(fn).field;
 
 const terms = (fields: Partial<PlanTerms> = {}): PlanTerms => ({
   name: 'Pro', priceMinor: 4900n, currency: 'USD', interval: 'MONTH', intervalCount: 1, allowanceMillis: 5_000_000,

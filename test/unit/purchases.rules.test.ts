@@ -10,8 +10,8 @@ import {
   PACK_EXPIRY_DAYS_MAX, PACK_NAME_LENGTH_MAX, PRICE_TIERS_MAX, PURCHASE_CREDITS_MAX,
   checkPurchasable, packPrice, packProblems, priceCustom, priceTableProblems, type PackTerms, type PriceTable,
 } from '../../src/modules/purchases/purchase-rules';
-import { AppError } from '../../src/shared/errors';
 import { costPerCredit, currencyDigits, formatUnitPrice, parseUnitPrice, priceOfCredits, PRICE_MINOR_MAX } from '../../src/shared/money';
+import { badInputOf } from '../helpers/refusal';
 
 const credits = (n: number) => Math.round(n * 1000); // millis
 
@@ -32,18 +32,7 @@ const table = (fields: Partial<PriceTable> = {}): PriceTable => ({ ...TABLE, ...
 
 const fields = (problems: { field: string }[]) => problems.map((p) => p.field);
 
-/** The refusal `fn` throws: BAD_USER_INPUT, naming its field. */
-function refused(fn: () => unknown): { field: unknown; message: string } {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AppError);
-    const refusal = error as AppError;
-    expect(refusal.code).toBe('BAD_USER_INPUT');
-    return { field: refusal.details.field, message: refusal.message };
-  }
-  throw new Error('expected a BAD_USER_INPUT refusal, got none');
-}
+const refused = (fn: () => unknown) => badInputOf(fn);
 
 describe('packProblems', () => {
   test('a valid pack (with or without its code, with or without an expiry) has no problems', () => {
