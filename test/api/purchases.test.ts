@@ -241,6 +241,9 @@ describe('purchaseCredits', () => {
     await setTiers();
     expect((await buyFails({ accountId, credits: '100', idempotencyKey })).code).toBe('IDEMPOTENCY_KEY_REUSED');
     expect((await app.op(PurchasesDocument, { accountId })).purchases.edges.map((e) => e.node.id)).toEqual([first.id]);
+    // A replay still answers after the pack was archived (the purchase stands as it was made).
+    await app.op(ArchiveCreditPackDocument, { code: pack.code });
+    expect((await app.op(PurchaseCreditsDocument, { input: { accountId, packCode: pack.code, idempotencyKey } })).purchaseCredits).toEqual(first);
   });
 
   test('who may buy: a user for its own account only, never a READONLY key; an unknown account is NOT_FOUND', async () => {

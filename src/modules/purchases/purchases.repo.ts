@@ -61,9 +61,12 @@ export async function insertPriceTable(tx: Tx, row: Omit<PriceTableRow, 'version
 export async function insertPurchase(tx: Tx, row: NewPurchaseRow): Promise<{ purchase: PurchaseRow; fresh: boolean }> {
   const inserted = await tx.insert(purchases).values(row).onConflictDoNothing({ target: [purchases.idempotencyScope, purchases.idempotencyKey] }).returning();
   if (inserted.length > 0) return { purchase: inserted[0], fresh: true };
-  const [existing] = await tx.select().from(purchases)
-    .where(and(eq(purchases.idempotencyScope, row.idempotencyScope), eq(purchases.idempotencyKey, row.idempotencyKey)));
-  return { purchase: existing, fresh: false };
+  return { purchase: (await purchaseByKey(tx, row.idempotencyScope, row.idempotencyKey))!, fresh: false };
+}
+
+export async function purchaseByKey(executor: Executor, scope: string, key: string): Promise<PurchaseRow | undefined> {
+  const [row] = await executor.select().from(purchases).where(and(eq(purchases.idempotencyScope, scope), eq(purchases.idempotencyKey, key)));
+  return row;
 }
 
 export async function purchaseById(executor: Executor, id: string, lock = false): Promise<PurchaseRow | undefined> {

@@ -80,7 +80,6 @@ export interface EventResult {
   reason: string | null;
 }
 
-
 export class PurchasesService implements PeriodBilling {
   private provider: PaymentProvider | null = null;
   /** Enabled auto top-up rules: account → its `below` level. The charge path reads only this map. */
@@ -184,7 +183,14 @@ export class PurchasesService implements PeriodBilling {
     if (!isUuid(input.accountId)) throw notFound('account');
     const hash = requestHash('purchaseCredits', { accountId: input.accountId, packCode: input.packCode, credits: input.creditsMillis });
     const now = this.clock.now();
+    const reused = () => new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'this idempotency key was already used with a different request');
     const purchase = await this.db.transaction(async (tx) => {
+      // A replay answers with what was stored, even if the pack was archived or the prices changed since.
+      const earlier = await repo.purchaseByKey(tx, actor.scope, input.idempotencyKey);
+      if (earlier) {
+        if (earlier.requestHash !== hash) throw reused();
+        return earlier;
+      }
       const sold = input.packCode !== null ? await this.packSale(tx, input.packCode) : await this.customSale(tx, input.creditsMillis!);
       const id = newId();
       const request = { purchaseId: id, accountId: input.accountId, amount: formatMoney(sold.priceMinor, sold.currency), currency: sold.currency, description: sold.description };
@@ -196,9 +202,7 @@ export class PurchasesService implements PeriodBilling {
         idempotencyKey: input.idempotencyKey, requestHash: hash,
         expiresAt: new Date(now.getTime() + this.config.purchasePendingTtlSeconds * 1000), createdAt: now, updatedAt: now,
       }).catch((error: unknown) => { throw accountMissing(error); });
-      if (!fresh && stored.requestHash !== hash) {
-        throw new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'this idempotency key was already used with a different request');
-      }
+      if (!fresh && stored.requestHash !== hash) throw reused(); // a concurrent request with the key got there first
       return stored;
     });
     return purchase;
