@@ -8,6 +8,7 @@
  *
  * Webhooks are delivered here by the test itself (`deliver`), synchronously, so each answer is seen.
  */
+import { randomUUID } from 'node:crypto';
 import {
   ArchiveCreditPackDocument, CreateCreditPackDocument, CreditPacksDocument, CreditPriceDocument, CreditPriceTiersDocument,
   PaymentEventsForReviewDocument, PurchaseCreditsDocument, PurchasesDocument, SetCreditPriceTiersDocument, UpdateCreditPackDocument,
@@ -20,18 +21,18 @@ import { signatureHeader } from '../../src/modules/purchases/signature';
 
 const TTL_SECONDS = 3600;
 /**
- * The whole file runs ~317 years ahead (later on each run): on a shared PostgreSQL database, other
- * files' jobs (canceling PENDING purchases past their TTL) never reach this file's purchases, and this
- * file's review events are the newest in paymentEventsForReview (which lists the newest 100).
+ * The whole file runs in 1971 (no other file uses it; webhook timestamps must stay positive): on a
+ * shared PostgreSQL database, the payments job this file runs reaches only purchases past their TTL
+ * by then (this file's own), not other files' (dated later). Review events are read per purchase.
  */
-const FILE_OFFSET_MS = 317 * 365 * 86_400_000;
+const FILE_CLOCK = new Date('1971-03-01T00:00:00Z');
 let app: TestApp;
 const steps = purchaseSteps(() => app);
 const plans = planSteps(() => app);
 
 beforeAll(async () => {
   app = await startTestApp({ paymentWebhookSecret: WEBHOOK_SECRET, purchasePendingTtlSeconds: TTL_SECONDS });
-  app.clock.set(new Date(Date.now() + FILE_OFFSET_MS));
+  app.clock.set(FILE_CLOCK);
 });
 afterAll(async () => {
   await app?.app.services.purchases.settled();
@@ -39,7 +40,7 @@ afterAll(async () => {
 });
 
 const nowSeconds = () => Math.floor(app.clock.now().getTime() / 1000);
-const reviewed = async () => (await app.op(PaymentEventsForReviewDocument, {})).paymentEventsForReview;
+const reviewed = async (purchaseId: string) => (await app.op(PaymentEventsForReviewDocument, { purchaseId })).paymentEventsForReview;
 const buyFails = (input: { accountId: string; packCode?: string; credits?: string; idempotencyKey?: string }, token?: string | null) =>
   app.opFails(PurchaseCreditsDocument, { input: { idempotencyKey: uniqueKey('buy'), ...input } }, token);
 
@@ -312,7 +313,7 @@ describe('POST /webhooks/payments', () => {
     const after = await steps.purchase(purchase.id);
     expect(after).toMatchObject({ status: 'PENDING', transaction: null, events: [] });
     expect((await app.wallet(accountId)).balance).toBe('0');
-    expect((await reviewed()).some((e) => e.eventId === event.id)).toBe(false);
+    expect((await reviewed(purchase.id)).some((e) => e.eventId === event.id)).toBe(false);
     // The same event, signed properly within the tolerance, still takes effect: nothing was claimed before.
     expect((await steps.deliver(event, { timestampSeconds: nowSeconds() - 299 })).body).toMatchObject({ outcome: 'APPLIED' });
     expect((await app.wallet(accountId)).balance).toBe('100');
@@ -326,14 +327,14 @@ describe('POST /webhooks/payments', () => {
   });
 
   test('an event for an unknown purchase answers 200 and is recorded for review', async () => {
-    const unknown = { id: '00000000-0000-4000-8000-000000000000', price: { amount: '10.00', currency: 'USD' } };
+    const unknown = { id: randomUUID(), price: { amount: '10.00', currency: 'USD' } };
     const event = steps.event(unknown);
     const answer = await steps.deliver(event);
     expect(answer).toEqual({ status: 200, body: { received: true, outcome: 'REVIEW', reason: `no purchase with id ${unknown.id}` } });
-    expect(await reviewed()).toContainEqual(expect.objectContaining({ eventId: event.id, provider: 'test', type: 'payment.succeeded', purchaseId: unknown.id, outcome: 'REVIEW' }));
+    expect(await reviewed(unknown.id)).toContainEqual(expect.objectContaining({ eventId: event.id, provider: 'test', type: 'payment.succeeded', purchaseId: unknown.id, outcome: 'REVIEW' }));
     // Delivered again: the same event id is not recorded twice.
     expect((await steps.deliver(event)).body).toMatchObject({ outcome: 'IGNORED' });
-    expect((await reviewed()).filter((e) => e.eventId === event.id)).toHaveLength(1);
+    expect((await reviewed(unknown.id)).filter((e) => e.eventId === event.id)).toHaveLength(1);
     // An id that is not a purchase id at all, and an event naming no purchase.
     const garbled = { ...steps.event(unknown), data: { ...event.data, purchaseId: 'nope' } };
     expect((await steps.deliver(garbled)).body).toMatchObject({ outcome: 'REVIEW' });
@@ -357,7 +358,7 @@ describe('POST /webhooks/payments', () => {
     const after = await steps.purchase(purchase.id);
     expect(after).toMatchObject({ status: 'PENDING', transaction: null });
     expect(after.events.map((e) => [e.eventId, e.outcome])).toEqual([[cheaper.id, 'REVIEW'], [euros.id, 'REVIEW'], [unformatted.id, 'REVIEW']]);
-    expect((await reviewed()).map((e) => e.eventId)).toEqual(expect.arrayContaining([cheaper.id, euros.id, unformatted.id]));
+    expect((await reviewed(purchase.id)).map((e) => e.eventId)).toEqual(expect.arrayContaining([cheaper.id, euros.id, unformatted.id]));
     expect((await app.wallet(accountId)).balance).toBe('0');
   });
 
@@ -466,7 +467,7 @@ describe('POST /webhooks/payments', () => {
       const answer = await steps.deliver(event);
       expect(answer.body).toMatchObject({ outcome: 'REVIEW' });
       expect(answer.body.reason).toContain('a purchase that is pending');
-      expect((await reviewed()).map((e) => e.eventId)).toContain(event.id);
+      expect((await reviewed(purchase.id)).map((e) => e.eventId)).toContain(event.id);
     }
     expect(await steps.purchase(purchase.id)).toMatchObject({ status: 'PENDING', reversalTransaction: null });
     expect(await app.wallet(accountId)).toMatchObject({ balance: '0', debt: '0' });

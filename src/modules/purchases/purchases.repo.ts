@@ -91,10 +91,20 @@ export async function purchasesOf(executor: Executor, accountId: string, beforeP
     .orderBy(desc(purchases.pos)).limit(limit);
 }
 
-/** PENDING purchases past their TTL, oldest first. */
-export async function expiredPending(executor: Executor, now: Date, limit: number): Promise<PurchaseRow[]> {
-  return executor.select().from(purchases).where(and(eq(purchases.status, 'PENDING'), lte(purchases.expiresAt, now)))
+/** PENDING purchases of these kinds past their TTL, oldest first. */
+export async function expiredPending(executor: Executor, now: Date, limit: number, kinds: PurchaseRow['kind'][]): Promise<PurchaseRow[]> {
+  return executor.select().from(purchases).where(and(eq(purchases.status, 'PENDING'), lte(purchases.expiresAt, now), inArray(purchases.kind, kinds)))
     .orderBy(asc(purchases.expiresAt)).limit(limit);
+}
+
+/** Cancels PENDING pack and custom purchases past their TTL (up to `limit`); returns how many. */
+export async function cancelExpiredCheckouts(executor: Executor, now: Date, reason: string, limit: number): Promise<number> {
+  const due = executor.select({ id: purchases.id }).from(purchases)
+    .where(and(eq(purchases.status, 'PENDING'), lte(purchases.expiresAt, now), inArray(purchases.kind, ['PACK', 'CUSTOM'])))
+    .orderBy(asc(purchases.expiresAt)).limit(limit);
+  const canceled = await executor.update(purchases).set({ status: 'CANCELED', failureReason: reason, updatedAt: now })
+    .where(and(inArray(purchases.id, due), eq(purchases.status, 'PENDING'))).returning({ id: purchases.id });
+  return canceled.length;
 }
 
 /** Returns once no transaction holds the wallet's lock (FOR SHARE waits for FOR UPDATE; outside a transaction, it is released at once). */
@@ -147,8 +157,11 @@ export async function settleEvent(tx: Tx, provider: string, eventId: string, out
   await tx.update(paymentEvents).set({ outcome, reason }).where(and(eq(paymentEvents.provider, provider), eq(paymentEvents.eventId, eventId)));
 }
 
-export async function eventsForReview(executor: Executor, limit: number): Promise<PaymentEventRow[]> {
-  return executor.select().from(paymentEvents).where(eq(paymentEvents.outcome, 'REVIEW')).orderBy(desc(paymentEvents.receivedAt)).limit(limit);
+/** Events to review, newest first; only those naming `purchaseId` when given. */
+export async function eventsForReview(executor: Executor, purchaseId: string | null, limit: number): Promise<PaymentEventRow[]> {
+  return executor.select().from(paymentEvents)
+    .where(and(eq(paymentEvents.outcome, 'REVIEW'), purchaseId === null ? undefined : eq(paymentEvents.purchaseId, purchaseId)))
+    .orderBy(desc(paymentEvents.receivedAt)).limit(limit);
 }
 
 export async function eventsOfPurchase(executor: Executor, purchaseId: string, limit: number): Promise<PaymentEventRow[]> {

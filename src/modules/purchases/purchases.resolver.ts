@@ -130,10 +130,10 @@ export class PurchasesResolver {
     return row;
   }
 
-  @Query(() => [PaymentEvent], { description: 'Admin: webhook events that need a person (unknown purchase, amount differs, a refunded plan payment), newest first (at most 100).' })
-  async paymentEventsForReview(@Ctx() ctx: Context): Promise<PaymentEventRow[]> {
+  @Query(() => [PaymentEvent], { description: 'Admin: webhook events that need a person (unknown purchase, amount differs, a refunded plan payment), newest first (at most 100); only those naming purchaseId when given (as the event wrote it).' })
+  async paymentEventsForReview(@Ctx() ctx: Context, @Arg('purchaseId', () => String, { nullable: true }) purchaseId?: string | null): Promise<PaymentEventRow[]> {
     assertAdmin(ctx.viewer);
-    return ctx.services.purchases.eventsForReview();
+    return ctx.services.purchases.eventsForReview(purchaseId ?? null);
   }
 
   @Mutation(() => Wallet, { description: 'Auto top-up: when a committed charge leaves available below `below`, buy the pack (or up to targetBalance), at most maxPerMonth a month.' })

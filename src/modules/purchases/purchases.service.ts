@@ -234,8 +234,8 @@ export class PurchasesService implements PeriodBilling {
     return isUuid(accountId) ? repo.purchasesOf(this.db, accountId, beforePos, limit) : [];
   }
 
-  async eventsForReview(): Promise<repo.PaymentEventRow[]> {
-    return repo.eventsForReview(this.db, REVIEW_EVENTS_LISTED_MAX);
+  async eventsForReview(purchaseId: string | null): Promise<repo.PaymentEventRow[]> {
+    return repo.eventsForReview(this.db, purchaseId, REVIEW_EVENTS_LISTED_MAX);
   }
 
   async eventsOf(purchaseId: string): Promise<repo.PaymentEventRow[]> {
@@ -391,14 +391,17 @@ export class PurchasesService implements PeriodBilling {
         logger.error('payment provider refused an off-session payment', { purchaseId: purchase.id, error: String(error) });
       });
     }
-    const expired = await repo.expiredPending(this.db, now, PAYMENTS_PER_RUN_MAX);
+    // A checkout nobody paid changes nothing else: canceled in one statement. Auto top-ups and plan
+    // periods are counted by their rule and by dunning, under the wallet's lock.
+    const canceled = await repo.cancelExpiredCheckouts(this.db, now, `no payment within ${this.config.purchasePendingTtlSeconds} s`, PAYMENTS_PER_RUN_MAX);
+    const expired = await repo.expiredPending(this.db, now, PAYMENTS_PER_RUN_MAX, ['AUTO_TOP_UP', 'PLAN_PERIOD']);
     for (const purchase of expired) {
       await this.ledger.withWallet(purchase.accountId, PAYMENTS_ACTOR, async (tx) => repo.purchaseById(tx, purchase.id, true), async (wallet, locked) => {
         if (locked?.status !== 'PENDING') return;
         await this.settleUnpaid(wallet, locked, 'CANCELED', `no payment within ${this.config.purchasePendingTtlSeconds} s`);
       });
     }
-    return claimed.length + expired.length;
+    return claimed.length + canceled + expired.length;
   }
 
   /** Dunning retries that are due: each PAST_DUE subscription gets one new payment attempt. */
