@@ -6,7 +6,7 @@ import { bucketsByIds, entriesByTransactionIds, transactionsByIds, type BucketRo
 import type { AccountRow } from '../modules/accounts/accounts.repo';
 import type { PlansService, PlanVersionRow, PlanWithTerms, SubscriptionRow } from '../modules/plans';
 import type { PurchasesService } from '../modules/purchases';
-import type { PackRow } from '../modules/purchases/purchases.repo';
+import type { PackRow, PaymentEventRow } from '../modules/purchases/purchases.repo';
 
 export interface Loaders {
   entriesByTransaction: DataLoader<string, EntryRow[]>;
@@ -18,6 +18,8 @@ export interface Loaders {
   /** Account id → its live subscription, or else its latest one. */
   subscription: DataLoader<string, SubscriptionRow | null>;
   pack: DataLoader<string, PackRow | null>;
+  /** Purchase id → its webhook events, oldest first. */
+  purchaseEvents: DataLoader<string, PaymentEventRow[]>;
 }
 
 function byKey<K, V>(keys: readonly K[], rows: V[], keyOf: (row: V) => K): (V | null)[] {
@@ -41,5 +43,6 @@ export function loadersFor(db: Db, accounts: AccountsService, plans: PlansServic
     planVersion: new DataLoader(async (ids: readonly string[]) => byKey(ids, await plans.versionsByIds(ids), (v) => v.id)),
     subscription: new DataLoader(async (accountIds: readonly string[]) => plans.subscriptionsOf(accountIds)),
     pack: new DataLoader(async (ids: readonly string[]) => byKey(ids, await purchases.packsByIds(ids), (p) => p.id)),
+    purchaseEvents: new DataLoader(async (ids: readonly string[]) => purchases.eventsOf(ids)),
   });
 }

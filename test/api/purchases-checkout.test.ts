@@ -65,3 +65,14 @@ test('decline on the checkout page: the purchase fails and nothing is granted', 
 test('a checkout page for an unknown purchase is 404', async () => {
   expect((await checkout(`${app.url}/checkout/test/00000000-0000-4000-8000-000000000000`)).status).toBe(404);
 });
+
+test('the webhook events of a page of purchases load in one statement, however many purchases', async () => {
+  await (app.app.services.purchases.paymentProvider as TestPaymentProvider).drained(); // no delivery of an earlier test counts here
+  const accountId = await app.createAccount('many purchases');
+  const pack = await steps.createPack();
+  for (let i = 0; i < 3; i += 1) await steps.buy(accountId, { packCode: pack.code });
+  const page = `query Page($accountId: ID!, $first: Int) { purchases(accountId: $accountId, first: $first) { edges { node { id events { eventId } } } } }`;
+  const one = await app.countQueries(() => app.ok(page, { accountId, first: 1 }));
+  const three = await app.countQueries(() => app.ok(page, { accountId, first: 3 }));
+  expect(three).toBe(one);
+});

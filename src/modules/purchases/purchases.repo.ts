@@ -164,8 +164,10 @@ export async function eventsForReview(executor: Executor, purchaseId: string | n
     .orderBy(desc(paymentEvents.receivedAt)).limit(limit);
 }
 
-export async function eventsOfPurchase(executor: Executor, purchaseId: string, limit: number): Promise<PaymentEventRow[]> {
-  return executor.select().from(paymentEvents).where(eq(paymentEvents.purchaseId, purchaseId)).orderBy(asc(paymentEvents.receivedAt)).limit(limit);
+/** The events of several purchases, oldest first (one statement; DataLoader). */
+export async function eventsOfPurchases(executor: Executor, purchaseIds: readonly string[]): Promise<PaymentEventRow[]> {
+  if (purchaseIds.length === 0) return [];
+  return executor.select().from(paymentEvents).where(inArray(paymentEvents.purchaseId, [...purchaseIds])).orderBy(asc(paymentEvents.receivedAt));
 }
 
 // ---- auto top-up ----

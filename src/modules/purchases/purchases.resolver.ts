@@ -188,9 +188,9 @@ export class PurchasesResolver {
     return purchase.reversalTransactionId ? ctx.loaders.transaction.load(purchase.reversalTransactionId) : null;
   }
 
-  @FieldResolver(() => [PaymentEvent], { description: 'Webhook events received for this purchase, oldest first.' })
+  @FieldResolver(() => [PaymentEvent], { description: 'Webhook events received for this purchase, oldest first (at most 100).' })
   async events(@Root() purchase: PurchaseRow, @Ctx() ctx: Context): Promise<PaymentEventRow[]> {
-    return ctx.services.purchases.eventsOf(purchase.id);
+    return ctx.loaders.purchaseEvents.load(purchase.id);
   }
 }
 

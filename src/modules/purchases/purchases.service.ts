@@ -38,6 +38,7 @@ const AUTO_TOP_UP_RULES_REFRESH_MS = 10_000;
 /** Off-session payments asked of the provider per run, and PENDING purchases canceled per run. */
 const PAYMENTS_PER_RUN_MAX = 200;
 export const REVIEW_EVENTS_LISTED_MAX = 100;
+export const EVENTS_PER_PURCHASE_MAX = 100;
 const PAYMENTS_ACTOR = 'system:payments';
 
 export interface PackChanges {
@@ -238,8 +239,14 @@ export class PurchasesService implements PeriodBilling {
     return repo.eventsForReview(this.db, purchaseId, REVIEW_EVENTS_LISTED_MAX);
   }
 
-  async eventsOf(purchaseId: string): Promise<repo.PaymentEventRow[]> {
-    return repo.eventsOfPurchase(this.db, purchaseId, REVIEW_EVENTS_LISTED_MAX);
+  /** Each purchase's webhook events, oldest first (at most EVENTS_PER_PURCHASE_MAX each). */
+  async eventsOf(purchaseIds: readonly string[]): Promise<repo.PaymentEventRow[][]> {
+    const byPurchase = new Map<string, repo.PaymentEventRow[]>(purchaseIds.map((id) => [id, []]));
+    for (const event of await repo.eventsOfPurchases(this.db, purchaseIds)) {
+      const list = byPurchase.get(event.purchaseId!);
+      if (list && list.length < EVENTS_PER_PURCHASE_MAX) list.push(event);
+    }
+    return purchaseIds.map((id) => byPurchase.get(id)!);
   }
 
   /** What the checkout page shows of a purchase. */
