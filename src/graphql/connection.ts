@@ -25,6 +25,15 @@ export function decodeCursor(cursor: string): number {
 
 export const PAGE_SIZE_DEFAULT = 20;
 
+/**
+ * A connection page from `rows` read with limit + 1 (the extra row only tells that there is a next
+ * page): edges with their cursors, and pageInfo.
+ */
+export function pageOf<Row, Node>(rows: Row[], limit: number, cursorOf: (row: Row) => string): { edges: { cursor: string; node: Node }[]; pageInfo: PageInfo } {
+  const edges = rows.slice(0, limit).map((row) => ({ cursor: cursorOf(row), node: row as unknown as Node }));
+  return { edges, pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.length ? edges[edges.length - 1].cursor : null } };
+}
+
 export function pageSize(first: number | null | undefined, max: number): number {
   const size = first ?? PAGE_SIZE_DEFAULT;
   if (!Number.isInteger(size) || size < 1 || size > max) throw badInput(`first must be between 1 and ${max}`, 'first');

@@ -3,7 +3,7 @@ import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../../graphql/context';
 import { assertAdmin, assertCanRead, requireViewer } from '../../auth/viewer';
 import { badInput } from '../../shared/errors';
-import { connectionComplexity, PAGE_SIZE_DEFAULT, pageSize } from '../../graphql/connection';
+import { connectionComplexity, PAGE_SIZE_DEFAULT, pageOf, pageSize } from '../../graphql/connection';
 import { LowCreditAlert, LowCreditAlertConnection } from './alert.type';
 import { MARK_READ_IDS_MAX } from './alerts.service';
 
@@ -32,8 +32,7 @@ export class AlertsResolver {
     else assertAdmin(ctx.viewer);
     const limit = pageSize(first, ctx.services.config.pageSizeMax);
     const rows = await ctx.services.alerts.list(accountId ?? null, unreadOnly ?? false, after ? decodeAlertCursor(after) : null, limit + 1);
-    const edges = rows.slice(0, limit).map((row) => ({ cursor: encodeAlertCursor(row.readAt !== null, row.pos), node: row as unknown as LowCreditAlert }));
-    return { edges, pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.length ? edges[edges.length - 1].cursor : null } };
+    return pageOf<(typeof rows)[number], LowCreditAlert>(rows, limit, (row) => encodeAlertCursor(row.readAt !== null, row.pos));
   }
 
   @Mutation(() => Int, { description: 'Marks alerts read; returns how many changed. A user token marks only its own account\'s.' })

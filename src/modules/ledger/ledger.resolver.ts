@@ -1,7 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../graphql/context';
 import { actorOf, assertAdmin, assertCanMoveCredits, assertCanRead, requireViewer } from '../../auth/viewer';
-import { PAGE_SIZE_DEFAULT, connectionComplexity, decodeCursor, encodeCursor, pageSize } from '../../graphql/connection';
+import { connectionComplexity, decodeCursor, encodeCursor, PAGE_SIZE_DEFAULT, pageOf, pageSize } from '../../graphql/connection';
 import { AppError, ErrorCode, badInput, notFound } from '../../shared/errors';
 import { boundedText, isUuid, requirePositive } from '../../shared/validate';
 import { parseDecimal } from '../../shared/decimal';
@@ -33,10 +33,8 @@ export class LedgerResolver {
     const limit = pageSize(first, ctx.services.config.pageSizeMax);
     if (!isUuid(accountId)) return { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
     const rows = await ctx.services.ledger.history(accountId, filter ?? {}, after ? decodeCursor(after) : null, limit + 1);
-    const page = rows.slice(0, limit);
-    for (const row of page) ctx.loaders.transaction.prime(row.id, row);
-    const edges = page.map((row) => ({ cursor: encodeCursor(row.pos), node: row as unknown as LedgerTransaction }));
-    return { edges, pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.length ? edges[edges.length - 1].cursor : null } };
+    for (const row of rows.slice(0, limit)) ctx.loaders.transaction.prime(row.id, row);
+    return pageOf<TransactionRow, LedgerTransaction>(rows, limit, (row) => encodeCursor(row.pos));
   }
 
   @Query(() => LedgerTransaction, { nullable: true })

@@ -2,6 +2,7 @@
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { GraphQLDateTime } from 'graphql-scalars';
 import { CreditsScalar } from '../../graphql/scalars';
+import { formatMoney } from '../../shared/money';
 
 export enum BillingInterval { DAY = 'DAY', WEEK = 'WEEK', MONTH = 'MONTH', YEAR = 'YEAR' }
 registerEnumType(BillingInterval, { name: 'BillingInterval' });
@@ -25,6 +26,11 @@ export class Money {
 
   @Field()
   currency: string;
+}
+
+/** Money as GraphQL shows it: minor units → the currency's decimal text. */
+export function moneyOf(minor: bigint, currency: string): Money {
+  return { amount: formatMoney(minor, currency), currency };
 }
 
 @InputType()

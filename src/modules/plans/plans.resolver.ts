@@ -4,10 +4,10 @@ import type { Context } from '../../graphql/context';
 import { actorOf, assertAdmin, assertCanMoveCredits, assertCanRead, requireViewer } from '../../auth/viewer';
 import { Account } from '../accounts/account.type';
 import type { AccountRow } from '../accounts';
-import { formatMoney, parseMoney } from '../../shared/money';
+import { parseMoney } from '../../shared/money';
 import type { PlanTerms } from './plan-rules';
 import {
-  CancelSubscriptionInput, ChangePlanInput, Plan, PlanInput, PlanSubscription, PlanUpdateInput, SubscribeInput, SubscriptionPeriod,
+  CancelSubscriptionInput, ChangePlanInput, moneyOf, Plan, PlanInput, PlanSubscription, PlanUpdateInput, SubscribeInput, SubscriptionPeriod,
   type BillingInterval, type RolloverPolicy,
 } from './plan.type';
 import type { PeriodRow, PlanVersionRow, PlanWithTerms, SubscriptionRow } from './plans.repo';
@@ -16,7 +16,7 @@ import type { PlanChanges } from './plans.service';
 /** A plan as GraphQL shows it, with the terms of one version. */
 export function toPlan(plan: PlanWithTerms['plan'], terms: PlanVersionRow): Plan {
   return {
-    id: plan.id, code: plan.code, name: terms.name, price: { amount: formatMoney(terms.priceMinor, terms.currency), currency: terms.currency },
+    id: plan.id, code: plan.code, name: terms.name, price: moneyOf(terms.priceMinor, terms.currency),
     interval: terms.interval as BillingInterval, intervalCount: terms.intervalCount, allowanceMillis: terms.allowanceMillis,
     rollover: terms.rollover as RolloverPolicy, rolloverCapMillis: terms.rolloverCapMillis, overdraftLimitMillis: terms.overdraftLimitMillis,
     tier: terms.tier, models: terms.models, actions: terms.actions, lowCreditThresholdsMillis: terms.lowCreditThresholds,

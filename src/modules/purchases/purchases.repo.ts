@@ -75,11 +75,6 @@ export async function purchaseById(executor: Executor, id: string, lock = false)
   return row;
 }
 
-export async function purchasesByIds(executor: Executor, ids: readonly string[]): Promise<PurchaseRow[]> {
-  if (ids.length === 0) return [];
-  return executor.select().from(purchases).where(inArray(purchases.id, [...ids]));
-}
-
 export async function updatePurchase(tx: Tx, id: string, set: Partial<Omit<PurchaseRow, 'id' | 'pos'>>): Promise<void> {
   await tx.update(purchases).set(set).where(eq(purchases.id, id));
 }
@@ -122,14 +117,6 @@ export async function claimUnrequested(tx: Tx, now: Date, limit: number): Promis
     .orderBy(asc(purchases.createdAt)).limit(limit).for('update', { skipLocked: true });
   if (due.length === 0) return [];
   return tx.update(purchases).set({ requestedAt: now, updatedAt: now }).where(inArray(purchases.id, due.map((d) => d.id))).returning();
-}
-
-/** A plan period's PENDING payment (the latest attempt), if one is waiting. */
-export async function pendingPeriodPayment(executor: Executor, subscriptionId: string, periodStart: Date): Promise<PurchaseRow | undefined> {
-  const [row] = await executor.select().from(purchases)
-    .where(and(eq(purchases.subscriptionId, subscriptionId), eq(purchases.periodStart, periodStart), eq(purchases.status, 'PENDING')))
-    .orderBy(desc(purchases.pos)).limit(1);
-  return row;
 }
 
 export async function pendingAutoTopUp(executor: Executor, accountId: string): Promise<boolean> {

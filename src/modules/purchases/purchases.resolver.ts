@@ -3,9 +3,8 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } fro
 import type { Context } from '../../graphql/context';
 import { actorOf, assertAdmin, assertCanRead, requireViewer, type Authenticated } from '../../auth/viewer';
 import { forbidden } from '../../shared/errors';
-import { formatMoney } from '../../shared/money';
-import { connectionComplexity, decodeCursor, encodeCursor, PAGE_SIZE_DEFAULT, pageSize } from '../../graphql/connection';
-import { Money } from '../plans/plan.type';
+import { connectionComplexity, decodeCursor, encodeCursor, PAGE_SIZE_DEFAULT, pageOf, pageSize } from '../../graphql/connection';
+import { Money, moneyOf } from '../plans/plan.type';
 import { CreditsScalar } from '../../graphql/scalars';
 import { Wallet } from '../wallets/wallet.type';
 import type { WalletView } from '../wallets/wallets.service';
@@ -19,11 +18,9 @@ import { packPrice } from './purchase-rules';
 import type { AutoTopUpRow, PackRow, PaymentEventRow, PriceTableRow, PurchaseRow } from './purchases.repo';
 import { event, TestPaymentProvider } from './providers/test-provider';
 
-const money = (minor: bigint, currency: string): Money => ({ amount: formatMoney(minor, currency), currency });
-
 export function toPack(pack: PackRow): CreditPack {
   return {
-    id: pack.id, code: pack.code, name: pack.name, creditsMillis: pack.creditsMillis, price: money(pack.priceMinor, pack.currency),
+    id: pack.id, code: pack.code, name: pack.name, creditsMillis: pack.creditsMillis, price: moneyOf(pack.priceMinor, pack.currency),
     expiresAfterDays: pack.expiresAfterDays, active: pack.active, updatedAt: pack.updatedAt,
   };
 }
@@ -96,7 +93,7 @@ export class PurchasesResolver {
   async creditPrice(@Ctx() ctx: Context, @Arg('credits', () => CreditsScalar) credits: number): Promise<Money> {
     requireViewer(ctx.viewer);
     const price = await ctx.services.purchases.creditPrice(credits);
-    return money(price.minor, price.currency);
+    return moneyOf(price.minor, price.currency);
   }
 
   @Mutation(() => Purchase, { description: 'A PENDING purchase of a pack or a custom amount with its checkoutUrl; the credits arrive when the provider confirms the payment.' })
@@ -117,8 +114,7 @@ export class PurchasesResolver {
     assertCanRead(ctx.viewer, accountId);
     const limit = pageSize(first, ctx.services.config.pageSizeMax);
     const rows = await ctx.services.purchases.purchasesOf(accountId, after ? decodeCursor(after) : null, limit + 1);
-    const edges = rows.slice(0, limit).map((row) => ({ cursor: encodeCursor(row.pos), node: row as unknown as Purchase }));
-    return { edges, pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.length ? edges[edges.length - 1].cursor : null } };
+    return pageOf<PurchaseRow, Purchase>(rows, limit, (row) => encodeCursor(row.pos));
   }
 
   @Query(() => Purchase, { nullable: true })
@@ -168,7 +164,7 @@ export class PurchasesResolver {
 
   @FieldResolver(() => Money)
   price(@Root() purchase: PurchaseRow): Money {
-    return money(purchase.priceMinor, purchase.currency);
+    return moneyOf(purchase.priceMinor, purchase.currency);
   }
 
   @FieldResolver(() => CreditPack, { nullable: true })

@@ -81,6 +81,9 @@ export interface EventResult {
   reason: string | null;
 }
 
+/** What a second delivery of an event id answers. */
+const DUPLICATE_EVENT: EventResult = { outcome: 'IGNORED', reason: 'event already received' };
+
 export class PurchasesService implements PeriodBilling {
   private provider: PaymentProvider | null = null;
   /** Enabled auto top-up rules: account → its `below` level. The charge path reads only this map. */
@@ -273,10 +276,10 @@ export class PurchasesService implements PeriodBilling {
     if (!purchase) {
       const result: EventResult = { outcome: 'REVIEW', reason: event.purchaseId ? `no purchase with id ${event.purchaseId}` : 'the event names no purchase' };
       const fresh = await this.db.transaction((tx) => repo.claimEvent(tx, { ...row, ...result }));
-      return fresh ? result : { outcome: 'IGNORED', reason: 'event already received' };
+      return fresh ? result : DUPLICATE_EVENT;
     }
     const result = await this.ledger.withWallet(purchase.accountId, PAYMENTS_ACTOR, (tx) => repo.claimEvent(tx, row), async (wallet, fresh): Promise<EventResult> => {
-      if (!fresh) return { outcome: 'IGNORED', reason: 'event already received' };
+      if (!fresh) return DUPLICATE_EVENT;
       const outcome = await this.applyToPurchase(wallet, event);
       if (outcome.outcome !== 'APPLIED' || outcome.reason) await repo.settleEvent(wallet.tx, provider, event.id, outcome.outcome, outcome.reason);
       return outcome;
