@@ -52,6 +52,7 @@ CREATE TABLE "credit_price_tables" (
 );
 --> statement-breakpoint
 CREATE TABLE "payment_events" (
+	"seq" bigserial NOT NULL,
 	"provider" text NOT NULL,
 	"event_id" text NOT NULL,
 	"type" text NOT NULL,
@@ -61,6 +62,7 @@ CREATE TABLE "payment_events" (
 	"payload" jsonb NOT NULL,
 	"received_at" timestamp with time zone NOT NULL,
 	CONSTRAINT "payment_events_provider_event_id_pk" PRIMARY KEY("provider","event_id"),
+	CONSTRAINT "payment_events_seq_unique" UNIQUE("seq"),
 	CONSTRAINT "payment_events_outcome_check" CHECK ("payment_events"."outcome" in ('APPLIED', 'IGNORED', 'REVIEW'))
 );
 --> statement-breakpoint

@@ -403,6 +403,8 @@ export const purchases = pgTable('purchases', {
 
 /** Every payment webhook event received, once per (provider, event id): the table that makes delivery exactly once. */
 export const paymentEvents = pgTable('payment_events', {
+  /** Arrival order (events of one purchase can share a receivedAt). */
+  seq: bigserial('seq', { mode: 'number' }).notNull().unique(),
   provider: text('provider').notNull(),
   eventId: text('event_id').notNull(),
   type: text('type').notNull(),

@@ -9,6 +9,7 @@ export type PriceTableRow = typeof creditPriceTables.$inferSelect;
 export type PurchaseRow = typeof purchases.$inferSelect;
 export type NewPurchaseRow = Omit<typeof purchases.$inferInsert, 'pos'>;
 export type PaymentEventRow = typeof paymentEvents.$inferSelect;
+export type NewPaymentEventRow = Omit<PaymentEventRow, 'seq'>;
 export type AutoTopUpRow = typeof autoTopUps.$inferSelect;
 
 // ---- packs ----
@@ -135,7 +136,7 @@ export async function autoTopUpsSince(executor: Executor, accountId: string, sin
 // ---- payment events ----
 
 /** Records an event id; false when it was recorded before (waits for a concurrent insert of the same id to commit). */
-export async function claimEvent(tx: Tx, row: PaymentEventRow): Promise<boolean> {
+export async function claimEvent(tx: Tx, row: NewPaymentEventRow): Promise<boolean> {
   const inserted = await tx.insert(paymentEvents).values(row).onConflictDoNothing().returning({ eventId: paymentEvents.eventId });
   return inserted.length > 0;
 }
@@ -148,13 +149,13 @@ export async function settleEvent(tx: Tx, provider: string, eventId: string, out
 export async function eventsForReview(executor: Executor, purchaseId: string | null, limit: number): Promise<PaymentEventRow[]> {
   return executor.select().from(paymentEvents)
     .where(and(eq(paymentEvents.outcome, 'REVIEW'), purchaseId === null ? undefined : eq(paymentEvents.purchaseId, purchaseId)))
-    .orderBy(desc(paymentEvents.receivedAt)).limit(limit);
+    .orderBy(desc(paymentEvents.seq)).limit(limit);
 }
 
 /** The events of several purchases, oldest first (one statement; DataLoader). */
 export async function eventsOfPurchases(executor: Executor, purchaseIds: readonly string[]): Promise<PaymentEventRow[]> {
   if (purchaseIds.length === 0) return [];
-  return executor.select().from(paymentEvents).where(inArray(paymentEvents.purchaseId, [...purchaseIds])).orderBy(asc(paymentEvents.receivedAt));
+  return executor.select().from(paymentEvents).where(inArray(paymentEvents.purchaseId, [...purchaseIds])).orderBy(asc(paymentEvents.seq));
 }
 
 // ---- auto top-up ----

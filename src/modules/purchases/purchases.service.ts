@@ -268,7 +268,7 @@ export class PurchasesService implements PeriodBilling {
    */
   async applyEvent(provider: string, event: PaymentEvent): Promise<EventResult> {
     const now = this.clock.now();
-    const row: repo.PaymentEventRow = {
+    const row: repo.NewPaymentEventRow = {
       provider, eventId: event.id, type: event.type, purchaseId: event.purchaseId, outcome: 'APPLIED', reason: null,
       payload: event.payload, receivedAt: now,
     };
