@@ -20,7 +20,9 @@ afterAll(async () => { await t.close(); });
 // ------------------------------------------------------------------------------------------ helpers
 
 const setClock = (base: Date, seconds = 0) => t.clock.set(new Date(base.getTime() + seconds * 1000));
-const { createPlan, subscribe, requireSubscription: subscription, charge, cleanAudit, bucketsOf } = planSteps(() => t, { interval: 'DAY' });
+// Free plans: a paid plan's period payment arrives by webhook, and any operation on the wallet (that webhook too)
+// renews what is due, which would blur when these tests' renewals happen (paid periods: purchases-dunning.test.ts).
+const { createPlan, subscribe, requireSubscription: subscription, charge, cleanAudit, bucketsOf } = planSteps(() => t, { interval: 'DAY', price: { amount: '0.00', currency: 'USD' } });
 /** A history as its moves (type, amount, debt change, balance after), oldest first. */
 const movesOf = (history: TransactionFieldsFragment[]) =>
   [...history].reverse().map((x) => ({ type: x.type, status: x.status, amount: x.amount, debtChange: x.debtChange, balanceAfter: x.balanceAfter, heldChange: x.heldChange }));
