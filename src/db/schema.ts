@@ -34,6 +34,10 @@ export const PURCHASE_KINDS = ['PACK', 'CUSTOM', 'AUTO_TOP_UP', 'PLAN_PERIOD'] a
 /** What a payment webhook event did: took effect, changed nothing (already so), or needs a person to look. */
 export const PAYMENT_EVENT_OUTCOMES = ['APPLIED', 'IGNORED', 'REVIEW'] as const;
 export const ALERT_KINDS = ['LOW_BALANCE', 'DEPLETED', 'RUN_OUT_SOON', 'CREDITS_EXPIRING', 'AUTO_TOP_UP_FAILED', 'PAYMENT_FAILED', 'PLAN_DOWNGRADED'] as const;
+/** Which credits paid for usage: free (plan allowance, promo, rollover, refund, adjustment), purchased, or debt (overdraft). */
+export const CREDIT_KINDS = ['FREE', 'PURCHASED', 'DEBT'] as const;
+/** PENDING: to send (or waiting for SMTP_URL); SENT; FAILED: gave up after the last retry; NO_RECIPIENT: the account has no email. */
+export const EMAIL_STATUSES = ['PENDING', 'SENT', 'FAILED', 'NO_RECIPIENT'] as const;
 
 export type ApiKeyRoleName = (typeof API_KEY_ROLES)[number];
 export type AccountKindName = (typeof ACCOUNT_KINDS)[number];
@@ -51,6 +55,8 @@ export type PurchaseStatusName = (typeof PURCHASE_STATUSES)[number];
 export type PurchaseKindName = (typeof PURCHASE_KINDS)[number];
 export type PaymentEventOutcome = (typeof PAYMENT_EVENT_OUTCOMES)[number];
 export type AlertKindName = (typeof ALERT_KINDS)[number];
+export type CreditKindName = (typeof CREDIT_KINDS)[number];
+export type EmailStatusName = (typeof EMAIL_STATUSES)[number];
 
 /** `column in ('A', 'B')` as literal SQL: drizzle-kit writes a check's SQL into the migration, where parameters cannot go. */
 function oneOf(column: PgColumn, values: readonly string[]): SQL {
@@ -77,6 +83,8 @@ export const accounts = pgTable('accounts', {
   name: text('name').notNull(),
   kind: text('kind', { enum: ACCOUNT_KINDS }).notNull(),
   planTier: text('plan_tier'),
+  /** Where alert emails go (none: they are kept in the outbox as NO_RECIPIENT). */
+  email: text('email'),
   createdBy: text('created_by').notNull(),
   createdAt: ts('created_at').notNull(),
 }, (t) => [check('accounts_kind_check', oneOf(t.kind, ACCOUNT_KINDS))]);
@@ -91,12 +99,24 @@ export const wallets = pgTable('wallets', {
   // Set on the wallet itself (admin): then the plan's value does not replace it.
   overdraftLimitOwn: boolean('overdraft_limit_own').notNull().default(false),
   lowCreditThresholdsOwn: boolean('low_credit_thresholds_own').notNull().default(false),
+  /** Levels in percent of the plan allowance (1–100); the plan's when not set on the wallet itself. */
+  lowCreditThresholdPercents: jsonb('low_credit_threshold_percents').$type<number[]>().notNull().default(sql`'[]'::jsonb`),
+  lowCreditThresholdPercentsOwn: boolean('low_credit_threshold_percents_own').notNull().default(false),
+  /**
+   * The low-credit levels (millicredits; 0 = DEPLETED) that fired and have not re-armed yet. On the wallet
+   * row so a charge checks them with the row it already locks, and changes them in its own database transaction.
+   */
+  lowCreditFired: jsonb('low_credit_fired').$type<number[]>().notNull().default(sql`'[]'::jsonb`),
+  /** RUN_OUT_SOON fired and has not re-armed yet (see the forecasts). */
+  runOutSoonFired: boolean('run_out_soon_fired').notNull().default(false),
   // What the subscribed plan's current period makes of the wallet (null plan code: pay as you go). Kept on the
   // wallet row so a charge reads them with the row it locks, and a renewal changes them under the same lock.
   planCode: text('plan_code'),
   planTier: text('plan_tier'),
   planModels: jsonb('plan_models').$type<string[] | null>(),
   planActions: jsonb('plan_actions').$type<string[] | null>(),
+  /** The current period's allowance (percent levels are of this); null without a plan. */
+  planAllowanceMillis: millis('plan_allowance_millis'),
   /** The current period's end: the first operation on the wallet at or after it renews (lazily, like expiry). */
   planRenewsAt: ts('plan_renews_at'),
   updatedAt: ts('updated_at').notNull(),
@@ -262,6 +282,7 @@ export const planVersions = pgTable('plan_versions', {
   models: jsonb('models').$type<string[] | null>(),
   actions: jsonb('actions').$type<string[] | null>(),
   lowCreditThresholds: jsonb('low_credit_thresholds').$type<number[]>().notNull(),
+  lowCreditThresholdPercents: jsonb('low_credit_threshold_percents').$type<number[]>().notNull().default(sql`'[]'::jsonb`),
   seats: integer('seats').notNull(),
   createdAt: ts('created_at').notNull(),
 }, (t) => [
@@ -443,12 +464,61 @@ export const alerts = pgTable('alerts', {
   thresholdMillis: millis('threshold_millis'),
   availableMillis: millis('available_millis').notNull(),
   message: text('message').notNull(),
+  /** The ledger transaction that crossed the level (LOW_BALANCE, DEPLETED); it carries the alert on walletEvents. */
+  transactionId: uuid('transaction_id'),
+  /** At most one alert per key (CREDITS_EXPIRING: one per bucket). */
+  dedupeKey: text('dedupe_key').unique(),
   createdAt: ts('created_at').notNull(),
   readAt: ts('read_at'),
 }, (t) => [
   index('alerts_account_pos_idx').on(t.accountId, t.pos),
+  index('alerts_transaction_idx').on(t.transactionId).where(sql`transaction_id is not null`),
   check('alerts_kind_check', oneOf(t.kind, ALERT_KINDS)),
 ]);
 
 /** The tier that prices an account's generations: its plan's (even none) when subscribed, else the account's own (reads join wallets and accounts). */
 export const effectivePlanTier = sql<string | null>`case when ${wallets.planCode} is null then ${accounts.planTier} else ${wallets.planTier} end`;
+
+/**
+ * Usage per wallet × UTC day × action × model × credit kind, written in the database transaction of the
+ * charge, capture or refund that moved the credits (ledger module). Forecasts and reports read these,
+ * never the ledger. `transactions` counts each transaction once, on the row of its first entry's kind.
+ */
+export const usageDaily = pgTable('usage_daily', {
+  accountId: uuid('account_id').notNull().references(() => accounts.id),
+  day: text('day').notNull(), // YYYY-MM-DD, UTC
+  action: text('action').notNull().default(''),
+  model: text('model').notNull().default(''),
+  creditKind: text('credit_kind', { enum: CREDIT_KINDS }).notNull(),
+  consumedMillis: millis('consumed_millis').notNull().default(0),
+  refundedMillis: millis('refunded_millis').notNull().default(0),
+  transactions: integer('transactions').notNull().default(0),
+}, (t) => [
+  primaryKey({ columns: [t.accountId, t.day, t.action, t.model, t.creditKind] }),
+  check('usage_daily_kind_check', oneOf(t.creditKind, CREDIT_KINDS)),
+]);
+
+/**
+ * Emails waiting to be sent, written in the database transaction of what they announce (an alert).
+ * Workers on every instance claim due rows with FOR UPDATE SKIP LOCKED; `dedupeKey` (e.g. alert:<id>)
+ * makes one email per alert, and is also the Message-ID so a resend after a crash is recognisable.
+ */
+export const emailOutbox = pgTable('email_outbox', {
+  pos: bigserial('pos', { mode: 'number' }).notNull().unique(),
+  id: uuid('id').primaryKey(),
+  dedupeKey: text('dedupe_key').notNull().unique(),
+  accountId: uuid('account_id').references(() => accounts.id),
+  toAddress: text('to_address'),
+  subject: text('subject').notNull(),
+  textBody: text('text_body').notNull(),
+  htmlBody: text('html_body').notNull(),
+  status: text('status', { enum: EMAIL_STATUSES }).notNull(),
+  attempts: integer('attempts').notNull().default(0),
+  nextAttemptAt: ts('next_attempt_at').notNull(),
+  lastError: text('last_error'),
+  createdAt: ts('created_at').notNull(),
+  sentAt: ts('sent_at'),
+}, (t) => [
+  index('email_outbox_due_idx').on(t.nextAttemptAt).where(sql`status = 'PENDING'`),
+  check('email_outbox_status_check', oneOf(t.status, EMAIL_STATUSES)),
+]);

@@ -238,6 +238,11 @@ const ROWS: Row[] = [
     variables: (f) => ({ i: { accountId: f.accountId, lowCreditThresholds: ['5'] } }),
   },
   {
+    field: 'Mutation.updateAccount', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, OK, FORBID),
+    operation: `mutation($i: UpdateAccountInput!) { updateAccount(input: $i) { id email } }`,
+    variables: (f) => ({ i: { accountId: f.accountId, email: 'owner@example.com' } }),
+  },
+  {
     field: 'Mutation.createRateCardDraft', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
     operation: `mutation($i: CreateRateCardDraftInput!) { createRateCardDraft(input: $i) { id } }`,
     variables: () => ({ i: { name: 'access matrix', empty: true } }),

@@ -7,10 +7,11 @@
 import fc from 'fast-check';
 import type { RolloverPolicyName } from '../../src/db/schema';
 import {
-  GATING_ITEM_LENGTH_MAX, GATING_LIST_MAX, INTERVAL_COUNT_MAX, PLAN_NAME_LENGTH_MAX, PLAN_TIER_LENGTH_MAX, SEATS_MAX, THRESHOLDS_MAX,
+  GATING_ITEM_LENGTH_MAX, GATING_LIST_MAX, INTERVAL_COUNT_MAX, PLAN_NAME_LENGTH_MAX, PLAN_TIER_LENGTH_MAX, SEATS_MAX,
   isUpgrade, rolloverMillis, upgradeProrationMillis, validateCode, validateTerms, type PlanTerms,
 } from '../../src/modules/plans/plan-rules';
 import { currencyDigits, formatMoney, parseMoney } from '../../src/shared/money';
+import { LEVELS_MAX as THRESHOLDS_MAX } from '../../src/modules/alerts/levels';
 import { MILLIS_INPUT_MAX } from '../../src/shared/credits';
 import { badInputOf } from '../helpers/refusal';
 
@@ -21,7 +22,7 @@ const refusedField = (fn: () => unknown) => badInputOf(fn).field;
 const terms = (fields: Partial<PlanTerms> = {}): PlanTerms => ({
   name: 'Pro', priceMinor: 4900n, currency: 'USD', interval: 'MONTH', intervalCount: 1, allowanceMillis: 5_000_000,
   rollover: 'NONE', rolloverCapMillis: null, overdraftLimitMillis: 0, tier: 'pro', models: null, actions: null,
-  lowCreditThresholds: [], seats: 1, ...fields,
+  lowCreditThresholds: [], lowCreditThresholdPercents: [], seats: 1, ...fields,
 });
 
 const text = (length: number, char = 'x') => char.repeat(length);
@@ -132,7 +133,7 @@ describe('validateTerms', () => {
     }));
     expect(valid).toEqual(terms({
       name: 'Pro', tier: 'pro', rollover: 'CAPPED', rolloverCapMillis: 2_500_000, overdraftLimitMillis: 100_000,
-      models: ['gpt-4o', 'sdxl'], actions: ['chat', 'image'], lowCreditThresholds: [1_000_000, 250_000], seats: 3,
+      models: ['gpt-4o', 'sdxl'], actions: ['chat', 'image'], lowCreditThresholds: [1_000_000, 250_000], lowCreditThresholdPercents: [], seats: 3,
     }));
   });
 

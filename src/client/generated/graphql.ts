@@ -95,6 +95,8 @@ export type ChargeInput = {
 };
 
 export type CreateAccountInput = {
+  /** Where alert emails go. */
+  email?: string | null | undefined;
   /** Your own id for this account; unique. */
   externalId?: string | null | undefined;
   kind?: AccountKind;
@@ -218,6 +220,8 @@ export type PlanInput = {
   code: string;
   interval?: BillingInterval;
   intervalCount?: number;
+  /** Percent of the allowance, 1–100. */
+  lowCreditThresholdPercents?: Array<number> | null | undefined;
   lowCreditThresholds?: Array<string> | null | undefined;
   models?: Array<string> | null | undefined;
   name: string;
@@ -238,6 +242,8 @@ export type PlanUpdateInput = {
   allowance?: string | null | undefined;
   interval?: BillingInterval | null | undefined;
   intervalCount?: number | null | undefined;
+  /** Percent of the allowance, 1–100; an empty list removes them. */
+  lowCreditThresholdPercents?: Array<number> | null | undefined;
   lowCreditThresholds?: Array<string> | null | undefined;
   /** An empty list allows every model again. */
   models?: Array<string> | null | undefined;
@@ -376,6 +382,9 @@ export type TransactionType =
 export type UpdateWalletInput = {
   accountId: string | number;
   frozen?: boolean | null | undefined;
+  /** Percent of the plan allowance, 1–100, at most 10. */
+  lowCreditThresholdPercents?: Array<number> | null | undefined;
+  /** Positive, at most 10. */
   lowCreditThresholds?: Array<string> | null | undefined;
   overdraftLimit?: string | null | undefined;
 };

@@ -22,6 +22,9 @@ export class Account {
   @Field(() => String, { nullable: true, description: 'The account\'s own tier for rate-card multipliers, used while it has no plan (a subscribed plan\'s tier replaces it).' })
   planTier: string | null;
 
+  @Field(() => String, { nullable: true, description: 'Where alert emails go (none: they stay in the outbox, marked NO_RECIPIENT).' })
+  email: string | null;
+
   @Field(() => GraphQLDateTime)
   createdAt: Date;
 
@@ -45,9 +48,24 @@ export class CreateAccountInput {
   @Field(() => CreditsScalar, { nullable: true, description: 'How far below zero charges may take the balance (default: the plan\'s, else 0). Given here, it is the wallet\'s own and wins over any plan\'s.' })
   overdraftLimit?: number | null;
 
+  @Field(() => String, { nullable: true, description: 'Where alert emails go.' })
+  email?: string | null;
+
   @Field(() => ID, { nullable: true, description: 'Subscribes the new account to this plan (by id) at once.' })
   planId?: string | null;
 
   @Field(() => String, { nullable: true, description: 'Subscribes the new account to this plan (by code) at once.' })
   planCode?: string | null;
+}
+
+@InputType()
+export class UpdateAccountInput {
+  @Field(() => ID)
+  accountId: string;
+
+  @Field(() => String, { nullable: true })
+  name?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'An empty string removes it.' })
+  email?: string | null;
 }

@@ -12,6 +12,11 @@ export async function insertAccountWithWallet(tx: Tx, account: AccountRow, walle
   return true;
 }
 
+export async function updateAccount(executor: Executor, id: string, set: Partial<Pick<AccountRow, 'name' | 'email'>>): Promise<AccountRow | undefined> {
+  const [row] = await executor.update(accounts).set(set).where(eq(accounts.id, id)).returning();
+  return row;
+}
+
 export async function findAccount(executor: Executor, id: string): Promise<AccountRow | undefined> {
   const [row] = await executor.select().from(accounts).where(eq(accounts.id, id));
   return row;

@@ -2,7 +2,8 @@ import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'ty
 import type { Context } from '../../graphql/context';
 import { assertAdmin, assertCanRead, assertKeyRole, actorOf, requireViewer } from '../../auth/viewer';
 import { badInput } from '../../shared/errors';
-import { Account, CreateAccountInput } from './account.type';
+import { Account, CreateAccountInput, UpdateAccountInput } from './account.type';
+import { notFound } from '../../shared/errors';
 import { Wallet } from '../wallets/wallet.type';
 import type { AccountRow } from './accounts.repo';
 
@@ -34,9 +35,18 @@ export class AccountsResolver {
     const plan = input.planId || input.planCode ? await ctx.services.plans.findForSubscribing(input.planId ?? null, input.planCode ?? null) : null;
     const account = await ctx.services.accounts.create({
       name: input.name, kind: input.kind, externalId: input.externalId, planTier: input.planTier,
-      overdraftLimitMillis: input.overdraftLimit ?? null,
+      overdraftLimitMillis: input.overdraftLimit ?? null, email: input.email,
     }, actorOf(viewer).id);
     if (plan) await ctx.services.plans.subscribe(actorOf(viewer), { accountId: account.id, planCode: plan.plan.code, idempotencyKey: `createAccount:${account.id}` });
+    return account;
+  }
+
+  @Mutation(() => Account, { description: 'Name and email: ADMIN or SERVICE keys, or a user token on its own account.' })
+  async updateAccount(@Ctx() ctx: Context, @Arg('input', () => UpdateAccountInput) input: UpdateAccountInput): Promise<AccountRow> {
+    const viewer = assertCanRead(ctx.viewer, input.accountId);
+    if (viewer.kind === 'key') assertKeyRole(viewer, ['ADMIN', 'SERVICE']);
+    const account = await ctx.services.accounts.update(input.accountId, { name: input.name, email: input.email });
+    if (!account) throw notFound('account');
     return account;
   }
 

@@ -12,6 +12,25 @@ export interface CreateAccountFields {
   externalId?: string | null;
   planTier?: string | null;
   overdraftLimitMillis?: number | null;
+  email?: string | null;
+}
+
+const EMAIL_LENGTH_MAX = 254;
+// One @, something on each side, a dot in the domain, no spaces or angle brackets (the SMTP server is the real judge).
+const EMAIL_PATTERN = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
+
+/** A trimmed email address, null for none (empty string), or BAD_USER_INPUT. */
+function normalizeEmail(email: string | null | undefined): string | null {
+  const trimmed = (email ?? '').trim();
+  if (!trimmed) return null;
+  if (trimmed.length > EMAIL_LENGTH_MAX || !EMAIL_PATTERN.test(trimmed)) throw badInput('email must be an address like name@example.com', 'email');
+  return trimmed;
+}
+
+function normalizeName(name: string): string {
+  const trimmed = name.trim();
+  if (!trimmed || trimmed.length > NAME_LENGTH_MAX) throw badInput(`name must be 1 to ${NAME_LENGTH_MAX} characters`, 'name');
+  return trimmed;
 }
 
 const NAME_LENGTH_MAX = 200;
@@ -21,13 +40,13 @@ export class AccountsService {
   constructor(private readonly db: Db, private readonly clock: Clock) {}
 
   async create(fields: CreateAccountFields, createdBy: string): Promise<AccountRow> {
-    const name = fields.name.trim();
-    if (!name || name.length > NAME_LENGTH_MAX) throw badInput(`name must be 1 to ${NAME_LENGTH_MAX} characters`, 'name');
+    const name = normalizeName(fields.name);
+    const email = normalizeEmail(fields.email);
     if (fields.externalId !== undefined && fields.externalId !== null && (!fields.externalId.trim() || fields.externalId.length > EXTERNAL_ID_LENGTH_MAX)) {
       throw badInput(`externalId must be 1 to ${EXTERNAL_ID_LENGTH_MAX} characters`, 'externalId');
     }
     const account: AccountRow = {
-      id: newId(), externalId: fields.externalId ?? null, name, kind: fields.kind, planTier: fields.planTier ?? null,
+      id: newId(), externalId: fields.externalId ?? null, name, kind: fields.kind, planTier: fields.planTier ?? null, email,
       createdBy, createdAt: this.clock.now(),
     };
     // An overdraft limit given here is the wallet's own: a plan's limit does not replace it.
@@ -35,6 +54,16 @@ export class AccountsService {
     const created = await this.db.transaction((tx) => repo.insertAccountWithWallet(tx, account, wallet));
     if (!created) throw badInput(`an account with externalId "${fields.externalId}" already exists`, 'externalId');
     return account;
+  }
+
+  /** Name and email; null when there is no such account. */
+  async update(accountId: string, changes: { name?: string | null; email?: string | null }): Promise<AccountRow | null> {
+    const set: Partial<Pick<AccountRow, 'name' | 'email'>> = {};
+    if (changes.name !== undefined && changes.name !== null) set.name = normalizeName(changes.name);
+    if (changes.email !== undefined && changes.email !== null) set.email = normalizeEmail(changes.email);
+    if (!isUuid(accountId)) return null;
+    if (Object.keys(set).length === 0) return (await repo.findAccount(this.db, accountId)) ?? null;
+    return (await repo.updateAccount(this.db, accountId, set)) ?? null;
   }
 
   async find(id: string): Promise<AccountRow | undefined> {

@@ -26,7 +26,7 @@ export class AlertsService {
   constructor(private readonly database: Database, private readonly clock: Clock) {}
 
   async raise(tx: Tx, alert: NewAlert, at: Date): Promise<void> {
-    await repo.insertAlert(tx, { id: newId(), ...alert, createdAt: at, readAt: null });
+    await repo.insertAlert(tx, { id: newId(), transactionId: null, dedupeKey: null, ...alert, createdAt: at, readAt: null });
   }
 
   async list(accountId: string | null, unreadOnly: boolean, before: { read: boolean; pos: number } | null, limit: number): Promise<AlertRow[]> {

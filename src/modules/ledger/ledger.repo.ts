@@ -42,7 +42,7 @@ export async function updateWalletPlan(tx: Tx, wallet: WalletRow, at: Date): Pro
   await tx.update(wallets).set({
     planCode: wallet.planCode, planTier: wallet.planTier, planModels: wallet.planModels, planActions: wallet.planActions,
     planRenewsAt: wallet.planRenewsAt, overdraftLimitMillis: wallet.overdraftLimitMillis, lowCreditThresholds: wallet.lowCreditThresholds,
-    updatedAt: at,
+    lowCreditThresholdPercents: wallet.lowCreditThresholdPercents, planAllowanceMillis: wallet.planAllowanceMillis, updatedAt: at,
   }).where(eq(wallets.accountId, wallet.accountId));
 }
 

@@ -23,6 +23,9 @@ export interface PlanShape {
   actions: string[] | null;
   overdraftLimitMillis: Millis;
   lowCreditThresholdsMillis: Millis[];
+  lowCreditThresholdPercents: number[];
+  /** Percent levels are of this. */
+  allowanceMillis: Millis;
   /** The current period's end. */
   renewsAt: Date;
 }
@@ -127,7 +130,9 @@ export class PlanWallet {
     wallet.planActions = plan?.actions ?? null;
     wallet.planRenewsAt = plan?.renewsAt ?? null;
     if (!wallet.overdraftLimitOwn) wallet.overdraftLimitMillis = plan?.overdraftLimitMillis ?? 0;
+    wallet.planAllowanceMillis = plan?.allowanceMillis ?? null;
     if (!wallet.lowCreditThresholdsOwn) wallet.lowCreditThresholds = plan?.lowCreditThresholdsMillis ?? [];
+    if (!wallet.lowCreditThresholdPercentsOwn) wallet.lowCreditThresholdPercents = plan?.lowCreditThresholdPercents ?? [];
     await repo.updateWalletPlan(this.tx, wallet, this.now);
   }
 }

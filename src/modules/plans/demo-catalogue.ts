@@ -15,22 +15,22 @@ export const DEMO_PLANS: { code: string; terms: PlanTerms }[] = [
   { code: 'free', terms: {
     name: 'Free', priceMinor: 0n, currency: 'USD', interval: 'MONTH', intervalCount: 1, allowanceMillis: c('1500'), rollover: 'NONE',
     rolloverCapMillis: null, overdraftLimitMillis: 0, tier: 'free', models: STANDARD_MODELS, actions: null,
-    lowCreditThresholds: [c('300'), c('75')], seats: 1,
+    lowCreditThresholds: [c('300'), c('75')], lowCreditThresholdPercents: [], seats: 1,
   } },
   { code: 'basic', terms: {
     name: 'Basic', priceMinor: 999n, currency: 'USD', interval: 'MONTH', intervalCount: 1, allowanceMillis: c('500'), rollover: 'NONE',
     rolloverCapMillis: null, overdraftLimitMillis: 0, tier: 'basic', models: STANDARD_MODELS, actions: null,
-    lowCreditThresholds: [c('100'), c('25')], seats: 1,
+    lowCreditThresholds: [c('100'), c('25')], lowCreditThresholdPercents: [], seats: 1,
   } },
   { code: 'pro', terms: {
     name: 'Pro', priceMinor: 4900n, currency: 'USD', interval: 'MONTH', intervalCount: 1, allowanceMillis: c('5000'), rollover: 'CAPPED',
     rolloverCapMillis: c('2500'), overdraftLimitMillis: c('100'), tier: 'pro', models: null, actions: null,
-    lowCreditThresholds: [c('1000'), c('250')], seats: 3,
+    lowCreditThresholds: [c('1000'), c('250')], lowCreditThresholdPercents: [], seats: 3,
   } },
   { code: 'enterprise', terms: {
     name: 'Enterprise', priceMinor: 39900n, currency: 'USD', interval: 'MONTH', intervalCount: 1, allowanceMillis: c('50000'), rollover: 'FULL',
     rolloverCapMillis: null, overdraftLimitMillis: c('5000'), tier: 'enterprise', models: null, actions: null,
-    lowCreditThresholds: [c('10000'), c('2500')], seats: 25,
+    lowCreditThresholds: [c('10000'), c('2500')], lowCreditThresholdPercents: [], seats: 25,
   } },
 ];
 

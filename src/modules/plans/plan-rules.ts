@@ -6,12 +6,12 @@ import type { BillingIntervalName, RolloverPolicyName } from '../../db/schema';
 import type { Millis } from '../../shared/credits';
 import { badInput } from '../../shared/errors';
 import { CATALOGUE_CODE_PATTERN, CATALOGUE_CODE_RULE } from '../../shared/validate';
+import { levelsProblem, percentLevelsProblem } from '../alerts/levels';
 
 export const PLAN_NAME_LENGTH_MAX = 200;
 export const PLAN_TIER_LENGTH_MAX = 64;
 export const GATING_LIST_MAX = 100;
 export const GATING_ITEM_LENGTH_MAX = 100;
-export const THRESHOLDS_MAX = 10;
 export const INTERVAL_COUNT_MAX = 120;
 export const SEATS_MAX = 100_000;
 /** A plan version's terms, as stored. */
@@ -29,6 +29,8 @@ export interface PlanTerms {
   models: string[] | null;
   actions: string[] | null;
   lowCreditThresholds: Millis[];
+  /** Levels in percent of the allowance (1–100). */
+  lowCreditThresholdPercents: number[];
   seats: number;
 }
 
@@ -48,12 +50,15 @@ export function validateTerms(terms: PlanTerms): PlanTerms {
   if (tier !== null && (!tier || tier.length > PLAN_TIER_LENGTH_MAX)) throw badInput(`tier must be 1 to ${PLAN_TIER_LENGTH_MAX} characters`, 'tier');
   const models = gatingList(terms.models, 'models');
   const actions = gatingList(terms.actions, 'actions');
-  if (terms.lowCreditThresholds.length > THRESHOLDS_MAX) throw badInput(`at most ${THRESHOLDS_MAX} lowCreditThresholds`, 'lowCreditThresholds');
-  if (terms.lowCreditThresholds.some((t) => t <= 0)) throw badInput('lowCreditThresholds must be positive', 'lowCreditThresholds');
+  const levelProblem = levelsProblem(terms.lowCreditThresholds);
+  if (levelProblem) throw badInput(`lowCreditThresholds: ${levelProblem}`, 'lowCreditThresholds');
+  const percentProblem = percentLevelsProblem(terms.lowCreditThresholdPercents);
+  if (percentProblem) throw badInput(`lowCreditThresholdPercents: ${percentProblem}`, 'lowCreditThresholdPercents');
   if (!Number.isSafeInteger(terms.seats) || terms.seats < 1 || terms.seats > SEATS_MAX) throw badInput(`seats must be 1 to ${SEATS_MAX}`, 'seats');
   return {
     ...terms, name, tier, models, actions,
     lowCreditThresholds: [...new Set(terms.lowCreditThresholds)].sort((a, b) => b - a),
+    lowCreditThresholdPercents: [...new Set(terms.lowCreditThresholdPercents)].sort((a, b) => b - a),
   };
 }
 

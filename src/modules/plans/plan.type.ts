@@ -86,6 +86,9 @@ export class Plan {
   @Field(() => [CreditsScalar], { name: 'lowCreditThresholds', description: 'Defaults for subscribers\' wallets that have none of their own.' })
   lowCreditThresholdsMillis: number[];
 
+  @Field(() => [Int], { description: 'Default percent-of-allowance levels for subscribers\' wallets that have none of their own.' })
+  lowCreditThresholdPercents: number[];
+
   @Field(() => Int)
   seats: number;
 
@@ -140,6 +143,9 @@ export class PlanInput {
   @Field(() => [CreditsScalar], { nullable: true })
   lowCreditThresholds?: number[] | null;
 
+  @Field(() => [Int], { nullable: true, description: 'Percent of the allowance, 1–100.' })
+  lowCreditThresholdPercents?: number[] | null;
+
   @Field(() => Int, { defaultValue: 1 })
   seats: number;
 
@@ -184,6 +190,9 @@ export class PlanUpdateInput {
 
   @Field(() => [CreditsScalar], { nullable: true })
   lowCreditThresholds?: number[] | null;
+
+  @Field(() => [Int], { nullable: true, description: 'Percent of the allowance, 1–100; an empty list removes them.' })
+  lowCreditThresholdPercents?: number[] | null;
 
   @Field(() => Int, { nullable: true })
   seats?: number | null;

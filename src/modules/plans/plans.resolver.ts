@@ -20,7 +20,7 @@ export function toPlan(plan: PlanWithTerms['plan'], terms: PlanVersionRow): Plan
     interval: terms.interval as BillingInterval, intervalCount: terms.intervalCount, allowanceMillis: terms.allowanceMillis,
     rollover: terms.rollover as RolloverPolicy, rolloverCapMillis: terms.rolloverCapMillis, overdraftLimitMillis: terms.overdraftLimitMillis,
     tier: terms.tier, models: terms.models, actions: terms.actions, lowCreditThresholdsMillis: terms.lowCreditThresholds,
-    seats: terms.seats, active: plan.active, version: terms.version, updatedAt: plan.updatedAt,
+    lowCreditThresholdPercents: terms.lowCreditThresholdPercents, seats: terms.seats, active: plan.active, version: terms.version, updatedAt: plan.updatedAt,
   };
 }
 
@@ -32,7 +32,8 @@ function termsOf(input: PlanInput): PlanTerms {
     name: input.name, priceMinor: price.minor, currency: price.currency, interval: input.interval, intervalCount: input.intervalCount,
     allowanceMillis: input.allowance, rollover: input.rollover, rolloverCapMillis: input.rolloverCap ?? null,
     overdraftLimitMillis: input.overdraftLimit ?? 0, tier: input.tier ?? null, models: listOrNull(input.models), actions: listOrNull(input.actions),
-    lowCreditThresholds: input.lowCreditThresholds ?? [], seats: input.seats,
+    lowCreditThresholds: input.lowCreditThresholds ?? [],
+    lowCreditThresholdPercents: input.lowCreditThresholdPercents ?? [], seats: input.seats,
   };
 }
 
@@ -45,7 +46,8 @@ function changesOf(input: PlanUpdateInput): PlanChanges {
     rolloverCapMillis: given(input.rolloverCap), overdraftLimitMillis: given(input.overdraftLimit),
     tier: input.tier === '' ? null : given(input.tier),
     models: input.models ? listOrNull(input.models) : undefined, actions: input.actions ? listOrNull(input.actions) : undefined,
-    lowCreditThresholds: given(input.lowCreditThresholds), seats: given(input.seats), active: given(input.active),
+    lowCreditThresholds: given(input.lowCreditThresholds),
+    lowCreditThresholdPercents: given(input.lowCreditThresholdPercents), seats: given(input.seats), active: given(input.active),
   };
 }
 

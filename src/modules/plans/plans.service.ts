@@ -70,7 +70,8 @@ const span = (start: Date, end: Date) => `${day(start)} → ${day(end)}`;
 function shapeOf(code: string, terms: PlanVersionRow, renewsAt: Date): PlanShape {
   return {
     planCode: code, tier: terms.tier, models: terms.models, actions: terms.actions,
-    overdraftLimitMillis: terms.overdraftLimitMillis, lowCreditThresholdsMillis: terms.lowCreditThresholds, renewsAt,
+    overdraftLimitMillis: terms.overdraftLimitMillis, lowCreditThresholdsMillis: terms.lowCreditThresholds,
+    lowCreditThresholdPercents: terms.lowCreditThresholdPercents, allowanceMillis: terms.allowanceMillis, renewsAt,
   };
 }
 

@@ -71,8 +71,14 @@ export class Wallet {
   @Field(() => [Bucket], { description: 'Live buckets with credits left, in burn-down order.' })
   buckets: Bucket[];
 
-  @Field(() => [CreditsScalar], { name: 'lowCreditThresholds' })
+  @Field(() => [CreditsScalar], { name: 'lowCreditThresholds', description: 'Absolute low-credit levels (the plan\'s unless set on the wallet).' })
   lowCreditThresholdsMillis: number[];
+
+  @Field(() => [Int], { description: 'Levels in percent of the plan allowance (the plan\'s unless set on the wallet).' })
+  lowCreditThresholdPercents: number[];
+
+  @Field(() => [CreditsScalar], { name: 'lowCreditLevels', description: 'Every level in effect, highest first: the absolute ones and the percents of the current allowance. DEPLETED (0) is always on.' })
+  lowCreditLevelsMillis: number[];
 }
 
 @InputType()
@@ -86,6 +92,9 @@ export class UpdateWalletInput {
   @Field(() => Boolean, { nullable: true })
   frozen?: boolean | null;
 
-  @Field(() => [CreditsScalar], { nullable: true })
+  @Field(() => [CreditsScalar], { nullable: true, description: 'Positive, at most 10.' })
   lowCreditThresholds?: number[] | null;
+
+  @Field(() => [Int], { nullable: true, description: 'Percent of the plan allowance, 1–100, at most 10.' })
+  lowCreditThresholdPercents?: number[] | null;
 }

@@ -12,11 +12,12 @@ export class WalletsResolver {
     return ctx.services.wallets.get(accountId);
   }
 
-  @Mutation(() => Wallet, { description: 'Admin: overdraft limit, freeze, low-credit thresholds.' })
+  @Mutation(() => Wallet, { description: 'Admin: overdraft limit, freeze, low-credit levels (absolute and percent of the plan allowance).' })
   async updateWallet(@Ctx() ctx: Context, @Arg('input', () => UpdateWalletInput) input: UpdateWalletInput): Promise<WalletView> {
     assertAdmin(ctx.viewer);
     return ctx.services.wallets.update(input.accountId, {
       overdraftLimitMillis: input.overdraftLimit, frozen: input.frozen, lowCreditThresholdsMillis: input.lowCreditThresholds,
+      lowCreditThresholdPercents: input.lowCreditThresholdPercents,
     });
   }
 }

@@ -4,6 +4,7 @@ import { badInput, notFound } from '../../shared/errors';
 import { isUuid } from '../../shared/validate';
 import { readWallets, walletFigures, compareBurnOrder, isLive, type BucketWithHeld, type WalletRead } from '../ledger';
 import { CoalescingQueue } from '../../shared/coalescing-queue';
+import { effectiveLevels, levelsProblem, percentLevelsProblem } from '../alerts/levels';
 import * as repo from './wallets.repo';
 
 export interface WalletView {
@@ -16,6 +17,9 @@ export interface WalletView {
   frozen: boolean;
   sequence: number;
   lowCreditThresholdsMillis: number[];
+  lowCreditThresholdPercents: number[];
+  /** Every level in effect (absolute and percent of the allowance), highest first. */
+  lowCreditLevelsMillis: number[];
   buckets: BucketWithHeld[];
   /** The tier that prices the account's generations (its plan's when subscribed); not a GraphQL field of Wallet. */
   planTier: string | null;
@@ -23,8 +27,6 @@ export interface WalletView {
   planModels: string[] | null;
   planActions: string[] | null;
 }
-
-const THRESHOLDS_MAX = 10;
 
 export class WalletsService {
   constructor(private readonly db: Db, private readonly clock: Clock) {}
@@ -63,12 +65,14 @@ export class WalletsService {
     return {
       accountId, ...figures, debtMillis: wallet.debtMillis, overdraftLimitMillis: wallet.overdraftLimitMillis,
       frozen: wallet.frozen, sequence: wallet.sequence, lowCreditThresholdsMillis: wallet.lowCreditThresholds, planTier,
+      lowCreditThresholdPercents: wallet.lowCreditThresholdPercents,
+      lowCreditLevelsMillis: effectiveLevels(wallet.lowCreditThresholds, wallet.lowCreditThresholdPercents, wallet.planAllowanceMillis),
       planModels: wallet.planModels ?? null, planActions: wallet.planActions ?? null,
       buckets: buckets.filter((b) => isLive(b, now)).sort(compareBurnOrder),
     };
   }
 
-  async update(accountId: string, changes: { overdraftLimitMillis?: number | null; frozen?: boolean | null; lowCreditThresholdsMillis?: number[] | null }): Promise<WalletView> {
+  async update(accountId: string, changes: { overdraftLimitMillis?: number | null; frozen?: boolean | null; lowCreditThresholdsMillis?: number[] | null; lowCreditThresholdPercents?: number[] | null }): Promise<WalletView> {
     const set: Parameters<typeof repo.updateWalletSettings>[2] = { updatedAt: this.clock.now() };
     if (changes.overdraftLimitMillis !== undefined && changes.overdraftLimitMillis !== null) {
       if (changes.overdraftLimitMillis < 0) throw badInput('overdraftLimit must be ≥ 0', 'overdraftLimit');
@@ -78,10 +82,17 @@ export class WalletsService {
     if (changes.frozen !== undefined && changes.frozen !== null) set.frozen = changes.frozen;
     if (changes.lowCreditThresholdsMillis) {
       const thresholds = changes.lowCreditThresholdsMillis;
-      if (thresholds.length > THRESHOLDS_MAX) throw badInput(`at most ${THRESHOLDS_MAX} thresholds`, 'lowCreditThresholds');
-      if (thresholds.some((t) => t <= 0)) throw badInput('thresholds must be positive', 'lowCreditThresholds');
+      const problem = levelsProblem(thresholds);
+      if (problem) throw badInput(`lowCreditThresholds: ${problem}`, 'lowCreditThresholds');
       set.lowCreditThresholds = [...new Set(thresholds)].sort((a, b) => b - a);
-      set.lowCreditThresholdsOwn = true;
+      set.lowCreditThresholdsOwn = true; // the wallet's own levels win over a plan's from now on
+    }
+    if (changes.lowCreditThresholdPercents) {
+      const percents = changes.lowCreditThresholdPercents;
+      const problem = percentLevelsProblem(percents);
+      if (problem) throw badInput(`lowCreditThresholdPercents: ${problem}`, 'lowCreditThresholdPercents');
+      set.lowCreditThresholdPercents = [...new Set(percents)].sort((a, b) => b - a);
+      set.lowCreditThresholdPercentsOwn = true;
     }
     if (!isUuid(accountId) || !(await repo.updateWalletSettings(this.db, accountId, set))) throw notFound('account');
     return (await this.get(accountId))!;
