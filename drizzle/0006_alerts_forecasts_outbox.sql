@@ -43,7 +43,10 @@ ALTER TABLE "wallets" ADD COLUMN "plan_allowance_millis" bigint;--> statement-br
 ALTER TABLE "email_outbox" ADD CONSTRAINT "email_outbox_account_id_accounts_id_fk" FOREIGN KEY ("account_id") REFERENCES "public"."accounts"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "usage_daily" ADD CONSTRAINT "usage_daily_account_id_accounts_id_fk" FOREIGN KEY ("account_id") REFERENCES "public"."accounts"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "email_outbox_due_idx" ON "email_outbox" USING btree ("next_attempt_at") WHERE status = 'PENDING';--> statement-breakpoint
+CREATE INDEX "accounts_name_lower_idx" ON "accounts" USING btree (lower("name") text_pattern_ops);--> statement-breakpoint
+CREATE INDEX "accounts_email_lower_idx" ON "accounts" USING btree (lower("email"));--> statement-breakpoint
 CREATE INDEX "alerts_transaction_idx" ON "alerts" USING btree ("transaction_id") WHERE transaction_id is not null;--> statement-breakpoint
-ALTER TABLE "alerts" ADD CONSTRAINT "alerts_dedupe_key_unique" UNIQUE("dedupe_key");--> statement-breakpoint
+CREATE INDEX "ledger_transactions_failed_pos_idx" ON "ledger_transactions" USING btree ("pos") WHERE status = 'FAILED';--> statement-breakpoint
+ALTER TABLE "alerts" ADD CONSTRAINT "alerts_dedupe_key_unique" UNIQUE("dedupe_key");ALTER TABLE "alerts" ADD CONSTRAINT "alerts_dedupe_key_unique" UNIQUE("dedupe_key");--> statement-breakpoint
 -- Wallets already on a plan: percent levels are of the current period's allowance.
 UPDATE "wallets" SET "plan_allowance_millis" = pv."allowance_millis" FROM "subscriptions" s JOIN "plan_versions" pv ON pv."id" = s."plan_version_id" WHERE s."account_id" = "wallets"."account_id" AND s."status" <> 'CANCELED' AND "wallets"."plan_code" IS NOT NULL;

@@ -87,7 +87,12 @@ export const accounts = pgTable('accounts', {
   email: text('email'),
   createdBy: text('created_by').notNull(),
   createdAt: ts('created_at').notNull(),
-}, (t) => [check('accounts_kind_check', oneOf(t.kind, ACCOUNT_KINDS))]);
+}, (t) => [
+  check('accounts_kind_check', oneOf(t.kind, ACCOUNT_KINDS)),
+  // Account search (admin dashboard): name prefix, case-insensitive; email exact, case-insensitive.
+  index('accounts_name_lower_idx').using('btree', sql`lower(${t.name}) text_pattern_ops`),
+  index('accounts_email_lower_idx').using('btree', sql`lower(${t.email})`),
+]);
 
 export const wallets = pgTable('wallets', {
   accountId: uuid('account_id').primaryKey().references(() => accounts.id),
@@ -176,6 +181,8 @@ export const ledgerTransactions = pgTable('ledger_transactions', {
   uniqueIndex('ledger_transactions_account_sequence_uq').on(t.accountId, t.sequence),
   index('ledger_transactions_account_pos_idx').on(t.accountId, t.pos),
   index('ledger_transactions_related_idx').on(t.relatedTransactionId),
+  // The admin dashboard's recent refusals, newest first.
+  index('ledger_transactions_failed_pos_idx').on(t.pos).where(sql`status = 'FAILED'`),
   check('ledger_transactions_type_check', oneOf(t.type, TRANSACTION_TYPES)),
   check('ledger_transactions_status_check', oneOf(t.status, TRANSACTION_STATUSES)),
 ]);

@@ -6,6 +6,7 @@
  * buffer: the subscriber then reads the missing range from the ledger, which is the source of truth.
  */
 import type { TransactionRow } from '../ledger';
+import type { AlertRow } from '../alerts';
 import { AppError, ErrorCode } from '../../shared/errors';
 
 export type ReadAfter = (accountId: string, afterSequence: number, limit: number) => Promise<TransactionRow[]>;
@@ -20,7 +21,11 @@ export class WalletEventHub {
 
   constructor(private readonly readAfter: ReadAfter, private readonly subscriptionsPerAccountMax: number) {}
 
-  publish(rows: readonly TransactionRow[]): void {
+  /**
+   * After commit: the posted rows, and the alerts raised in the same database transaction (those with a
+   * transactionId belong to that transaction's event; every alert goes to lowCreditAlerts subscribers).
+   */
+  publish(rows: readonly TransactionRow[], _alerts: readonly AlertRow[] = []): void {
     for (const row of rows) {
       if (row.sequence === null) continue;
       const set = this.listeners.get(row.accountId);
