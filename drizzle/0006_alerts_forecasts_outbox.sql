@@ -47,6 +47,6 @@ CREATE INDEX "accounts_name_lower_idx" ON "accounts" USING btree (lower("name") 
 CREATE INDEX "accounts_email_lower_idx" ON "accounts" USING btree (lower("email"));--> statement-breakpoint
 CREATE INDEX "alerts_transaction_idx" ON "alerts" USING btree ("transaction_id") WHERE transaction_id is not null;--> statement-breakpoint
 CREATE INDEX "ledger_transactions_failed_pos_idx" ON "ledger_transactions" USING btree ("pos") WHERE status = 'FAILED';--> statement-breakpoint
-ALTER TABLE "alerts" ADD CONSTRAINT "alerts_dedupe_key_unique" UNIQUE("dedupe_key");ALTER TABLE "alerts" ADD CONSTRAINT "alerts_dedupe_key_unique" UNIQUE("dedupe_key");--> statement-breakpoint
+ALTER TABLE "alerts" ADD CONSTRAINT "alerts_dedupe_key_unique" UNIQUE("dedupe_key");--> statement-breakpoint
 -- Wallets already on a plan: percent levels are of the current period's allowance.
 UPDATE "wallets" SET "plan_allowance_millis" = pv."allowance_millis" FROM "subscriptions" s JOIN "plan_versions" pv ON pv."id" = s."plan_version_id" WHERE s."account_id" = "wallets"."account_id" AND s."status" <> 'CANCELED' AND "wallets"."plan_code" IS NOT NULL;

@@ -4,7 +4,7 @@ import type { Executor, Tx } from '../../db/client';
 import { at, rows } from '../../db/client';
 import { executeJsonInsert, jsonInsert } from '../../db/json-rows';
 import {
-  accounts, buckets, effectivePlanTier, holdAllocations, holds, idempotencyKeys, ledgerEntries, ledgerTransactions, wallets,
+  accounts, buckets, effectivePlanTier, holdAllocations, holds, idempotencyKeys, ledgerEntries, ledgerTransactions, usageDaily, wallets,
   type HoldStatus, type TransactionStatusName, type TransactionTypeName,
 } from '../../db/schema';
 
@@ -16,6 +16,7 @@ export type EntryRow = typeof ledgerEntries.$inferSelect;
 export type NewEntryRow = typeof ledgerEntries.$inferInsert;
 export type HoldRow = typeof holds.$inferSelect;
 export type HoldAllocationRow = typeof holdAllocations.$inferSelect;
+export type UsageRow = typeof usageDaily.$inferSelect;
 
 /** Locks wallets in account id order (callers pass sorted ids; the ORDER BY makes the lock order explicit). */
 export async function lockWallets(tx: Tx, accountIds: readonly string[]): Promise<WalletRow[]> {
@@ -123,6 +124,13 @@ export async function addToBuckets(tx: Tx, deltas: Map<string, number>): Promise
   const json = JSON.stringify([...deltas].map(([id, delta]) => ({ id, delta })));
   await tx.execute(sql`update buckets set remaining_millis = buckets.remaining_millis + v.delta
     from jsonb_to_recordset(${json}::jsonb) as v(id uuid, delta bigint) where buckets.id = v.id`);
+}
+
+/** Adds to the daily usage rows (one row per key in `rows`), creating them as needed. */
+export async function addUsage(tx: Tx, rows: readonly UsageRow[]): Promise<void> {
+  await executeJsonInsert(tx, usageDaily, rows as unknown as Record<string, unknown>[], `on conflict (account_id, day, action, model, credit_kind) do update set
+    consumed_millis = usage_daily.consumed_millis + excluded.consumed_millis, refunded_millis = usage_daily.refunded_millis + excluded.refunded_millis,
+    transactions = usage_daily.transactions + excluded.transactions`);
 }
 
 export async function insertTransactions(tx: Tx, rows: NewTransactionRow[]): Promise<void> {

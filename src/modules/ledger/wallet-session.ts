@@ -9,8 +9,9 @@ import type { Tx } from '../../db/client';
 import { newId } from '../../shared/ids';
 import { assert } from '../../shared/assert';
 import type { Millis } from '../../shared/credits';
+import type { CreditKindName } from '../../db/schema';
 import * as repo from './ledger.repo';
-import type { BucketWithHeld, NewEntryRow, NewTransactionRow, TransactionRow, WalletRow } from './ledger.repo';
+import type { BucketWithHeld, NewEntryRow, NewTransactionRow, TransactionRow, UsageRow, WalletRow } from './ledger.repo';
 import { freeMillis, type UseTarget } from './burn-down';
 import { isLive, walletFigures, type WalletFigures } from './figures';
 import { planPayment, type Payment, type PaymentKind } from './payment';
@@ -34,6 +35,10 @@ export class WalletSession {
   private readonly pendingTransactions: NewTransactionRow[] = [];
   private readonly pendingEntries: NewEntryRow[] = [];
   private readonly pendingDeltas = new Map<string, number>();
+  /** Usage of this session by day × action × model × credit kind, added to usage_daily at flush. */
+  private readonly pendingUsage = new Map<string, UsageRow>();
+  /** `available` when the wallet was locked, before anything was settled or posted (low-credit levels compare with it). */
+  availableAtOpenMillis = 0;
 
   private constructor(
     readonly tx: Tx,
@@ -57,6 +62,7 @@ export class WalletSession {
     const sessions = new Map<string, WalletSession>();
     for (const wallet of wallets) sessions.set(wallet.accountId, new WalletSession(tx, wallet, new Map(), now));
     for (const b of buckets) sessions.get(b.accountId)!.buckets.set(b.id, b);
+    for (const session of sessions.values()) session.availableAtOpenMillis = session.figures().availableMillis;
     return sessions;
   }
 
@@ -144,7 +150,38 @@ export class WalletSession {
       });
     }
     this.posted.push(row);
+    this.recordUsage(row, entries);
     return row;
+  }
+
+  /**
+   * Charges and captures add what they consumed, refunds and reversals of them what they gave back,
+   * by the kind of credits (the bucket's source; a refund counts against the bucket it came from).
+   */
+  private recordUsage(row: TransactionRow, entries: readonly PostEntry[]): void {
+    const consumed = row.type === 'CHARGE' || row.type === 'CAPTURE';
+    const refund = row.type === 'REFUND' || (row.type === 'REVERSAL' && row.amountMillis > 0);
+    if (!consumed && !refund) return;
+    const day = this.now.toISOString().slice(0, 10);
+    const add = (kind: CreditKindName, millis: Millis, counted: boolean) => {
+      const key = `${day}\0${row.action ?? ''}\0${row.model ?? ''}\0${kind}`;
+      let usage = this.pendingUsage.get(key);
+      if (!usage) {
+        usage = { accountId: this.accountId, day, action: row.action ?? '', model: row.model ?? '', creditKind: kind, consumedMillis: 0, refundedMillis: 0, transactions: 0 };
+        this.pendingUsage.set(key, usage);
+      }
+      if (consumed) usage.consumedMillis += millis;
+      else usage.refundedMillis += millis;
+      if (counted) usage.transactions += 1;
+    };
+    if (consumed && entries.length === 0) add('FREE', 0, true); // a zero-credit charge still counts as one
+    entries.forEach((entry, i) => {
+      // A refund entry names where the credits were taken from (null: they were debt).
+      const bucketId = refund ? entry.originBucketId ?? null : entry.bucketId;
+      const source = bucketId === null ? null : this.buckets.get(bucketId)?.source;
+      const kind: CreditKindName = bucketId === null ? 'DEBT' : source === 'PURCHASE' ? 'PURCHASED' : 'FREE';
+      add(kind, Math.abs(entry.millis), consumed && i === 0);
+    });
   }
 
   /** Records a refused attempt: status FAILED, no sequence, no balance effect (written at flush); returns its id. */
@@ -207,6 +244,8 @@ export class WalletSession {
     const transactions = dirty.flatMap((s) => s.pendingTransactions.splice(0));
     const entries = dirty.flatMap((s) => s.pendingEntries.splice(0));
     const deltas = new Map<string, number>();
+    const usage = dirty.flatMap((s) => [...s.pendingUsage.values()]);
+    for (const s of dirty) s.pendingUsage.clear();
     for (const s of dirty) {
       for (const [bucketId, delta] of s.pendingDeltas) if (delta !== 0) deltas.set(bucketId, delta);
       s.pendingDeltas.clear();
@@ -215,6 +254,7 @@ export class WalletSession {
     await repo.insertTransactions(tx, transactions);
     await repo.insertEntries(tx, entries);
     await repo.addToBuckets(tx, deltas);
+    await repo.addUsage(tx, usage);
     await repo.updateWallets(tx, dirty.map((s) => ({ accountId: s.accountId, sequence: s.wallet.sequence, debtMillis: s.wallet.debtMillis })), dirty[0].now);
   }
 }
