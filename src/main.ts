@@ -20,7 +20,7 @@ import { WalletEventHub } from './modules/events';
 import { PricingService, RateCardCache } from './modules/pricing';
 import { PlansService } from './modules/plans';
 import { PurchasesService, TestPaymentProvider, webhookRoute } from './modules/purchases';
-import { AlertsService } from './modules/alerts';
+import { AlertsService, type AlertRow } from './modules/alerts';
 import { getOrCreateSetting } from './auth/auth.repo';
 import { randomSecret } from './shared/ids';
 import { buildAppSchema } from './graphql/schema';
@@ -61,14 +61,15 @@ export async function createServices(config: Readonly<Config>, database: Databas
   const events = new WalletEventHub((accountId, after, limit) => transactionsAfterSequence(db, accountId, after, limit), config.subscriptionsPerAccountMax);
   // After commit: live events, then the auto top-up check (in the background; it never delays a charge).
   let purchases: PurchasesService | null = null;
-  const ledger = new LedgerService(database, clock, config, (rows) => {
-    events.publish(rows);
+  const ledger = new LedgerService(database, clock, config, (rows, raised) => {
+    events.publish(rows, raised as AlertRow[]);
     purchases?.afterCommit(rows);
   }, ledgerObserver);
   const wallets = new WalletsService(db, clock);
   const rateCards = new RateCardCache(database);
   await rateCards.start();
   const alerts = new AlertsService(database, clock);
+  ledger.attachAlerts(alerts); // low-credit levels are checked in the database transaction of every operation
   const plans = new PlansService(database, clock, ledger, config, alerts);
   ledger.attachPlans(plans); // due renewals run lazily under the wallet lock; gating refusals name plans
   wallets.attachSettle((accountId) => ledger.settleWallet(accountId));

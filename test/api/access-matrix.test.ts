@@ -380,8 +380,8 @@ const ROWS: Row[] = [
     variables: (f) => ({ id: f.accountId }),
   },
   {
-    // A user token marks its own account's alerts only: another account's ids change nothing (see below).
-    field: 'Mutation.markAlertsRead', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, OK, OK),
+    // A user token marks its own account's alerts only: another account's ids are refused and change nothing (see below).
+    field: 'Mutation.markAlertsRead', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, OK, FORBID),
     operation: `mutation($ids: [ID!]!) { markAlertsRead(ids: $ids) }`,
     variables: async (f) => ({ ids: [await f.alert()] }),
   },
@@ -570,14 +570,16 @@ test('alerts without an accountId (every account\'s) are for admins only', async
   expect(actual).toEqual({ anonymous: UNAUTH, badToken: UNAUTH, readonly: FORBID, service: FORBID, admin: OK, ownUser: FORBID, otherUser: FORBID });
 });
 
-test('markAlertsRead with a user token marks only its own account\'s alerts', async () => {
+test('markAlertsRead with a user token marks only its own account\'s alerts; another account\'s are refused and stay unread', async () => {
   const fixture = fixtures.ownUser;
   const alertId = await fixture.alert();
   const mark = `mutation($ids: [ID!]!) { markAlertsRead(ids: $ids) }`;
   const readAt = async () => (await t.ok<{ alerts: { edges: { node: { id: string; readAt: string | null } }[] } }>(
     `query($id: ID!) { alerts(accountId: $id, first: 50) { edges { node { id readAt } } } }`, { id: fixture.accountId },
   )).alerts.edges.find((e) => e.node.id === alertId)!.node.readAt;
-  expect(await t.ok(mark, { ids: [alertId] }, tokens.otherUser)).toEqual({ markAlertsRead: 0 });
+  const otherOwn = await fixtures.otherUser.alert();
+  const refused = await t.fails(mark, { ids: [otherOwn, alertId] }, tokens.otherUser);
+  expect(refused.extensions.code).toBe('FORBIDDEN');
   expect(await readAt()).toBeNull();
   expect(await t.ok(mark, { ids: [alertId] }, await t.userToken(fixture.accountId))).toEqual({ markAlertsRead: 1 });
   expect(await readAt()).not.toBeNull();
