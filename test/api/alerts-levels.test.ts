@@ -116,7 +116,7 @@ test('concurrent charges coalesced into one database transaction alert as the sa
 });
 
 test('percent levels are of the plan allowance; a plan\'s levels apply until the wallet sets its own', async () => {
-  const plan = await plans.createPlan({ allowance: '1000', lowCreditThresholds: ['300'], lowCreditThresholdPercents: [20, 5] } as never);
+  const plan = await plans.createPlan({ allowance: '1000', lowCreditThresholds: ['300'], lowCreditThresholdPercents: [20, 5] });
   const id = await t.createAccount('percent');
   await plans.subscribe(id, plan.code);
   const wallet = await t.ok<{ wallet: { lowCreditThresholds: string[]; lowCreditThresholdPercents: number[]; lowCreditLevels: string[] } }>(
