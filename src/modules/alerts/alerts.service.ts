@@ -22,11 +22,24 @@ export interface NewAlert {
 
 export const MARK_READ_IDS_MAX = 100;
 
+/** Writes an alert's email to the outbox in the alert's database transaction (the email module). */
+export interface AlertEmails {
+  enqueueForAlert(tx: Tx, alert: Omit<AlertRow, 'pos'>): Promise<void>;
+}
+
 export class AlertsService {
+  private emails: AlertEmails | null = null;
+
   constructor(private readonly database: Database, private readonly clock: Clock) {}
 
+  attachEmails(emails: AlertEmails): void {
+    this.emails = emails;
+  }
+
   async raise(tx: Tx, alert: NewAlert, at: Date): Promise<void> {
-    await repo.insertAlert(tx, { id: newId(), transactionId: null, dedupeKey: null, ...alert, createdAt: at, readAt: null });
+    const row = { id: newId(), transactionId: null, dedupeKey: null, ...alert, createdAt: at, readAt: null };
+    await repo.insertAlert(tx, row);
+    await this.emails?.enqueueForAlert(tx, row);
   }
 
   async list(accountId: string | null, unreadOnly: boolean, before: { read: boolean; pos: number } | null, limit: number): Promise<AlertRow[]> {
