@@ -21,6 +21,7 @@ import { PricingService, RateCardCache } from './modules/pricing';
 import { PlansService } from './modules/plans';
 import { PurchasesService, TestPaymentProvider, webhookRoute } from './modules/purchases';
 import { AlertsService, type AlertRow } from './modules/alerts';
+import { EmailService } from './modules/email';
 import { getOrCreateSetting } from './auth/auth.repo';
 import { randomSecret } from './shared/ids';
 import { buildAppSchema } from './graphql/schema';
@@ -70,6 +71,8 @@ export async function createServices(config: Readonly<Config>, database: Databas
   await rateCards.start();
   const alerts = new AlertsService(database, clock);
   ledger.attachAlerts(alerts); // low-credit levels are checked in the database transaction of every operation
+  const email = new EmailService(database, clock, config);
+  alerts.attachEmails(email); // an alert's email goes to the outbox in the alert's database transaction
   const plans = new PlansService(database, clock, ledger, config, alerts);
   ledger.attachPlans(plans); // due renewals run lazily under the wallet lock; gating refusals name plans
   wallets.attachSettle((accountId) => ledger.settleWallet(accountId));
@@ -77,7 +80,7 @@ export async function createServices(config: Readonly<Config>, database: Databas
   plans.attachBilling(purchases); // paid plan periods are paid through the provider
   await purchases.loadAutoTopUpRules();
   return {
-    config, clock, database, db, accounts, events, ledger, wallets, plans, purchases, alerts,
+    config, clock, database, db, accounts, events, ledger, wallets, plans, purchases, alerts, email,
     auth: await AuthService.create(db, clock, config.tokenSecret),
     pricing: new PricingService(database, clock, config, wallets, rateCards, ledger),
     audit: new AuditService(database),
@@ -116,6 +119,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   // Payments: the webhook (its secret from config, or generated once and kept in the database) and the provider.
   const webhookSecret = config.paymentWebhookSecret ?? await getOrCreateSetting(services.db, 'payment_webhook_secret', randomSecret(32));
   let baseUrl = config.publicUrl ?? `http://localhost:${config.port}`;
+  services.email.attachBaseUrl(() => baseUrl);
   const provider = new TestPaymentProvider({
     secret: webhookSecret, baseUrl: () => baseUrl, nowSeconds: () => Math.floor(clock.now().getTime() / 1000),
     duplicatePercent: config.testProviderDuplicatePercent,
@@ -134,6 +138,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     { name: 'quote-purge', run: () => services.pricing.purgeExpiredQuotes() },
     { name: 'payments', run: () => services.purchases.runPayments() },
     { name: 'payment-retries', run: () => services.purchases.runPaymentRetries(config.jobBatchSize) },
+    { name: 'outbox', run: () => services.email.runOutbox(config.jobBatchSize) },
   ], config.jobIntervalSeconds, metrics) : null;
 
   return {
@@ -149,7 +154,9 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     }),
     stop: async () => {
       stopping = true;
+      const emailStopped = services.email.stop(); // first: a job tick waits for its sends, which stop() may cut off
       await jobs?.stop();
+      await emailStopped;
       await provider.stop(); // deliveries in flight reach this server before it stops accepting
       await services.purchases.settled();
       await apollo.stop(); // drains: stops accepting, waits for in-flight requests, closes sockets (HTTP and WebSocket)

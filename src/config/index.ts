@@ -73,6 +73,14 @@ export interface Config {
   testProviderDuplicatePercent: number;
   /** When set, GET /metrics needs "Authorization: Bearer <token>"; otherwise it is open. */
   metricsToken: string | null;
+  /** Where alert emails are sent (smtp:// or smtps://); null: they stay PENDING in the outbox. */
+  smtpUrl: string | null;
+  /** From of alert emails. */
+  alertEmailFrom: string;
+  /** An email still failing after this many send attempts is FAILED (src/modules/email/outbox-rules.ts). */
+  emailAttemptsMax: number;
+  /** A claimed email is claimable again after this long (its sender died mid-send); longer than a send may take. */
+  emailLeaseSeconds: number;
 }
 
 function int(name: string, fallback: number, min = 0): number {
@@ -92,6 +100,25 @@ function allowanceDuringGrace(raw: string | undefined): 'usable' | 'withheld' {
   if (raw === undefined || raw === '' || raw === 'usable') return 'usable';
   if (raw === 'withheld') return 'withheld';
   throw new Error(`DUNNING_ALLOWANCE_DURING_GRACE must be "usable" or "withheld", got "${raw}"`);
+}
+
+function smtpUrl(raw: string | undefined): string | null {
+  if (raw === undefined || raw === '') return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error('SMTP_URL must be a URL such as smtp://127.0.0.1:2525 or smtps://user:pass@mail.example.com');
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new Error(`SMTP_URL must start with smtp:// or smtps://, got "${url.protocol}//"`);
+  if (!url.hostname) throw new Error('SMTP_URL must name a host');
+  return raw;
+}
+
+function emailFrom(raw: string | undefined): string {
+  if (raw === undefined || raw === '') return 'Credits <alerts@localhost>';
+  if (!raw.includes('@') || /[\r\n]/.test(raw) || raw.length > 200) throw new Error(`ALERT_EMAIL_FROM must be one address such as "Credits <alerts@example.com>", got "${raw.slice(0, 60)}"`);
+  return raw;
 }
 
 /** "1,3,5" → [1, 3, 5]: increasing whole days. */
@@ -159,6 +186,11 @@ export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
     dunningAllowanceDuringGrace: allowanceDuringGrace(process.env.DUNNING_ALLOWANCE_DURING_GRACE),
     dunningFallbackPlan: process.env.DUNNING_FALLBACK_PLAN ?? 'free',
     testProviderDuplicatePercent: Math.min(100, int('TEST_PROVIDER_DUPLICATE_PERCENT', 10)),
+    smtpUrl: smtpUrl(process.env.SMTP_URL),
+    alertEmailFrom: emailFrom(process.env.ALERT_EMAIL_FROM),
+    emailAttemptsMax: Math.min(50, int('EMAIL_ATTEMPTS_MAX', 8, 1)),
+    // A send gives up after 60 s (src/modules/email/email.service.ts): the lease is at least twice that.
+    emailLeaseSeconds: int('EMAIL_LEASE_SECONDS', 300, 120),
     ...overrides,
   };
   return Object.freeze(config);

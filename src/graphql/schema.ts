@@ -12,12 +12,14 @@ import { PricingResolver } from '../modules/pricing';
 import { AccountSubscriptionResolver, PlanSubscriptionResolver, PlansResolver, SubscriptionPeriodResolver } from '../modules/plans';
 import { AutoTopUpResolver, PurchasesResolver, WalletAutoTopUpResolver } from '../modules/purchases';
 import { AlertsResolver } from '../modules/alerts';
+import { EmailResolver } from '../modules/email';
 import { guardArguments } from './input-guard';
 
 export const RESOLVERS = [
   AuthResolver, AccountsResolver, TransactionAccountResolver, WalletsResolver, LedgerResolver, LedgerTransactionResolver,
   WalletEventsResolver, PricingResolver, PlansResolver, PlanSubscriptionResolver, SubscriptionPeriodResolver, AccountSubscriptionResolver,
   PurchasesResolver, AutoTopUpResolver, WalletAutoTopUpResolver, AlertsResolver,
+  EmailResolver,
 ] as const;
 
 let cached: GraphQLSchema | null = null;

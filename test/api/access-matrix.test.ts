@@ -386,6 +386,11 @@ const ROWS: Row[] = [
     variables: async (f) => ({ ids: [await f.alert()] }),
   },
   {
+    field: 'Query.emailOutbox', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `query { emailOutbox(first: 5) { edges { node { id status } } } }`,
+    variables: () => ({}),
+  },
+  {
     field: 'Subscription.walletEvents', expected: who(UNAUTH, 'closed 4403', OK, OK, OK, OK, FORBID),
     operation: `subscription($id: ID!) { walletEvents(accountId: $id, afterSequence: 0) { accountId sequence } }`,
     variables: (f) => ({ id: f.accountId }),
