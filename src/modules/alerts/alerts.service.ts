@@ -40,6 +40,8 @@ export function levelAlertMessage(alert: LevelAlert, availableMillis: Millis): s
   return `Your available credits fell to ${formatCredits(availableMillis)}, at or below your alert level of ${formatCredits(alert.levelMillis)}.`;
 }
 
+const sameLevels = (a: readonly Millis[], b: readonly Millis[]) => a.length === b.length && a.every((level, i) => level === b[i]);
+
 export class AlertsService implements LowCreditHooks {
   private emails: AlertEmails | null = null;
   /** Alerts recorded in a database transaction the ledger runs: published with its rows after commit. */
@@ -66,8 +68,9 @@ export class AlertsService implements LowCreditHooks {
 
   /**
    * The ledger's hook, inside the operation's database transaction: each posted row is checked against
-   * the wallet's levels in order (so a batch of charges alerts as the same charges one by one would);
-   * the fired levels are written back only when they changed. Reads nothing: the wallet row carries
+   * the wallet's levels in order (so a batch of charges alerts as the same charges one by one would),
+   * and a crossing alerts when its level is still fired at the end of the transaction; the fired levels
+   * are written back only when they changed. Reads nothing: the wallet row carries
    * the levels, the allowance and the fired state. Returns every alert raised in this transaction.
    */
   async afterWrites(tx: Tx, movements: WalletMovement[], now: Date): Promise<readonly AlertRow[]> {
@@ -76,6 +79,7 @@ export class AlertsService implements LowCreditHooks {
       let fired = wallet.lowCreditFired;
       let changed = false;
       let levels: Millis[] | null = null;
+      const crossings: { alert: LevelAlert; availableMillis: Millis; transactionId: string }[] = [];
       for (const row of posted) {
         const after = row.availableAfterMillis ?? before;
         // Fast path: nothing fired and `available` did not fall (or stays above every level).
@@ -93,15 +97,19 @@ export class AlertsService implements LowCreditHooks {
           fired = check.fired;
           changed = true;
         }
-        if (check.alert) {
-          await this.raise(tx, {
-            accountId: wallet.accountId, kind: check.alert.kind, thresholdMillis: check.alert.levelMillis, availableMillis: after,
-            message: levelAlertMessage(check.alert, after), transactionId: row.id,
-          }, now);
-        }
+        if (check.alert) crossings.push({ alert: check.alert, availableMillis: after, transactionId: row.id });
         before = after;
       }
-      if (changed) {
+      // Only levels still fired at commit alert: a renewal expires the old allowance and grants the new one
+      // in one database transaction, and the empty wallet in between is never seen by anyone.
+      for (const crossing of crossings) {
+        if (!fired.includes(crossing.alert.levelMillis)) continue;
+        await this.raise(tx, {
+          accountId: wallet.accountId, kind: crossing.alert.kind, thresholdMillis: crossing.alert.levelMillis, availableMillis: crossing.availableMillis,
+          message: levelAlertMessage(crossing.alert, crossing.availableMillis), transactionId: crossing.transactionId,
+        }, now);
+      }
+      if (changed && !sameLevels(fired, wallet.lowCreditFired)) {
         await repo.setFiredLevels(tx, wallet.accountId, fired);
         wallet.lowCreditFired = fired;
       }
