@@ -73,6 +73,12 @@ export interface Config {
   testProviderDuplicatePercent: number;
   /** When set, GET /metrics needs "Authorization: Bearer <token>"; otherwise it is open. */
   metricsToken: string | null;
+  /** Forecasts: the burn rate's trailing window, in whole UTC days before today (plus today so far). */
+  forecastWindowDays: number;
+  /** Forecasts: RUN_OUT_SOON fires when the run-out is within this many days (re-arms beyond twice as many). */
+  runOutSoonDays: number;
+  /** Forecasts: CREDITS_EXPIRING and Wallet.forecast.expiringSoon look this many days ahead. */
+  creditsExpiringDays: number;
 }
 
 function int(name: string, fallback: number, min = 0): number {
@@ -80,6 +86,13 @@ function int(name: string, fallback: number, min = 0): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
+  return value;
+}
+
+/** An integer from `min` to `max` (inclusive). */
+function intBetween(name: string, fallback: number, min: number, max: number): number {
+  const value = int(name, fallback, min);
+  if (value > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got "${process.env[name]}"`);
   return value;
 }
 
@@ -159,6 +172,9 @@ export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
     dunningAllowanceDuringGrace: allowanceDuringGrace(process.env.DUNNING_ALLOWANCE_DURING_GRACE),
     dunningFallbackPlan: process.env.DUNNING_FALLBACK_PLAN ?? 'free',
     testProviderDuplicatePercent: Math.min(100, int('TEST_PROVIDER_DUPLICATE_PERCENT', 10)),
+    forecastWindowDays: intBetween('FORECAST_WINDOW_DAYS', 7, 1, 90),
+    runOutSoonDays: intBetween('RUN_OUT_SOON_DAYS', 3, 1, 90),
+    creditsExpiringDays: intBetween('CREDITS_EXPIRING_DAYS', 7, 1, 90),
     ...overrides,
   };
   return Object.freeze(config);

@@ -5,8 +5,10 @@ import { alerts } from '../../db/schema';
 
 export type AlertRow = typeof alerts.$inferSelect;
 
-export async function insertAlert(tx: Tx, row: Omit<AlertRow, 'pos'>): Promise<void> {
-  await tx.insert(alerts).values(row);
+/** Inserts an alert; null when its dedupe key was already taken (the alert exists: nothing written). */
+export async function insertAlert(tx: Tx, row: Omit<AlertRow, 'pos'>): Promise<AlertRow | null> {
+  const [inserted] = await tx.insert(alerts).values(row).onConflictDoNothing({ target: alerts.dedupeKey }).returning();
+  return inserted ?? null;
 }
 
 /** Alerts of one account (or of every account), unread first, then newest first; keyset on (read, pos). */

@@ -18,6 +18,8 @@ export interface NewAlert {
   thresholdMillis: Millis | null;
   availableMillis: Millis;
   message: string;
+  /** At most one alert per key (e.g. `expiring:<bucketId>`); null or absent: no dedupe. */
+  dedupeKey?: string | null;
 }
 
 export const MARK_READ_IDS_MAX = 100;
@@ -25,8 +27,9 @@ export const MARK_READ_IDS_MAX = 100;
 export class AlertsService {
   constructor(private readonly database: Database, private readonly clock: Clock) {}
 
-  async raise(tx: Tx, alert: NewAlert, at: Date): Promise<void> {
-    await repo.insertAlert(tx, { id: newId(), transactionId: null, dedupeKey: null, ...alert, createdAt: at, readAt: null });
+  /** Records the alert in `tx`; returns it, or null when an alert with its dedupe key already exists. */
+  async raise(tx: Tx, alert: NewAlert, at: Date): Promise<AlertRow | null> {
+    return repo.insertAlert(tx, { id: newId(), transactionId: null, ...alert, dedupeKey: alert.dedupeKey ?? null, createdAt: at, readAt: null });
   }
 
   async list(accountId: string | null, unreadOnly: boolean, before: { read: boolean; pos: number } | null, limit: number): Promise<AlertRow[]> {
