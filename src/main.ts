@@ -22,6 +22,8 @@ import { PlansService } from './modules/plans';
 import { PurchasesService, TestPaymentProvider, webhookRoute } from './modules/purchases';
 import { AlertsService, type AlertRow } from './modules/alerts';
 import { EmailService } from './modules/email';
+import { UsageService } from './modules/usage';
+import { ReportsService } from './modules/reports';
 import { getOrCreateSetting } from './auth/auth.repo';
 import { randomSecret } from './shared/ids';
 import { buildAppSchema } from './graphql/schema';
@@ -79,12 +81,15 @@ export async function createServices(config: Readonly<Config>, database: Databas
   purchases = new PurchasesService(database, clock, config, ledger, plans, alerts);
   plans.attachBilling(purchases); // paid plan periods are paid through the provider
   await purchases.loadAutoTopUpRules();
+  // Forecast alerts are raised by the forecasts job and pushed live after their commit.
+  const usage = new UsageService(database, clock, config, alerts, (raised) => events.publish([], raised));
   return {
     config, clock, database, db, accounts, events, ledger, wallets, plans, purchases, alerts, email,
+    usage, reports: new ReportsService(database),
     auth: await AuthService.create(db, clock, config.tokenSecret),
     pricing: new PricingService(database, clock, config, wallets, rateCards, ledger),
     audit: new AuditService(database),
-    createLoaders: loadersFor(db, accounts, plans, purchases),
+    createLoaders: loadersFor(db, accounts, plans, purchases, usage),
   };
 }
 
@@ -139,6 +144,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     { name: 'payments', run: () => services.purchases.runPayments() },
     { name: 'payment-retries', run: () => services.purchases.runPaymentRetries(config.jobBatchSize) },
     { name: 'outbox', run: () => services.email.runOutbox(config.jobBatchSize) },
+    { name: 'forecasts', run: () => services.usage.runForecasts() },
   ], config.jobIntervalSeconds, metrics) : null;
 
   return {

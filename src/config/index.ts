@@ -81,6 +81,12 @@ export interface Config {
   emailAttemptsMax: number;
   /** A claimed email is claimable again after this long (its sender died mid-send); longer than a send may take. */
   emailLeaseSeconds: number;
+  /** Forecasts: the burn rate's trailing window, in whole UTC days before today (plus today so far). */
+  forecastWindowDays: number;
+  /** Forecasts: RUN_OUT_SOON fires when the run-out is within this many days (re-arms beyond twice as many). */
+  runOutSoonDays: number;
+  /** Forecasts: CREDITS_EXPIRING and Wallet.forecast.expiringSoon look this many days ahead. */
+  creditsExpiringDays: number;
 }
 
 function int(name: string, fallback: number, min = 0): number {
@@ -88,6 +94,13 @@ function int(name: string, fallback: number, min = 0): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
+  return value;
+}
+
+/** An integer from `min` to `max` (inclusive). */
+function intBetween(name: string, fallback: number, min: number, max: number): number {
+  const value = int(name, fallback, min);
+  if (value > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got "${process.env[name]}"`);
   return value;
 }
 
@@ -191,6 +204,9 @@ export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
     emailAttemptsMax: Math.min(50, int('EMAIL_ATTEMPTS_MAX', 8, 1)),
     // A send gives up after 60 s (src/modules/email/email.service.ts): the lease is at least twice that.
     emailLeaseSeconds: int('EMAIL_LEASE_SECONDS', 300, 120),
+    forecastWindowDays: intBetween('FORECAST_WINDOW_DAYS', 7, 1, 90),
+    runOutSoonDays: intBetween('RUN_OUT_SOON_DAYS', 3, 1, 90),
+    creditsExpiringDays: intBetween('CREDITS_EXPIRING_DAYS', 7, 1, 90),
     ...overrides,
   };
   return Object.freeze(config);

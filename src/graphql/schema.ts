@@ -13,6 +13,8 @@ import { AccountSubscriptionResolver, PlanSubscriptionResolver, PlansResolver, S
 import { AutoTopUpResolver, PurchasesResolver, WalletAutoTopUpResolver } from '../modules/purchases';
 import { AlertsResolver } from '../modules/alerts';
 import { EmailResolver } from '../modules/email';
+import { UsageResolver, WalletForecastResolver } from '../modules/usage';
+import { ReportsResolver } from '../modules/reports';
 import { guardArguments } from './input-guard';
 
 export const RESOLVERS = [
@@ -20,6 +22,7 @@ export const RESOLVERS = [
   WalletEventsResolver, PricingResolver, PlansResolver, PlanSubscriptionResolver, SubscriptionPeriodResolver, AccountSubscriptionResolver,
   PurchasesResolver, AutoTopUpResolver, WalletAutoTopUpResolver, AlertsResolver,
   EmailResolver,
+  UsageResolver, WalletForecastResolver, ReportsResolver,
 ] as const;
 
 let cached: GraphQLSchema | null = null;

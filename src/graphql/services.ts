@@ -12,6 +12,8 @@ import type { PlansService } from '../modules/plans';
 import type { PurchasesService } from '../modules/purchases';
 import type { AlertsService } from '../modules/alerts';
 import type { EmailService } from '../modules/email';
+import type { UsageService } from '../modules/usage';
+import type { ReportsService } from '../modules/reports';
 import type { Loaders } from './loaders';
 
 export interface Services {
@@ -30,5 +32,7 @@ export interface Services {
   purchases: PurchasesService;
   alerts: AlertsService;
   email: EmailService;
+  usage: UsageService;
+  reports: ReportsService;
   createLoaders(): Loaders;
 }

@@ -391,6 +391,16 @@ const ROWS: Row[] = [
     variables: () => ({}),
   },
   {
+    field: 'Query.usageByDay', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, FORBID),
+    operation: `query($id: ID!) { usageByDay(accountId: $id, days: 7) { day action model credits refunded count } }`,
+    variables: (f) => ({ id: f.accountId }),
+  },
+  {
+    field: 'Query.platformReport', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `query($from: DateTime!, $to: DateTime!) { platformReport(from: $from, to: $to) { from to totals { consumed charges } topConsumers { accountId } } }`,
+    variables: () => ({ from: '2213-01-01T00:00:00Z', to: '2213-01-02T00:00:00Z' }),
+  },
+  {
     field: 'Subscription.walletEvents', expected: who(UNAUTH, 'closed 4403', OK, OK, OK, OK, FORBID),
     operation: `subscription($id: ID!) { walletEvents(accountId: $id, afterSequence: 0) { accountId sequence } }`,
     variables: (f) => ({ id: f.accountId }),
