@@ -153,6 +153,8 @@ const WALLET = `query Wallet($id: ID!) { wallet(accountId: $id) { balance availa
 export interface Fixture {
   /** Account ids of the seeded wallets; wallets[0] is the hot one. */
   wallets: string[];
+  /** As many wallets again, each with low-credit levels set (absolute and percent): the levels shape. */
+  leveledWallets: string[];
   /** Unique per process run, so idempotency keys never repeat across runs on the same database. */
   runTag: string;
 }
@@ -187,6 +189,12 @@ export function shapes(fixture: Fixture, round: number): Shape[] {
       ok: (r) => Boolean(r.data?.charge?.id),
     },
     {
+      // The same charges on wallets with levels set (far below their balance, as most wallets are most of the time).
+      name: 'charge uniform, levels set',
+      body: (c, i) => ({ query: CHARGE, variables: { i: { accountId: fixture.leveledWallets[pick(fixture.leveledWallets.length)], amount: '1', idempotencyKey: keyOf(fixture, 'l', round, c, i) } } }),
+      ok: (r) => Boolean(r.data?.charge?.id),
+    },
+    {
       name: 'charge hot wallet',
       body: (c, i) => ({ query: CHARGE, variables: { i: { accountId: wallets[0], amount: '1', idempotencyKey: keyOf(fixture, 'h', round, c, i) } } }),
       ok: (r) => Boolean(r.data?.charge?.id),
@@ -209,7 +217,7 @@ export function shapes(fixture: Fixture, round: number): Shape[] {
 /** Which floor figure a shape is compared with (shapes without one show no ratio). */
 function floorFor(shape: string, floor: Floor | null): number | null {
   if (!floor) return null;
-  if (shape === 'charge uniform') return floor.uniform_tps;
+  if (shape === 'charge uniform' || shape === 'charge uniform, levels set') return floor.uniform_tps;
   if (shape === 'charge hot wallet') return floor.hot_tps;
   return null;
 }
@@ -331,6 +339,21 @@ export async function seed(target: Target, count: number, credits: string | null
   };
   await Promise.all(Array.from({ length: parallel }, worker));
   return ids;
+}
+
+/** Sets three absolute low-credit levels on each wallet (aliased updateWallet batches, in parallel). */
+async function setLevels(target: Target, accountIds: string[], parallel = 16): Promise<void> {
+  const batch = 25;
+  let next = 0;
+  const worker = async () => {
+    for (let from = (next++) * batch; from < accountIds.length; from = (next++) * batch) {
+      const update = accountIds.slice(from, from + batch).map((id, k) =>
+        `u${k}: updateWallet(input: { accountId: "${id}", lowCreditThresholds: ["10000", "1000", "100"] }) { accountId }`).join('\n');
+      const updated = await post(target, { query: `mutation {\n${update}\n}` });
+      if (updated.json.errors) throw new Error(`setting levels failed: ${JSON.stringify(updated.json.errors).slice(0, 500)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
 }
 
 // ---------------------------------------------------------------- the renewal shape
@@ -541,7 +564,10 @@ async function main(): Promise<void> {
     const seedStarted = Date.now();
     const wallets = await seed(target, walletCount, '1000000', runTag, 32);
     log(`seeded ${wallets.length} wallets in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
-    const fixture: Fixture = { wallets, runTag };
+    const leveledWallets = await seed(target, walletCount, '1000000', `${runTag}-levels`, 32);
+    await setLevels(target, leveledWallets);
+    log(`seeded ${leveledWallets.length} wallets with low-credit levels`);
+    const fixture: Fixture = { wallets, leveledWallets, runTag };
     await publishBenchRateCard(target);
 
     // Warm-up: JIT, connection pools, caches. Not reported.
@@ -582,6 +608,8 @@ async function main(): Promise<void> {
     const perRound = (name: string) => results.filter((r) => r.shape === name).map((r) => r.perSecond);
     const quoteRatios = perRound('quote').map((q, i) => q / perRound('wallet query')[i]);
     const quoteVsWallet = median(quoteRatios);
+    // Charges with levels set vs without (target ≥ 0.95): median over rounds of the same round's ratio.
+    const levelsVsWithout = median(perRound('charge uniform, levels set').map((l, i) => l / perRound('charge uniform')[i]));
     const note = [
       `charges over HTTP: ${connections} keep-alive connections, ${seconds} s per shape, median of ${repeats} round(s); ${walletCount} wallets;`,
       `floor: pgbench ${floorClients} clients, ${seconds} s each, once per round: ${floor ? `median ${floor.uniform_tps.toFixed(0)} uniform / ${floor.hot_tps.toFixed(0)} hot tps; ratio = median over rounds of (shape / same round's floor)` : `skipped (${(floors[0] as { skipped: string }).skipped})`};`,
@@ -596,10 +624,10 @@ async function main(): Promise<void> {
       '',
     ].join('\n') + '\n' : '';
     const fanoutText = fanout ? `${fanoutLines(fanout)}\n\n` : '';
-    process.stdout.write(`\n${table(rows)}\n\nquote vs wallet query: ${quoteVsWallet.toFixed(3)} (median of per-round ratios; target ≥ 0.8)\n\n${renewalLines}${fanoutText}${note}\n\n`);
+    process.stdout.write(`\n${table(rows)}\n\nquote vs wallet query: ${quoteVsWallet.toFixed(3)} (median of per-round ratios; target ≥ 0.8)\ncharges with low-credit levels set vs without: ${levelsVsWithout.toFixed(3)} (median of per-round ratios; target ≥ 0.95)\n\n${renewalLines}${fanoutText}${note}\n\n`);
     process.stdout.write(JSON.stringify({
       seconds, repeats, connections, wallets: walletCount, cpus: os.cpus().length, node: process.version,
-      floor: floorResult, floorRounds: floors, totalSeconds: (Date.now() - started) / 1000, quoteVsWallet,
+      floor: floorResult, floorRounds: floors, totalSeconds: (Date.now() - started) / 1000, quoteVsWallet, levelsVsWithout,
       renewals, fanout,
       shapes: rows.map(({ rounds, ...row }) => ({ ...row, rounds: rounds.map(({ firstFailure, ...r }) => ({ ...r, ...(firstFailure ? { firstFailure } : {}) })) })),
     }) + '\n');

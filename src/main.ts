@@ -20,7 +20,10 @@ import { InProcessTransport, RedisTransport, WalletEventHub, databaseLiveStore, 
 import { PricingService, RateCardCache } from './modules/pricing';
 import { PlansService } from './modules/plans';
 import { PurchasesService, TestPaymentProvider, webhookRoute } from './modules/purchases';
-import { AlertsService } from './modules/alerts';
+import { AlertsService, type AlertRow } from './modules/alerts';
+import { EmailService } from './modules/email';
+import { UsageService } from './modules/usage';
+import { ReportsService } from './modules/reports';
 import { getOrCreateSetting } from './auth/auth.repo';
 import { randomSecret } from './shared/ids';
 import { buildAppSchema } from './graphql/schema';
@@ -65,29 +68,35 @@ export async function createServices(config: Readonly<Config>, database: Databas
   const events = new WalletEventHub({ store: databaseLiveStore(db), subscriptionsPerAccountMax: config.subscriptionsPerAccountMax, transport: live, clock });
   // After commit: live events, then the auto top-up check (in the background; it never delays a charge).
   let purchases: PurchasesService | null = null;
-  const ledger = new LedgerService(database, clock, config, (rows) => {
-    events.publish(rows);
+  const ledger = new LedgerService(database, clock, config, (rows, raised) => {
+    events.publish(rows, raised as AlertRow[]);
     purchases?.afterCommit(rows);
   }, ledgerObserver);
   const wallets = new WalletsService(db, clock);
   const rateCards = new RateCardCache(database);
   await rateCards.start();
   const alerts = new AlertsService(database, clock);
+  ledger.attachAlerts(alerts); // low-credit levels are checked in the database transaction of every operation
+  const email = new EmailService(database, clock, config);
+  alerts.attachEmails(email); // an alert's email goes to the outbox in the alert's database transaction
   const plans = new PlansService(database, clock, ledger, config, alerts);
   ledger.attachPlans(plans); // due renewals run lazily under the wallet lock; gating refusals name plans
   wallets.attachSettle((accountId) => ledger.settleWallet(accountId));
   purchases = new PurchasesService(database, clock, config, ledger, plans, alerts);
   plans.attachBilling(purchases); // paid plan periods are paid through the provider
   await purchases.loadAutoTopUpRules();
+  // Forecast alerts are raised by the forecasts job and pushed live after their commit.
+  const usage = new UsageService(database, clock, config, alerts, (raised) => events.publishAlerts(raised));
   const auth = await AuthService.create(db, clock, config.tokenSecret);
   // A key revoked through this instance is announced to the others, which close its sockets too.
   auth.onRevoke((keyId, where) => { if (where === 'here') live.send({ type: 'revoked', keyId }); });
   live.onMessage((message) => { if (message.type === 'revoked') auth.revokedElsewhere(message.keyId); });
   return {
-    config, clock, database, db, accounts, events, ledger, wallets, plans, purchases, alerts, auth,
+    config, clock, database, db, accounts, events, ledger, wallets, plans, purchases, alerts, email,
+    usage, reports: new ReportsService(database), auth,
     pricing: new PricingService(database, clock, config, wallets, rateCards, ledger),
     audit: new AuditService(database),
-    createLoaders: loadersFor(db, accounts, plans, purchases),
+    createLoaders: loadersFor(db, accounts, plans, purchases, usage),
   };
 }
 
@@ -126,6 +135,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   // Payments: the webhook (its secret from config, or generated once and kept in the database) and the provider.
   const webhookSecret = config.paymentWebhookSecret ?? await getOrCreateSetting(services.db, 'payment_webhook_secret', randomSecret(32));
   let baseUrl = config.publicUrl ?? `http://localhost:${config.port}`;
+  services.email.attachBaseUrl(() => baseUrl);
   const provider = new TestPaymentProvider({
     secret: webhookSecret, baseUrl: () => baseUrl, nowSeconds: () => Math.floor(clock.now().getTime() / 1000),
     duplicatePercent: config.testProviderDuplicatePercent,
@@ -144,6 +154,8 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     { name: 'quote-purge', run: () => services.pricing.purgeExpiredQuotes() },
     { name: 'payments', run: () => services.purchases.runPayments() },
     { name: 'payment-retries', run: () => services.purchases.runPaymentRetries(config.jobBatchSize) },
+    { name: 'outbox', run: () => services.email.runOutbox(config.jobBatchSize) },
+    { name: 'forecasts', run: () => services.usage.runForecasts() },
   ], config.jobIntervalSeconds, metrics) : null;
 
   return {
@@ -159,7 +171,9 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     }),
     stop: async () => {
       stopping = true;
+      const emailStopped = services.email.stop(); // first: a job tick waits for its sends, which stop() may cut off
       await jobs?.stop();
+      await emailStopped;
       await provider.stop(); // deliveries in flight reach this server before it stops accepting
       await services.purchases.settled();
       await apollo.stop(); // drains: stops accepting, waits for in-flight requests, closes sockets (HTTP and WebSocket)

@@ -27,7 +27,7 @@ export async function loadDemo(services: Services): Promise<Demo> {
   if (!account) {
     const key = await services.auth.createApiKey('demo admin', 'ADMIN');
     adminKey = key.secret;
-    account = await services.accounts.create({ name: 'Demo User', kind: 'USER', externalId: DEMO_EXTERNAL_ID }, `key:${key.id}`);
+    account = await services.accounts.create({ name: 'Demo User', kind: 'USER', externalId: DEMO_EXTERNAL_ID, email: 'demo@example.com' }, `key:${key.id}`);
     const actor = { id: `key:${key.id}`, scope: `key:${key.id}` };
     await services.plans.subscribe(actor, { accountId: account.id, planCode: 'free', idempotencyKey: 'demo-subscription' });
     await services.ledger.grant(actor, {

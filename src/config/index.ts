@@ -77,6 +77,20 @@ export interface Config {
   testProviderDuplicatePercent: number;
   /** When set, GET /metrics needs "Authorization: Bearer <token>"; otherwise it is open. */
   metricsToken: string | null;
+  /** Where alert emails are sent (smtp:// or smtps://); null: they stay PENDING in the outbox. */
+  smtpUrl: string | null;
+  /** From of alert emails. */
+  alertEmailFrom: string;
+  /** An email still failing after this many send attempts is FAILED (src/modules/email/outbox-rules.ts). */
+  emailAttemptsMax: number;
+  /** A claimed email is claimable again after this long (its sender died mid-send); longer than a send may take. */
+  emailLeaseSeconds: number;
+  /** Forecasts: the burn rate's trailing window, in whole UTC days before today (plus today so far). */
+  forecastWindowDays: number;
+  /** Forecasts: RUN_OUT_SOON fires when the run-out is within this many days (re-arms beyond twice as many). */
+  runOutSoonDays: number;
+  /** Forecasts: CREDITS_EXPIRING and Wallet.forecast.expiringSoon look this many days ahead. */
+  creditsExpiringDays: number;
 }
 
 function int(name: string, fallback: number, min = 0): number {
@@ -84,6 +98,13 @@ function int(name: string, fallback: number, min = 0): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
+  return value;
+}
+
+/** An integer from `min` to `max` (inclusive). */
+function intBetween(name: string, fallback: number, min: number, max: number): number {
+  const value = int(name, fallback, min);
+  if (value > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got "${process.env[name]}"`);
   return value;
 }
 
@@ -96,6 +117,25 @@ function allowanceDuringGrace(raw: string | undefined): 'usable' | 'withheld' {
   if (raw === undefined || raw === '' || raw === 'usable') return 'usable';
   if (raw === 'withheld') return 'withheld';
   throw new Error(`DUNNING_ALLOWANCE_DURING_GRACE must be "usable" or "withheld", got "${raw}"`);
+}
+
+function smtpUrl(raw: string | undefined): string | null {
+  if (raw === undefined || raw === '') return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error('SMTP_URL must be a URL such as smtp://127.0.0.1:2525 or smtps://user:pass@mail.example.com');
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new Error(`SMTP_URL must start with smtp:// or smtps://, got "${url.protocol}//"`);
+  if (!url.hostname) throw new Error('SMTP_URL must name a host');
+  return raw;
+}
+
+function emailFrom(raw: string | undefined): string {
+  if (raw === undefined || raw === '') return 'Credits <alerts@localhost>';
+  if (!raw.includes('@') || /[\r\n]/.test(raw) || raw.length > 200) throw new Error(`ALERT_EMAIL_FROM must be one address such as "Credits <alerts@example.com>", got "${raw.slice(0, 60)}"`);
+  return raw;
 }
 
 /** "1,3,5" → [1, 3, 5]: increasing whole days. */
@@ -165,6 +205,14 @@ export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
     dunningAllowanceDuringGrace: allowanceDuringGrace(process.env.DUNNING_ALLOWANCE_DURING_GRACE),
     dunningFallbackPlan: process.env.DUNNING_FALLBACK_PLAN ?? 'free',
     testProviderDuplicatePercent: Math.min(100, int('TEST_PROVIDER_DUPLICATE_PERCENT', 10)),
+    smtpUrl: smtpUrl(process.env.SMTP_URL),
+    alertEmailFrom: emailFrom(process.env.ALERT_EMAIL_FROM),
+    emailAttemptsMax: Math.min(50, int('EMAIL_ATTEMPTS_MAX', 8, 1)),
+    // A send gives up after 60 s (src/modules/email/email.service.ts): the lease is at least twice that.
+    emailLeaseSeconds: int('EMAIL_LEASE_SECONDS', 300, 120),
+    forecastWindowDays: intBetween('FORECAST_WINDOW_DAYS', 7, 1, 90),
+    runOutSoonDays: intBetween('RUN_OUT_SOON_DAYS', 3, 1, 90),
+    creditsExpiringDays: intBetween('CREDITS_EXPIRING_DAYS', 7, 1, 90),
     ...overrides,
   };
   return Object.freeze(config);

@@ -7,6 +7,7 @@ import type { AccountRow } from '../modules/accounts/accounts.repo';
 import type { PlansService, PlanVersionRow, PlanWithTerms, SubscriptionRow } from '../modules/plans';
 import type { PurchasesService } from '../modules/purchases';
 import type { PackRow, PaymentEventRow } from '../modules/purchases/purchases.repo';
+import type { UsageService, UsageWindow } from '../modules/usage';
 
 export interface Loaders {
   entriesByTransaction: DataLoader<string, EntryRow[]>;
@@ -20,6 +21,8 @@ export interface Loaders {
   pack: DataLoader<string, PackRow | null>;
   /** Purchase id → its webhook events, oldest first. */
   purchaseEvents: DataLoader<string, PaymentEventRow[]>;
+  /** Account id → its usage in the forecast window (Wallet.forecast): a page of wallets in one statement. */
+  usageWindow: DataLoader<string, UsageWindow>;
 }
 
 function byKey<K, V>(keys: readonly K[], rows: V[], keyOf: (row: V) => K): (V | null)[] {
@@ -28,7 +31,7 @@ function byKey<K, V>(keys: readonly K[], rows: V[], keyOf: (row: V) => K): (V | 
 }
 
 /** A factory of fresh loaders (one set per request: a loader caches what it loaded). */
-export function loadersFor(db: Db, accounts: AccountsService, plans: PlansService, purchases: PurchasesService): () => Loaders {
+export function loadersFor(db: Db, accounts: AccountsService, plans: PlansService, purchases: PurchasesService, usage: UsageService): () => Loaders {
   return () => ({
     entriesByTransaction: new DataLoader(async (ids: readonly string[]) => {
       const entries = await entriesByTransactionIds(db, ids);
@@ -44,5 +47,6 @@ export function loadersFor(db: Db, accounts: AccountsService, plans: PlansServic
     subscription: new DataLoader(async (accountIds: readonly string[]) => plans.subscriptionsOf(accountIds)),
     pack: new DataLoader(async (ids: readonly string[]) => byKey(ids, await purchases.packsByIds(ids), (p) => p.id)),
     purchaseEvents: new DataLoader(async (ids: readonly string[]) => purchases.eventsOf(ids)),
+    usageWindow: new DataLoader(async (accountIds: readonly string[]) => usage.windows(accountIds)),
   });
 }

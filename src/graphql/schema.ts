@@ -12,12 +12,17 @@ import { PricingResolver } from '../modules/pricing';
 import { AccountSubscriptionResolver, PlanSubscriptionResolver, PlansResolver, SubscriptionPeriodResolver } from '../modules/plans';
 import { AutoTopUpResolver, PurchasesResolver, WalletAutoTopUpResolver } from '../modules/purchases';
 import { AlertsResolver } from '../modules/alerts';
+import { EmailResolver } from '../modules/email';
+import { UsageResolver, WalletForecastResolver } from '../modules/usage';
+import { ReportsResolver } from '../modules/reports';
 import { guardArguments } from './input-guard';
 
 export const RESOLVERS = [
   AuthResolver, AccountsResolver, TransactionAccountResolver, WalletsResolver, LedgerResolver, LedgerTransactionResolver,
   WalletEventsResolver, PricingResolver, PlansResolver, PlanSubscriptionResolver, SubscriptionPeriodResolver, AccountSubscriptionResolver,
   PurchasesResolver, AutoTopUpResolver, WalletAutoTopUpResolver, AlertsResolver,
+  EmailResolver,
+  UsageResolver, WalletForecastResolver, ReportsResolver,
 ] as const;
 
 let cached: GraphQLSchema | null = null;

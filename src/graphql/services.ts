@@ -11,6 +11,9 @@ import type { PricingService } from '../modules/pricing';
 import type { PlansService } from '../modules/plans';
 import type { PurchasesService } from '../modules/purchases';
 import type { AlertsService } from '../modules/alerts';
+import type { EmailService } from '../modules/email';
+import type { UsageService } from '../modules/usage';
+import type { ReportsService } from '../modules/reports';
 import type { Loaders } from './loaders';
 
 export interface Services {
@@ -28,5 +31,8 @@ export interface Services {
   plans: PlansService;
   purchases: PurchasesService;
   alerts: AlertsService;
+  email: EmailService;
+  usage: UsageService;
+  reports: ReportsService;
   createLoaders(): Loaders;
 }

@@ -382,10 +382,25 @@ const ROWS: Row[] = [
     variables: (f) => ({ id: f.accountId }),
   },
   {
-    // A user token marks its own account's alerts only: another account's ids change nothing (see below).
-    field: 'Mutation.markAlertsRead', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, OK, OK),
+    // A user token marks its own account's alerts only: another account's ids are refused and change nothing (see below).
+    field: 'Mutation.markAlertsRead', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, OK, FORBID),
     operation: `mutation($ids: [ID!]!) { markAlertsRead(ids: $ids) }`,
     variables: async (f) => ({ ids: [await f.alert()] }),
+  },
+  {
+    field: 'Query.emailOutbox', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `query { emailOutbox(first: 5) { edges { node { id status } } } }`,
+    variables: () => ({}),
+  },
+  {
+    field: 'Query.usageByDay', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, FORBID),
+    operation: `query($id: ID!) { usageByDay(accountId: $id, days: 7) { day action model credits refunded count } }`,
+    variables: (f) => ({ id: f.accountId }),
+  },
+  {
+    field: 'Query.platformReport', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `query($from: DateTime!, $to: DateTime!) { platformReport(from: $from, to: $to) { from to totals { consumed charges } topConsumers { accountId } } }`,
+    variables: () => ({ from: '2213-01-01T00:00:00Z', to: '2213-01-02T00:00:00Z' }),
   },
   {
     field: 'Subscription.walletEvents', expected: who(UNAUTH, 'closed 4403', OK, OK, OK, OK, FORBID),
@@ -591,14 +606,16 @@ test('alerts without an accountId (every account\'s) are for admins only', async
   expect(actual).toEqual({ anonymous: UNAUTH, badToken: UNAUTH, readonly: FORBID, service: FORBID, admin: OK, ownUser: FORBID, otherUser: FORBID });
 });
 
-test('markAlertsRead with a user token marks only its own account\'s alerts', async () => {
+test('markAlertsRead with a user token marks only its own account\'s alerts; another account\'s are refused and stay unread', async () => {
   const fixture = fixtures.ownUser;
   const alertId = await fixture.alert();
   const mark = `mutation($ids: [ID!]!) { markAlertsRead(ids: $ids) }`;
   const readAt = async () => (await t.ok<{ alerts: { edges: { node: { id: string; readAt: string | null } }[] } }>(
     `query($id: ID!) { alerts(accountId: $id, first: 50) { edges { node { id readAt } } } }`, { id: fixture.accountId },
   )).alerts.edges.find((e) => e.node.id === alertId)!.node.readAt;
-  expect(await t.ok(mark, { ids: [alertId] }, tokens.otherUser)).toEqual({ markAlertsRead: 0 });
+  const otherOwn = await fixtures.otherUser.alert();
+  const refused = await t.fails(mark, { ids: [otherOwn, alertId] }, tokens.otherUser);
+  expect(refused.extensions.code).toBe('FORBIDDEN');
   expect(await readAt()).toBeNull();
   expect(await t.ok(mark, { ids: [alertId] }, await t.userToken(fixture.accountId))).toEqual({ markAlertsRead: 1 });
   expect(await readAt()).not.toBeNull();

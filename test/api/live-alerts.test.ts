@@ -3,9 +3,9 @@
  * account's alerts, an admin key without accountId sees every account's, anyone else is refused —
  * and `WalletEvent.alert`, the alert a transaction raised, on live and on replayed events.
  *
- * Alerts are made here by inserting them and publishing them as the ledger (publish(rows, alerts))
- * and the jobs (publishAlerts) do after their commits; the level crossing that raises them during a
- * charge is tested with the ledger.
+ * Most alerts are made here by inserting them and publishing them as the ledger (publish(rows,
+ * alerts)) and the jobs (publishAlerts) do after their commits, so every kind and every path is
+ * covered; one test crosses a real level with a charge (the rules of crossing are tested with them).
  */
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
@@ -180,6 +180,31 @@ describe('WalletEvent.alert', () => {
     sub.stop();
     expect(sub.items.map((e) => [e.sequence, e.kind, e.alert?.id ?? null])).toEqual([[1, 'GRANT', null], [2, 'CHARGE', alert.id], [3, 'CHARGE', null]]);
     expectAlert(sub.items[1].alert!, alert);
+  });
+
+  test('a charge crossing a level: its live event carries the alert, lowCreditAlerts pushes it, and a replay has it too', async () => {
+    const accountId = await t.createAccount();
+    await t.grant(accountId, '10');
+    await t.ok(`mutation($i: UpdateWalletInput!) { updateWallet(input: $i) { lowCreditThresholds } }`, { i: { accountId, lowCreditThresholds: ['5'] } });
+    const token = await t.userToken(accountId);
+    const before = t.app.services.events.alertSubscriberCount();
+    const pushed = alertsOf(t.client(token), accountId);
+    await alertSubscribers(before);
+    const events = eventsOf(t.client(token), accountId, 0);
+    await events.until(1);
+    await t.op(ChargeDocument, { input: { accountId, amount: '2', idempotencyKey: uniqueKey('c') } }); // 8: above the level
+    const crossing = (await t.op(ChargeDocument, { input: { accountId, amount: '4', idempotencyKey: uniqueKey('c') } })).charge; // 4: crosses 5
+    await events.until(3);
+    await pushed.until(1);
+    events.stop();
+    pushed.stop();
+    expect(events.items.map((e) => [e.sequence, e.alert?.kind ?? null])).toEqual([[1, null], [2, null], [3, 'LOW_BALANCE']]);
+    expect(events.items[2]).toMatchObject({ transaction: { id: crossing.id }, alert: { threshold: '5', available: '4', accountId } });
+    expect(pushed.items).toEqual([events.items[2].alert]);
+    const replay = eventsOf(t.client(), accountId, 2);
+    await replay.until(1);
+    replay.stop();
+    expect(replay.items[0].alert).toEqual(events.items[2].alert);
   });
 
   test('replayed events carry their alerts, read from the alerts table', async () => {

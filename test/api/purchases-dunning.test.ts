@@ -319,7 +319,8 @@ describe('allowance withheld during grace, no fallback plan', () => {
     // The first period's allowance expired at its end, the second's was withheld on the failure: nothing more to expire.
     expect(expireComments(await t.history(accountId)).map((e) => e.amount)).toEqual(['-100', '-100']);
     expect(await t.wallet(accountId)).toMatchObject({ balance: '0', buckets: [] });
-    expect((await s.alerts(accountId)).map((a) => a.kind)).toEqual(['PLAN_DOWNGRADED', 'PAYMENT_FAILED']);
+    // withholding the allowance emptied the wallet: DEPLETED, between the failed payment and the downgrade
+    expect((await s.alerts(accountId)).map((a) => a.kind)).toEqual(['PLAN_DOWNGRADED', 'DEPLETED', 'PAYMENT_FAILED']);
     await s.cleanAudit();
   });
 });

@@ -2,9 +2,9 @@
  * The CHECK constraints of migration 0003 apply to a database that already holds a ledger written
  * under the earlier migrations, as the server does on start: open with migrations 0000–0002, write
  * every kind of row through the API, close, open again (which applies the rest), audit.
- * Today's code writes columns that migration 0004 (plans) adds: its SQL is run by hand for the
- * writing and undone before the upgrade, which then applies 0003 and 0004 for real (0004's data
- * step marks wallets that had their own overdraft limit).
+ * Today's code writes columns that migrations 0004 (plans) and 0006 (alerts) add: their SQL (0006's
+ * for the tables written here) is run by hand for the writing and undone before the upgrade, which
+ * then applies 0003 onwards for real (0004's data step marks wallets that had their own overdraft limit).
  * PGlite in a temporary folder; on PostgreSQL (DATABASE_URL) a scratch database created for the test.
  */
 import fs from 'node:fs';
@@ -23,10 +23,18 @@ const UNDO_PLANS_MIGRATION = `drop table subscription_periods, subscriptions, pl
   alter table wallets drop column overdraft_limit_own, drop column low_credit_thresholds_own, drop column plan_code,
     drop column plan_tier, drop column plan_models, drop column plan_actions, drop column plan_renews_at;`;
 
+const ALERTS_MIGRATION = '0006_alerts_forecasts_outbox';
+/** 0006's statements on the tables this test writes (0005's tables are not there yet). */
+const ALERTS_STATEMENTS = /^(ALTER TABLE "(accounts|wallets|plan_versions)" ADD COLUMN|CREATE TABLE "usage_daily")/;
+const UNDO_ALERTS_MIGRATION = `drop table usage_daily;
+  alter table accounts drop column email;
+  alter table wallets drop column low_credit_threshold_percents, drop column low_credit_threshold_percents_own, drop column low_credit_fired,
+    drop column run_out_soon_fired, drop column plan_allowance_millis;`;
+
 /** Runs SQL statements (separated by drizzle's breakpoints or by semicolons at line ends) outside the migrator. */
-async function runStatements(database: Awaited<ReturnType<typeof openDatabase>>, text: string): Promise<void> {
+async function runStatements(database: Awaited<ReturnType<typeof openDatabase>>, text: string, only: RegExp | null = null): Promise<void> {
   const statements = text.split(/--> statement-breakpoint|;\s*\n/).map((part) => part.replace(/^\s*--.*$/gm, '').trim()).filter(Boolean);
-  for (const statement of statements) await database.db.execute(sql.raw(statement));
+  for (const statement of statements) if (!only || only.test(statement)) await database.db.execute(sql.raw(statement));
 }
 
 let tmp: string;
@@ -78,6 +86,7 @@ test('migration 0003 applies on a ledger written under the earlier migrations', 
     expect(checksBefore.n).toBe('0');
 
     await runStatements(before, fs.readFileSync(path.join(MIGRATIONS, `${PLANS_MIGRATION}.sql`), 'utf8'));
+    await runStatements(before, fs.readFileSync(path.join(MIGRATIONS, `${ALERTS_MIGRATION}.sql`), 'utf8'), ALERTS_STATEMENTS);
     // Every closed-set value the API can write, debt, full and empty buckets.
     const t = await startTestApp({}, { database: before });
     app = t;
@@ -103,6 +112,7 @@ test('migration 0003 applies on a ledger written under the earlier migrations', 
     await t.ok(`mutation { createRateCardDraft(input: { name: "v2" }) { id } }`);
     written = await auditLedger(before.db);
     expect(written).toMatchObject({ ok: true, walletsChecked: 2 });
+    await runStatements(before, UNDO_ALERTS_MIGRATION);
     await runStatements(before, UNDO_PLANS_MIGRATION);
   } finally {
     // The app closes `before`; if it never started, close `before` here (a failure must not leave it open).
@@ -115,11 +125,11 @@ test('migration 0003 applies on a ledger written under the earlier migrations', 
     const checks = await rows<{ conname: string }>(after.db, sql`select conname from pg_constraint where contype = 'c' and connamespace = 'public'::regnamespace order by conname`);
     expect(checks.map((c) => c.conname)).toEqual([
       'accounts_kind_check', 'alerts_kind_check', 'api_keys_role_check', 'auto_top_ups_target_check', 'buckets_remaining_check',
-      'buckets_source_check', 'credit_packs_amounts_check', 'holds_status_check',
+      'buckets_source_check', 'credit_packs_amounts_check', 'email_outbox_status_check', 'holds_status_check',
       'ledger_entries_kind_check', 'ledger_transactions_status_check', 'ledger_transactions_type_check', 'payment_events_outcome_check',
       'plan_versions_amounts_check', 'plan_versions_cap_check', 'plan_versions_interval_check', 'plan_versions_rollover_check',
       'purchases_amounts_check', 'purchases_kind_check', 'purchases_status_check',
-      'rate_cards_status_check', 'subscription_periods_kind_check', 'subscriptions_status_check', 'wallets_debt_check',
+      'rate_cards_status_check', 'subscription_periods_kind_check', 'subscriptions_status_check', 'usage_daily_kind_check', 'wallets_debt_check',
     ]);
     expect(await auditLedger(after.db)).toEqual(written);
     const own = await rows<{ overdraft: string; own: boolean }>(after.db, sql`select overdraft_limit_millis::text as overdraft, overdraft_limit_own as own from wallets order by overdraft_limit_millis`);

@@ -33,6 +33,9 @@ export class LowCreditAlert {
   @Field()
   message: string;
 
+  @Field(() => ID, { nullable: true, description: 'The ledger transaction that crossed the level (LOW_BALANCE, DEPLETED).' })
+  transactionId: string | null;
+
   @Field(() => GraphQLDateTime)
   createdAt: Date;
 

@@ -1,12 +1,19 @@
 /** SQL of alerts. Knows nothing about GraphQL. */
 import { and, asc, desc, eq, gt, gte, inArray, isNull, max, sql } from 'drizzle-orm';
 import type { Executor, Tx } from '../../db/client';
-import { alerts } from '../../db/schema';
+import { alerts, wallets } from '../../db/schema';
 
 export type AlertRow = typeof alerts.$inferSelect;
 
-export async function insertAlert(tx: Tx, row: Omit<AlertRow, 'pos'>): Promise<void> {
-  await tx.insert(alerts).values(row);
+/** Inserts an alert; null when its dedupe key is taken. */
+export async function insertAlert(tx: Tx, row: Omit<AlertRow, 'pos'>): Promise<AlertRow | null> {
+  const [inserted] = await tx.insert(alerts).values(row).onConflictDoNothing({ target: alerts.dedupeKey }).returning();
+  return inserted ?? null;
+}
+
+/** The fired low-credit levels of a wallet (its row is locked by the operation that changed them). */
+export async function setFiredLevels(tx: Tx, accountId: string, fired: number[]): Promise<void> {
+  await tx.update(wallets).set({ lowCreditFired: fired }).where(eq(wallets.accountId, accountId));
 }
 
 /** Alerts of one account (or of every account), unread first, then newest first; keyset on (read, pos). */
@@ -21,15 +28,21 @@ export async function listAlerts(executor: Executor, accountId: string | null, u
     .orderBy(readFlag, desc(alerts.pos)).limit(limit);
 }
 
-/** Marks alerts read (those of `accountId` only, when given); returns how many changed. */
-export async function markRead(executor: Executor, ids: readonly string[], accountId: string | null, at: Date): Promise<number> {
+/** The account of each alert id that exists. */
+export async function ownersOf(executor: Executor, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await executor.select({ id: alerts.id, accountId: alerts.accountId }).from(alerts).where(inArray(alerts.id, [...ids]));
+  return new Map(rows.map((r) => [r.id, r.accountId]));
+}
+
+/** Marks unread alerts read; returns how many changed. */
+export async function markRead(executor: Executor, ids: readonly string[], at: Date): Promise<number> {
   if (ids.length === 0) return 0;
   const changed = await executor.update(alerts).set({ readAt: at })
-    .where(and(inArray(alerts.id, [...ids]), isNull(alerts.readAt), accountId ? eq(alerts.accountId, accountId) : undefined))
+    .where(and(inArray(alerts.id, [...ids]), isNull(alerts.readAt)))
     .returning({ id: alerts.id });
   return changed.length;
 }
-
 
 /** Alerts raised by these ledger transactions (live events carry them), oldest first; one query (alerts_transaction_idx). */
 export async function alertsOfTransactions(executor: Executor, transactionIds: readonly string[]): Promise<AlertRow[]> {

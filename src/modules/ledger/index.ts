@@ -3,11 +3,11 @@ export { LedgerService, type LedgerObserver, type Actor, type PricingRecord, typ
 export { LedgerResolver, LedgerTransactionResolver } from './ledger.resolver';
 export { AuditService } from './audit.service';
 export { readWallets, transactionsAfterSequence, entriesByTransactionIds, bucketsByIds, transactionsByIds } from './ledger.repo';
-export type { TransactionRow, EntryRow, BucketRow, HoldRow, BucketWithHeld, WalletRead } from './ledger.repo';
+export type { TransactionRow, EntryRow, BucketRow, HoldRow, BucketWithHeld, WalletRead, WalletRow } from './ledger.repo';
 export { walletFigures, isLive } from './figures';
 export { compareBurnOrder } from './burn-down';
 export { planPayment, paymentRefusal, type Payment } from './payment';
 export { PlanWallet, type PlanHooks, type PlanShape } from './plan-wallet';
 export { PurchaseWallet, type PurchaseGrant } from './purchase-wallet';
-export type { WalletEventSink } from './ledger.service';
+export type { WalletEventSink, WalletMovement, LowCreditHooks } from './ledger.service';
 export { LedgerTransaction } from './ledger.type';

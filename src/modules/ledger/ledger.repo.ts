@@ -128,7 +128,7 @@ export async function addToBuckets(tx: Tx, deltas: Map<string, number>): Promise
 
 /** Adds to the daily usage rows (one row per key in `rows`), creating them as needed. */
 export async function addUsage(tx: Tx, rows: readonly UsageRow[]): Promise<void> {
-  await executeJsonInsert(tx, usageDaily, rows as unknown as Record<string, unknown>[], `on conflict (account_id, day, action, model, credit_kind) do update set
+  await executeJsonInsert(tx, usageDaily, rows, `on conflict (account_id, day, action, model, credit_kind) do update set
     consumed_millis = usage_daily.consumed_millis + excluded.consumed_millis, refunded_millis = usage_daily.refunded_millis + excluded.refunded_millis,
     transactions = usage_daily.transactions + excluded.transactions`);
 }

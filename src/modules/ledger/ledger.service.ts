@@ -23,7 +23,7 @@ import { requestHash, runIdempotent, storedOutcome, validateIdempotencyKey, type
 import { CoalescingQueue } from '../../shared/coalescing-queue';
 import * as repo from './ledger.repo';
 import type { BucketSourceName } from '../../db/schema';
-import type { HoldRow, TransactionRow } from './ledger.repo';
+import type { HoldRow, TransactionRow, WalletRow } from './ledger.repo';
 
 export interface Actor {
   /** Who, as recorded on ledger transactions: "key:<id>", "user:<accountId>", "system:<job>". */
@@ -115,7 +115,24 @@ export interface ReverseRequest {
   comment?: string | null;
 }
 
-export type WalletEventSink = (posted: TransactionRow[]) => void;
+/** After commit: what a database transaction posted on one wallet, and the alerts raised with it (opaque to the ledger). */
+export type WalletEventSink = (posted: TransactionRow[], alerts: readonly unknown[]) => void;
+
+/** One wallet's movement in a database transaction: its posted rows, in order, and `available` before the first. */
+export interface WalletMovement {
+  wallet: WalletRow;
+  availableBeforeMillis: Millis;
+  posted: readonly TransactionRow[];
+}
+
+/**
+ * Attached by the alerts module: called inside the database transaction, after its writes, with every
+ * wallet that moved; returns the alerts it recorded (published with the rows after commit). It must read
+ * nothing unless a level was crossed: the wallet row and the posted rows carry what it needs.
+ */
+export interface LowCreditHooks {
+  afterWrites(tx: Tx, movements: WalletMovement[], now: Date): Promise<readonly unknown[]>;
+}
 
 /** What a pricing step decides for a charge or hold: the amount and what to record with it. */
 export interface Priced {
@@ -192,6 +209,32 @@ export class LedgerService {
 
   private readonly charges: CoalescingQueue<QueuedCharge, ChargeResult>;
   private planHooks: PlanHooks | null = null;
+  private lowCreditHooks: LowCreditHooks | null = null;
+
+  /** The alerts module checks low-credit levels in the database transaction of every operation. */
+  attachAlerts(hooks: LowCreditHooks): void {
+    this.lowCreditHooks = hooks;
+  }
+
+  /** Writes what the sessions buffered, then lets the alerts module check levels; returns the alerts it raised. */
+  private async flush(tx: Tx, sessions: readonly WalletSession[]): Promise<readonly unknown[]> {
+    await WalletSession.finishAll(sessions);
+    if (!this.lowCreditHooks) return [];
+    const moved = sessions.filter((s) => s.posted.length > 0);
+    if (moved.length === 0) return this.lowCreditHooks.afterWrites(tx, [], this.clock.now());
+    return this.lowCreditHooks.afterWrites(tx, moved.map((s) => ({ wallet: s.wallet, availableBeforeMillis: s.availableAtOpenMillis, posted: s.posted })), moved[0].now);
+  }
+
+  /** After commit: each wallet's posted rows; the alerts go with the first batch. */
+  private publishAll(sessions: readonly WalletSession[], alerts: readonly unknown[]): void {
+    let pendingAlerts = alerts;
+    for (const s of sessions) {
+      if (s.posted.length === 0) continue;
+      this.publish(s.posted, pendingAlerts);
+      pendingAlerts = [];
+    }
+    if (pendingAlerts.length > 0) this.publish([], pendingAlerts);
+  }
 
   /** The plans module renews due periods lazily and names the plans behind a gating refusal. */
   attachPlans(hooks: PlanHooks): void {
@@ -255,16 +298,17 @@ export class LedgerService {
    */
   async withWallet<P, T>(accountId: string, actor: string, prepare: (tx: Tx) => Promise<P>, work: (wallet: PurchaseWallet, prepared: P) => Promise<T>): Promise<T> {
     if (!isUuid(accountId)) throw notFound('account');
-    let session: WalletSession | null = null;
+    const sessions: WalletSession[] = [];
+    let alerts: readonly unknown[] = [];
     const result = await this.db.transaction(async (tx) => {
       const prepared = await prepare(tx);
-      session = await this.open(tx, accountId);
+      const session = await this.open(tx, accountId);
+      sessions.push(session);
       const out = await work(new PurchaseWallet(session, actor), prepared);
-      await session.finish();
+      alerts = await this.flush(tx, sessions);
       return out;
     });
-    const posted = (session as WalletSession | null)?.posted ?? [];
-    if (posted.length > 0) this.publish(posted);
+    this.publishAll(sessions, alerts);
     return result;
   }
 
@@ -286,17 +330,16 @@ export class LedgerService {
     work: (tx: Tx, sessions: WalletSession[]) => Promise<{ outcome: StoredOutcome; value?: T }>,
   ): Promise<{ outcome: StoredOutcome; value?: T }> {
     const sessions: WalletSession[] = [];
+    let alerts: readonly unknown[] = [];
     const result = await runIdempotent<T>(this.db, this.clock, {
       scope: actor.scope, key: idempotencyKey, operation, input,
       keyTtlSeconds: this.config.idempotencyKeyTtlSeconds, keyLengthMax: this.config.idempotencyKeyLengthMax,
     }, async (tx) => {
       const out = await work(tx, sessions);
-      await WalletSession.finishAll(sessions);
+      alerts = await this.flush(tx, sessions);
       return out;
     });
-    if (result.fresh) {
-      for (const s of sessions) if (s.posted.length > 0) this.publish(s.posted);
-    }
+    if (result.fresh) this.publishAll(sessions, alerts);
     return result;
   }
 
@@ -386,6 +429,7 @@ export class LedgerService {
     const results: (ChargeResult | Error | null)[] = items.map(() => null);
     const sessions: WalletSession[] = [];
     const released = new Set<string>();
+    let alerts: readonly unknown[] = [];
     await this.db.transaction(async (tx) => {
       const now = this.clock.now();
       const expiresAt = new Date(now.getTime() + this.config.idempotencyKeyTtlSeconds * 1000);
@@ -410,12 +454,12 @@ export class LedgerService {
       }
       const charged = fresh.filter((i) => opened.has(items[i].input.accountId));
       for (const i of charged) results[i] = await this.chargeOne(tx, opened.get(items[i].input.accountId)!, items[i]);
-      await WalletSession.finishAll(sessions);
+      alerts = await this.flush(tx, sessions);
       await repo.storeIdempotencyResponses(tx, charged.map((i) => ({
         scope: items[i].actor.scope, key: items[i].input.idempotencyKey, response: (results[i] as ChargeResult).outcome,
       })));
     });
-    for (const s of sessions) if (s.posted.length > 0) this.publish(s.posted);
+    this.publishAll(sessions, alerts);
     // Keys that were claimed before (or twice in this batch): their stored first result.
     return Promise.all(items.map(async (item, i) => {
       const result = results[i];
@@ -704,15 +748,17 @@ export class LedgerService {
    * job and reads of a wallet whose period ended use it.
    */
   async settleWallet(accountId: string): Promise<boolean> {
-    const posted = await this.db.transaction(async (tx) => {
+    const sessions: WalletSession[] = [];
+    let alerts: readonly unknown[] = [];
+    await this.db.transaction(async (tx) => {
       const session = await WalletSession.open(tx, accountId, this.clock.now());
-      if (!session) return [];
+      if (!session) return;
+      sessions.push(session);
       await this.catchUp(session);
-      await session.finish();
-      return session.posted;
+      alerts = await this.flush(tx, sessions);
     });
-    if (posted.length > 0) this.publish(posted);
-    return posted.length > 0;
+    this.publishAll(sessions, alerts);
+    return sessions.some((s) => s.posted.length > 0);
   }
 }
 

@@ -1,0 +1,3 @@
+/** What other modules may use of reports. */
+export { ReportsService } from './reports.service';
+export { ReportsResolver } from './reports.resolver';
