@@ -187,7 +187,13 @@ export class RedisTransport implements LiveTransport {
       logger.warn('live message dropped: malformed', { error: String(error) });
       return;
     }
-    for (const handler of this.messageHandlers) handler(message);
+    for (const handler of this.messageHandlers) {
+      try {
+        handler(message);
+      } catch (error) {
+        logger.error('live message handler failed', { error: error instanceof Error ? error.stack : String(error) });
+      }
+    }
     observer.received?.(true, Date.now() - envelope.sentAtMs);
   }
 
