@@ -24,6 +24,9 @@
  *      FLOOR_CLIENTS     pgbench clients (default 16)        BENCH_SKIP_FLOOR=1 skips the floor
  *      BENCH_RENEWALS    subscriptions renewed (default 10000; 0 skips the renewal shape)
  *      BENCH_RENEWAL_ROUNDS  renewal runs, a day apart on the renewer's clock (default 1)
+ *
+ * Then the fan-out shape (bench/fanout.ts: two more instances with Redis, live subscribers; env there;
+ * BENCH_FANOUT_SUBSCRIBERS=0 skips it). `npm run bench -- fanout` runs the fan-out shape alone.
  */
 import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -34,6 +37,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { postGraphQL, type GraphQLResponse } from './http';
 import type { RenewalRun, RenewerReply, RenewerRequest } from './renewer';
+// fanout.ts imports from this file too: it uses nothing of it while loading, only when it runs.
+import { fanoutLines, fanoutMain, runFanoutShape } from './fanout';
 
 const run = promisify(execFile);
 // Compiled to dist/bench/run.js; sources at bench/run.ts. Either way the repo root is two levels up
@@ -44,7 +49,7 @@ const CREATE_ADMIN_KEY = path.join(ROOT, 'dist/src/cli/create-admin-key.js');
 const RENEWER = path.join(ROOT, 'dist/bench/renewer.js');
 const FLOOR_SCRIPT = path.resolve(ROOT, '../shared/bench/sql-floor.sh');
 
-function envInt(name: string, fallback: number, min = 1): number {
+export function envInt(name: string, fallback: number, min = 1): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
@@ -92,7 +97,7 @@ export function post(target: Target, body: unknown, timeoutMs = 30_000): Promise
   return postGraphQL(target, body, timeoutMs);
 }
 
-function percentile(sorted: Float64Array, p: number): number {
+export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
@@ -102,6 +107,8 @@ function percentile(sorted: Float64Array, p: number): number {
  * answers, for `seconds` (or until `until` settles, if sooner). Latency is measured per request on
  * the client (includes queueing).
  */
+export { CREATE_ADMIN_KEY };
+
 export async function runShape(target: Target, shape: Shape, seconds: number, connections: number, until?: Promise<unknown>): Promise<ShapeResult> {
   const isOk = shape.ok ?? ((r) => !r.errors);
   const latencies: number[] = [];
@@ -242,7 +249,7 @@ async function measureFloor(databaseUrl: string, seconds: number, clients: numbe
 
 // ---------------------------------------------------------------- server, database, seeding
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
@@ -254,12 +261,12 @@ function freePort(): Promise<number> {
   });
 }
 
-function startServer(port: number, databaseUrl: string): Promise<ChildProcess> {
+export function startServer(port: number, databaseUrl: string, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
   // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, MAIN], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), DATABASE_URL: databaseUrl, LOAD_DEMO: 'false', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+    env: { ...process.env, PORT: String(port), DATABASE_URL: databaseUrl, LOAD_DEMO: 'false', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -273,7 +280,7 @@ function startServer(port: number, databaseUrl: string): Promise<ChildProcess> {
   });
 }
 
-async function stopServer(child: ChildProcess): Promise<void> {
+export async function stopServer(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   await new Promise<void>((resolve) => {
     const force = setTimeout(() => child.kill('SIGKILL'), 25_000);
@@ -293,7 +300,7 @@ async function adminSql(url: string, statement: string): Promise<void> {
 }
 
 /** A fresh database on the local server (dropped by the returned function). */
-async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+export async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const base = 'postgres://postgres@127.0.0.1:5432';
   const name = 'credits_bench';
   await adminSql(`${base}/postgres`, `drop database if exists ${name} with (force)`);
@@ -305,7 +312,7 @@ async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void>
  * Creates `count` accounts and grants each `credits` (none: null), over GraphQL: aliased batches, in
  * parallel; with `planCode`, each account is subscribed to that plan as it is created.
  */
-async function seed(target: Target, count: number, credits: string | null, runTag: string, parallel = 16, planCode: string | null = null): Promise<string[]> {
+export async function seed(target: Target, count: number, credits: string | null, runTag: string, parallel = 16, planCode: string | null = null): Promise<string[]> {
   const batch = 25; // ≤ the server's alias limit (30)
   const ids = new Array<string>(count);
   const batches = Math.ceil(count / batch);
@@ -484,7 +491,7 @@ async function runRenewalShape(
 
 // ---------------------------------------------------------------- report
 
-const median = (values: number[]) => {
+export const median = (values: number[]) => {
   const finite = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   if (finite.length === 0) return NaN;
   const mid = Math.floor(finite.length / 2);
@@ -530,6 +537,7 @@ function table(rows: SummaryRow[]): string {
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
+  if (process.argv.slice(2).includes('fanout')) return fanoutMain();
   const seconds = envInt('BENCH_SECONDS', 5);
   const repeats = envInt('BENCH_REPEATS', 3);
   const connections = envInt('BENCH_CONNECTIONS', 64);
@@ -592,6 +600,9 @@ async function main(): Promise<void> {
       count: renewalCount, rounds: renewalRounds, baselineSeconds: seconds * 2, connections, cancelAfter: !owned,
     }, log);
 
+    const fanoutSubscribers = envInt('BENCH_FANOUT_SUBSCRIBERS', 1_000, 0);
+    const fanout = fanoutSubscribers === 0 ? null : await runFanoutShape({ databaseUrl, adminToken: target.token, subscribers: fanoutSubscribers, log });
+
     const rows = summarize(results, floor);
     // Quote vs wallet read (target ≥ 0.8): median over rounds of quote/s ÷ the same round's wallet/s.
     const perRound = (name: string) => results.filter((r) => r.shape === name).map((r) => r.perSecond);
@@ -612,11 +623,12 @@ async function main(): Promise<void> {
         + ` ratio ${renewals.p99Ratio.toFixed(2)} (target ≤ 2)`,
       '',
     ].join('\n') + '\n' : '';
-    process.stdout.write(`\n${table(rows)}\n\nquote vs wallet query: ${quoteVsWallet.toFixed(3)} (median of per-round ratios; target ≥ 0.8)\ncharges with low-credit levels set vs without: ${levelsVsWithout.toFixed(3)} (median of per-round ratios; target ≥ 0.95)\n\n${renewalLines}${note}\n\n`);
+    const fanoutText = fanout ? `${fanoutLines(fanout)}\n\n` : '';
+    process.stdout.write(`\n${table(rows)}\n\nquote vs wallet query: ${quoteVsWallet.toFixed(3)} (median of per-round ratios; target ≥ 0.8)\ncharges with low-credit levels set vs without: ${levelsVsWithout.toFixed(3)} (median of per-round ratios; target ≥ 0.95)\n\n${renewalLines}${fanoutText}${note}\n\n`);
     process.stdout.write(JSON.stringify({
       seconds, repeats, connections, wallets: walletCount, cpus: os.cpus().length, node: process.version,
       floor: floorResult, floorRounds: floors, totalSeconds: (Date.now() - started) / 1000, quoteVsWallet, levelsVsWithout,
-      renewals,
+      renewals, fanout,
       shapes: rows.map(({ rounds, ...row }) => ({ ...row, rounds: rounds.map(({ firstFailure, ...r }) => ({ ...r, ...(firstFailure ? { firstFailure } : {}) })) })),
     }) + '\n');
   } finally {

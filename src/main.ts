@@ -15,8 +15,8 @@ import { logger } from './shared/logger';
 import { AuthService } from './auth/auth.service';
 import { AccountsService } from './modules/accounts';
 import { WalletsService } from './modules/wallets';
-import { AuditService, LedgerService, transactionsAfterSequence, type LedgerObserver } from './modules/ledger';
-import { WalletEventHub } from './modules/events';
+import { AuditService, LedgerService, type LedgerObserver } from './modules/ledger';
+import { InProcessTransport, RedisTransport, WalletEventHub, databaseLiveStore, type LiveObserver } from './modules/events';
 import { PricingService, RateCardCache } from './modules/pricing';
 import { PlansService } from './modules/plans';
 import { PurchasesService, TestPaymentProvider, webhookRoute } from './modules/purchases';
@@ -58,10 +58,14 @@ export interface AppOptions {
   runJobs?: boolean;
 }
 
-export async function createServices(config: Readonly<Config>, database: Database, clock: Clock, ledgerObserver: LedgerObserver = {}): Promise<Services> {
+export async function createServices(config: Readonly<Config>, database: Database, clock: Clock, ledgerObserver: LedgerObserver = {}, liveObserver: LiveObserver = {}): Promise<Services> {
   const db = database.db;
   const accounts = new AccountsService(db, clock);
-  const events = new WalletEventHub((accountId, after, limit) => transactionsAfterSequence(db, accountId, after, limit), config.subscriptionsPerAccountMax);
+  // Live events, alerts and revocations: in-process, or through Redis to every instance (README, "Running several instances").
+  const live = config.redisUrl
+    ? await RedisTransport.connect({ url: config.redisUrl, channel: config.liveChannel, resyncIntervalSeconds: config.liveResyncSeconds, observer: liveObserver })
+    : new InProcessTransport();
+  const events = new WalletEventHub({ store: databaseLiveStore(db), subscriptionsPerAccountMax: config.subscriptionsPerAccountMax, transport: live, clock });
   // After commit: live events, then the auto top-up check (in the background; it never delays a charge).
   let purchases: PurchasesService | null = null;
   const ledger = new LedgerService(database, clock, config, (rows, raised) => {
@@ -82,11 +86,14 @@ export async function createServices(config: Readonly<Config>, database: Databas
   plans.attachBilling(purchases); // paid plan periods are paid through the provider
   await purchases.loadAutoTopUpRules();
   // Forecast alerts are raised by the forecasts job and pushed live after their commit.
-  const usage = new UsageService(database, clock, config, alerts, (raised) => events.publish([], raised));
+  const usage = new UsageService(database, clock, config, alerts, (raised) => events.publishAlerts(raised));
+  const auth = await AuthService.create(db, clock, config.tokenSecret);
+  // A key revoked through this instance is announced to the others, which close its sockets too.
+  auth.onRevoke((keyId, where) => { if (where === 'here') live.send({ type: 'revoked', keyId }); });
+  live.onMessage((message) => { if (message.type === 'revoked') auth.revokedElsewhere(message.keyId); });
   return {
     config, clock, database, db, accounts, events, ledger, wallets, plans, purchases, alerts, email,
-    usage, reports: new ReportsService(database),
-    auth: await AuthService.create(db, clock, config.tokenSecret),
+    usage, reports: new ReportsService(database), auth,
     pricing: new PricingService(database, clock, config, wallets, rateCards, ledger),
     audit: new AuditService(database),
     createLoaders: loadersFor(db, accounts, plans, purchases, usage),
@@ -102,8 +109,11 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     connectTimeoutSeconds: config.databaseConnectTimeoutSeconds, statementTimeoutMs: config.databaseStatementTimeoutMs,
   }));
   const metrics = new Metrics();
-  const services = await createServices(config, database, clock, metrics.ledgerObserver);
-  const rateLimits = await RateLimits.create(config, { onLimited: metrics.onLimited });
+  // Both may wait (at most 2 s each) for Redis: at once, not one after the other.
+  const [services, rateLimits] = await Promise.all([
+    createServices(config, database, clock, metrics.ledgerObserver, metrics.liveObserver),
+    RateLimits.create(config, { onLimited: metrics.onLimited }),
+  ]);
   const schema = await buildAppSchema();
   const validationRules = limitRules(config);
   let stopping = false;
@@ -113,9 +123,10 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   app.disable('x-powered-by');
   app.use(metrics.httpMiddleware);
   const httpServer = http.createServer(app);
-  const webSocket = startGraphQLWebSocket({ httpServer, schema, validationRules, config, services, rateLimits });
+  const webSocket = startGraphQLWebSocket({ httpServer, schema, validationRules, config, services, rateLimits, onLiveExecution: metrics.onLiveExecution });
   metrics.observe({
     webSocketConnections: () => webSocket.server.clients.size, subscriptions: () => services.events.subscriberCount(),
+    alertSubscriptions: () => services.events.alertSubscriberCount(), liveTransportUp: () => services.events.transport.up(),
     database: { driver: database.driver, poolSize: config.databasePoolSize }, rateLimitStoreUp: rateLimits.storeUp,
   });
   const apollo = await startApollo({ schema, validationRules, httpServer, config, rateLimits, metrics, onDrain: () => webSocket.dispose() });
@@ -166,6 +177,8 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
       await provider.stop(); // deliveries in flight reach this server before it stops accepting
       await services.purchases.settled();
       await apollo.stop(); // drains: stops accepting, waits for in-flight requests, closes sockets (HTTP and WebSocket)
+      services.events.close();
+      await services.events.transport.close();
       await services.pricing.cache.stop();
       await rateLimits.close();
       if (ownsDatabase) await database.close();

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull } from 'drizzle-orm';
 import type { Executor } from '../db/client';
 import { apiKeys, settings } from '../db/schema';
 
@@ -16,6 +16,13 @@ export async function findApiKeyByHash(executor: Executor, secretHash: string): 
 export async function revokeApiKey(executor: Executor, id: string, at: Date): Promise<boolean> {
   const result = await executor.update(apiKeys).set({ revokedAt: at }).where(eq(apiKeys.id, id)).returning({ id: apiKeys.id });
   return result.length > 0;
+}
+
+/** Which of these keys are revoked (one query). */
+export async function revokedKeyIds(executor: Executor, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await executor.select({ id: apiKeys.id }).from(apiKeys).where(and(inArray(apiKeys.id, [...ids]), isNotNull(apiKeys.revokedAt)));
+  return rows.map((r) => r.id);
 }
 
 /** Reads a setting, creating it with `value` when absent (first writer wins across instances). */

@@ -14,7 +14,7 @@ import type { ApiKeyRole, Viewer } from './viewer';
 const API_KEY_PREFIX = 'ck_';
 const USER_TOKEN_PREFIX = 'ut1.';
 const BASE64URL = /^[A-Za-z0-9_-]{1,1000}$/;
-/** Authenticated keys are remembered this long; a revocation on this instance takes effect at once. */
+/** Authenticated keys are remembered this long; a revocation takes effect at once on this instance, and on the others when its message arrives. */
 const KEY_CACHE_TTL_MS = 5_000;
 const KEY_CACHE_SIZE_MAX = 10_000;
 
@@ -25,9 +25,15 @@ export interface NewApiKey {
   name: string;
 }
 
+/** `here`: revoked through this instance; `elsewhere`: another instance said so (Redis), or the database shows it. */
+export type RevokeListener = (keyId: string, where: 'here' | 'elsewhere') => void;
+
+/** Key ids one revocation check reads. */
+const REVOCATION_CHECK_CHUNK = 500;
+
 export class AuthService {
   private readonly keyCache = new Map<string, { viewer: Viewer; keyId: string; until: number }>();
-  private readonly revokeListeners = new Set<(keyId: string) => void>();
+  private readonly revokeListeners = new Set<RevokeListener>();
 
   private constructor(private readonly db: Db, private readonly clock: Clock, private readonly tokenSecret: Buffer) {}
 
@@ -47,15 +53,31 @@ export class AuthService {
   async revokeApiKey(id: string): Promise<boolean> {
     const revoked = await repo.revokeApiKey(this.db, id, this.clock.now());
     if (!revoked) throw notFound('API key');
-    for (const [k, v] of this.keyCache) if (v.keyId === id) this.keyCache.delete(k);
-    for (const listener of this.revokeListeners) listener(id);
+    this.forget(id, 'here');
     return true;
   }
 
-  /** Called with the key id when a key is revoked on this instance (e.g. to close its WebSocket connections). */
-  onRevoke(listener: (keyId: string) => void): () => void {
+  /** A key revoked through another instance: forgotten here too (its cached authentication, its sockets). */
+  revokedElsewhere(keyId: string): void {
+    this.forget(keyId, 'elsewhere');
+  }
+
+  /** Of these key ids, those revoked (in chunks of REVOCATION_CHECK_CHUNK, one query each). */
+  async revokedAmong(keyIds: readonly string[]): Promise<string[]> {
+    const revoked: string[] = [];
+    for (let i = 0; i < keyIds.length; i += REVOCATION_CHECK_CHUNK) revoked.push(...await repo.revokedKeyIds(this.db, keyIds.slice(i, i + REVOCATION_CHECK_CHUNK)));
+    return revoked;
+  }
+
+  /** Called with the key id when a key is revoked (e.g. to close its WebSocket connections). */
+  onRevoke(listener: RevokeListener): () => void {
     this.revokeListeners.add(listener);
     return () => this.revokeListeners.delete(listener);
+  }
+
+  private forget(keyId: string, where: 'here' | 'elsewhere'): void {
+    for (const [k, v] of this.keyCache) if (v.keyId === keyId) this.keyCache.delete(k);
+    for (const listener of this.revokeListeners) listener(keyId, where);
   }
 
   issueUserToken(accountId: string, ttlSeconds: number): { token: string; expiresAt: Date } {

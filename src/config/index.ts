@@ -53,6 +53,10 @@ export interface Config {
   redisUrl: string | null;
   /** Prefix of the rate-limit keys in Redis (one per deployment; tests use one per run). */
   rateLimitKeyPrefix: string;
+  /** With REDIS_URL: the pub/sub channel live events, alerts and revocations cross instances on (one per deployment). */
+  liveChannel: string;
+  /** With REDIS_URL: live subscribers also catch up from the database this often (a loss no reconnect reveals). */
+  liveResyncSeconds: number;
   /** Signs payment webhooks (null: generated once and kept in the database, like tokenSecret). */
   paymentWebhookSecret: string | null;
   /** The payment provider purchases go through: "test" (built in, no network) is the only one so far. */
@@ -189,6 +193,8 @@ export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
     rateLimitAccountPerMinute: int('RATE_LIMIT_ACCOUNT_PER_MINUTE', 300_000),
     redisUrl: process.env.REDIS_URL || null,
     rateLimitKeyPrefix: process.env.RATE_LIMIT_KEY_PREFIX || 'credits:rl',
+    liveChannel: process.env.LIVE_CHANNEL || 'credits:live',
+    liveResyncSeconds: int('LIVE_RESYNC_SECONDS', 30, 1),
     metricsToken: process.env.METRICS_TOKEN || null,
     paymentWebhookSecret: process.env.PAYMENT_WEBHOOK_SECRET || null,
     paymentProvider: paymentProvider(process.env.PAYMENT_PROVIDER),

@@ -38,6 +38,9 @@ export interface GaugeSources {
   database: { driver: string; poolSize: number };
   /** 1 when the shared rate-limit store (Redis) answers, else 0; null without one (no series). */
   rateLimitStoreUp: (() => number) | null;
+  alertSubscriptions?: () => number;
+  /** 1 when the live transport (Redis) is connected and subscribed, else 0; null in-process (no series). */
+  liveTransportUp?: () => number | null;
 }
 
 export class Metrics {
@@ -80,6 +83,26 @@ export class Metrics {
     labelNames: ['outcome'] as const, registers: [this.registry],
   });
 
+  private readonly livePublishes = new Counter({
+    name: `${PREFIX}live_redis_publishes_total`,
+    help: 'Live messages published to Redis by outcome: ok, down (not connected: dropped), backlog (too many in flight: dropped), failed (error or timeout); dropped ones are recovered by a resync',
+    labelNames: ['outcome'] as const, registers: [this.registry],
+  });
+  private readonly liveReceived = new Histogram({
+    name: `${PREFIX}live_fanout_seconds`,
+    help: 'Live messages from other instances: time from publish (after commit) to receipt here, by whether a local subscriber wanted them (routed) or not (skipped)',
+    labelNames: ['routed'] as const, buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [this.registry],
+  });
+  private readonly liveResyncs = new Counter({
+    name: `${PREFIX}live_resyncs_total`, help: 'Catch-ups of live subscribers from the database, by reason: reconnect (to Redis), peer (another instance lost messages), interval',
+    labelNames: ['reason'] as const, registers: [this.registry],
+  });
+  private readonly liveExecutions = new Counter({
+    name: `${PREFIX}live_executions_total`,
+    help: 'Subscription results: executed (the selection ran for an event) or shared (another subscriber\'s result for the same event, document, variables and access was reused)',
+    labelNames: ['result'] as const, registers: [this.registry],
+  });
+
   constructor() {
     this.charges.inc({ outcome: 'succeeded' }, 0);
     for (const outcome of ['ok', 'failed']) this.jobRuns.inc({ job: 'expiry', outcome }, 0);
@@ -100,6 +123,20 @@ export class Metrics {
       help: 'Database connections this process may open (postgres.js pool size; PGlite: 1, one embedded connection). postgres.js does not expose busy/idle counts: see pg_stat_activity',
       labelNames: ['driver'] as const, registers: [this.registry],
     }).set({ driver: sources.database.driver }, sources.database.driver === 'pglite' ? 1 : sources.database.poolSize);
+    const alertSubscriptions = sources.alertSubscriptions;
+    if (alertSubscriptions) {
+      new Gauge({
+        name: `${PREFIX}alert_subscriptions`, help: 'Open lowCreditAlerts subscriptions in this process', registers: [this.registry],
+        collect() { this.set(alertSubscriptions()); },
+      });
+    }
+    const liveUp = sources.liveTransportUp?.();
+    if (liveUp !== undefined && liveUp !== null) {
+      new Gauge({
+        name: `${PREFIX}live_transport_up`, help: 'Whether the live transport (Redis pub/sub) is connected and subscribed', registers: [this.registry],
+        collect() { this.set(sources.liveTransportUp?.() ?? 0); },
+      });
+    }
     const storeUp = sources.rateLimitStoreUp;
     if (storeUp) {
       new Gauge({
@@ -116,6 +153,16 @@ export class Metrics {
   };
 
   readonly onLimited = (limit: string): void => { this.rateLimitedCount.inc({ limit }); };
+
+  /** For the live transport (Redis). */
+  readonly liveObserver = {
+    published: (outcome: string) => this.livePublishes.inc({ outcome }),
+    received: (routed: boolean, latencyMs: number) => this.liveReceived.observe({ routed: routed ? 'yes' : 'no' }, Math.max(0, latencyMs) / 1000),
+    resynced: (reason: string) => this.liveResyncs.inc({ reason }),
+  };
+
+  /** For graphql-ws: one subscription result, executed or shared. */
+  readonly onLiveExecution = (shared: boolean): void => { this.liveExecutions.inc({ result: shared ? 'shared' : 'executed' }); };
 
   readonly onPaymentWebhook = (outcome: string): void => { this.paymentWebhooks.inc({ outcome }); };
 

@@ -1,21 +1,27 @@
 /**
  * graphql-ws on the HTTP server's /graphql path: authentication on connect and again on every
  * subscribe, per-connection and rate limits, the same document checks as HTTP, and sockets opened
- * with an API key closed (4403) when that key is revoked.
+ * with an API key closed (4403) when that key is revoked — through any instance: a revocation comes
+ * from AuthService (here, or announced by another instance through Redis), and whenever live messages
+ * may have been lost (the transport's resync) the keys of open sockets are checked in the database.
+ * Subscription results are executed once per event and shared by subscribers with the same
+ * operation and access (./shared-execution.ts).
  */
 import type http from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { GraphQLError, execute, subscribe, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { GraphQLError, execute, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { Config } from '../config';
 import type { Viewer } from '../auth/viewer';
 import { AppError, ErrorCode } from '../shared/errors';
 import { isDatabaseUnavailable } from '../db/faults';
+import { logger } from '../shared/logger';
 import { createContext, type Context } from '../graphql/context';
 import type { Services } from '../graphql/services';
 import { formatGraphQLError } from '../graphql/errors';
 import { checkedOperation } from '../graphql/limits';
 import type { RateLimits } from './rate-limit';
+import { SharedExecution } from './shared-execution';
 
 export interface GraphQLWebSocket {
   server: WebSocketServer;
@@ -38,6 +44,10 @@ class SocketsByKey {
     });
   }
 
+  keyIds(): string[] {
+    return [...this.sockets.keys()];
+  }
+
   closeAll(keyId: string): void {
     for (const socket of this.sockets.get(keyId) ?? []) socket.close(4403, 'Forbidden: the API key was revoked');
     this.sockets.delete(keyId);
@@ -51,15 +61,34 @@ export function startGraphQLWebSocket(options: {
   config: Readonly<Config>;
   services: Services;
   rateLimits: RateLimits;
+  /** Each subscription result: executed, or shared (metrics). */
+  onLiveExecution?: (shared: boolean) => void;
 }): GraphQLWebSocket {
   const { httpServer, schema, validationRules, config, services, rateLimits } = options;
   const server = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.bodySizeLimitBytes });
   const byKey = new SocketsByKey();
   const stopClosingRevoked = services.auth.onRevoke((keyId) => byKey.closeAll(keyId));
+  // A revocation message lost on the way (Redis away) is found in the database on the next resync.
+  const stopCheckingRevoked = services.events.transport.onResync(() => {
+    const keyIds = byKey.keyIds();
+    if (keyIds.length === 0) return;
+    services.auth.revokedAmong(keyIds).then(
+      (revoked) => { for (const keyId of revoked) services.auth.revokedElsewhere(keyId); },
+      (error) => logger.warn('revocation check failed; the next resync retries', { error: String(error) }),
+    );
+  });
+  const shared = new SharedExecution({
+    accessOf: (context) => {
+      const viewer = (context as Context).viewer;
+      return viewer.kind === 'user' ? `user:${viewer.accountId}` : viewer.kind === 'key' ? `key:${viewer.role}` : null;
+    },
+    freshContext: (context) => createContext((context as Context).viewer, services),
+    onExecution: options.onLiveExecution,
+  });
 
   const cleanup = useServer<Record<string, unknown>, { viewer?: Viewer; authorization?: string | null }>({
     schema,
-    execute, subscribe,
+    execute, subscribe: shared.subscribe,
     onConnect: async (ctx) => {
       try {
         const authorization = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
@@ -101,6 +130,7 @@ export function startGraphQLWebSocket(options: {
     server,
     dispose: async () => {
       stopClosingRevoked();
+      stopCheckingRevoked();
       await cleanup.dispose();
     },
   };

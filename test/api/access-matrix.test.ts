@@ -130,6 +130,8 @@ interface Row {
   operation: string;
   variables(f: Fixture): Variables | Promise<Variables>;
   expected: Record<Caller, Outcome>;
+  /** Subscriptions whose events do not come by themselves: makes one (called until the first result). */
+  trigger?(f: Fixture): Promise<void>;
 }
 
 // READONLY: reads only. SERVICE: accounts, charges, holds, refunds, quotes, user tokens, subscriptions, purchases,
@@ -405,6 +407,19 @@ const ROWS: Row[] = [
     operation: `subscription($id: ID!) { walletEvents(accountId: $id, afterSequence: 0) { accountId sequence } }`,
     variables: (f) => ({ id: f.accountId }),
   },
+  {
+    // Without accountId: every account's alerts, admin only (test/api/live-alerts.test.ts).
+    field: 'Subscription.lowCreditAlerts', expected: who(UNAUTH, 'closed 4403', OK, OK, OK, OK, FORBID),
+    operation: `subscription($id: ID) { lowCreditAlerts(accountId: $id) { accountId kind } }`,
+    variables: (f) => ({ id: f.accountId }),
+    trigger: async (f) => {
+      const services = t.app.services;
+      await services.db.transaction((tx) => services.alerts.raise(tx, {
+        accountId: f.accountId, kind: 'RUN_OUT_SOON', thresholdMillis: null, availableMillis: 1000, message: 'access matrix',
+      }, t.clock.now()));
+      services.events.publishAlerts(await services.alerts.list(f.accountId, true, null, 1)); // after commit, as jobs do
+    },
+  },
 ];
 
 const BAD_TOKEN = 'garbage-bearer-token';
@@ -448,14 +463,18 @@ async function overHttp(row: Row, variables: Variables, token: string | null): P
 }
 
 /** What a subscription produces first: an event, its errors, or the socket being closed. */
-async function overWs(row: Row, variables: Variables, token: string | null): Promise<string> {
+async function overWs(row: Row, variables: Variables, token: string | null, fixture: Fixture): Promise<string> {
   const client: Client = t.ws(token);
+  const field = rootFieldOf(row).name;
+  let triggering: NodeJS.Timeout | undefined;
+  let triggered: Promise<void> = Promise.resolve();
   try {
     return await new Promise<string>((resolve) => {
       const timer = setTimeout(() => resolve('nothing within 10 s'), 10_000);
-      const done = (outcome: string) => { clearTimeout(timer); resolve(outcome); };
-      client.subscribe<{ walletEvents?: { accountId: string } }>({ query: row.operation, variables }, {
-        next: (value) => done(value.errors?.length ? codesOf(value.errors) : value.data?.walletEvents?.accountId === variables.id ? OK : 'an event of another account'),
+      const done = (outcome: string) => { clearTimeout(timer); clearInterval(triggering); resolve(outcome); };
+      if (row.trigger) triggering = setInterval(() => { triggered = row.trigger!(fixture).catch(() => {}); }, 200);
+      client.subscribe<Record<string, { accountId: string } | undefined>>({ query: row.operation, variables }, {
+        next: (value) => done(value.errors?.length ? codesOf(value.errors) : value.data?.[field]?.accountId === variables.id ? OK : 'an event of another account'),
         error: (error: unknown) => {
           if (Array.isArray(error)) done(codesOf(error));
           else if (error && typeof (error as { code?: unknown }).code === 'number') done(`closed ${(error as { code: number }).code}`);
@@ -465,13 +484,15 @@ async function overWs(row: Row, variables: Variables, token: string | null): Pro
       });
     });
   } finally {
+    clearInterval(triggering);
+    await triggered; // nothing written after the cell is over
     await client.dispose();
   }
 }
 
 async function outcomeOf(row: Row, caller: Caller, fixture: Fixture, variables: Variables): Promise<string> {
   const token = await tokenFor(caller, fixture);
-  return row.field.startsWith('Subscription.') ? overWs(row, variables, token) : overHttp(row, variables, token);
+  return row.field.startsWith('Subscription.') ? overWs(row, variables, token, fixture) : overHttp(row, variables, token);
 }
 
 /**

@@ -10,6 +10,7 @@ import {
 } from '../../src/client';
 import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
 import { WalletEventHub } from '../../src/modules/events';
+import { ledgerOnlyStore } from '../helpers/live';
 import type { TransactionRow } from '../../src/modules/ledger';
 import { rows } from '../../src/db/client';
 
@@ -73,15 +74,18 @@ test('a replay reads one page of the ledger at a time, as the reader takes event
   const ACCOUNT = 'acc-1';
   const history = Array.from({ length: 450 }, (_, i) => ({ accountId: ACCOUNT, sequence: i + 1 } as TransactionRow));
   const reads: number[] = [];
-  const hub = new WalletEventHub(async (_accountId, after, limit) => {
-    reads.push(after);
-    return history.filter((r) => r.sequence! > after).slice(0, limit);
-  }, 10);
+  const hub = new WalletEventHub({
+    store: ledgerOnlyStore(async (_accountId, after, limit) => {
+      reads.push(after);
+      return history.filter((r) => r.sequence! > after).slice(0, limit);
+    }),
+    subscriptionsPerAccountMax: 10,
+  });
   const iterator = hub.subscribe(ACCOUNT, 0);
   const nextSequence = async () => {
     const result = await iterator.next();
     if (result.done) throw new Error('the replay ended');
-    return result.value.sequence;
+    return result.value.row.sequence;
   };
   expect(await nextSequence()).toBe(1);
   expect(reads).toEqual([0]); // one page, not the whole history

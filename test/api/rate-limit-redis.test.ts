@@ -34,7 +34,7 @@ describeRedis('rate limits shared through Redis', () => {
   beforeAll(async () => {
     if (!reachable) throw new Error(`Redis is expected (CI or REDIS_URL) but nothing answers at ${REDIS_URL}`);
     a = await startTestApp({
-      redisUrl: REDIS_URL, rateLimitKeyPrefix: prefix,
+      redisUrl: REDIS_URL, rateLimitKeyPrefix: prefix, liveChannel: `${prefix}:live`,
       rateLimitServicePerMinute: 4, rateLimitReadonlyPerMinute: 100, rateLimitAccountPerMinute: 3,
     });
     // A second instance: same configuration, same database and Redis, its own limiter state and HTTP server.

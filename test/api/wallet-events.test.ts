@@ -7,9 +7,10 @@ import {
   CaptureHoldDocument, ChargeDocument, ReleaseHoldDocument, ReserveCreditsDocument, TransactionsDocument, WalletDocument, WalletEventsDocument,
   type CreditsClient, type WalletEventsSubscription, type WalletEventsSubscriptionVariables, type WalletQuery,
 } from '../../src/client';
-import { WalletEventHub } from '../../src/modules/events';
+import { WalletEventHub, WalletEventsResolver, type WalletEventPayload } from '../../src/modules/events';
 import type { TransactionRow } from '../../src/modules/ledger';
 import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
+import { ledgerOnlyStore, metricSample } from '../helpers/live';
 
 let t: TestApp;
 beforeAll(async () => { t = await startTestApp(); });
@@ -264,6 +265,39 @@ describe('walletEvents', () => {
   });
 });
 
+describe('shared execution', () => {
+  const executions = async () => {
+    const text = await (await fetch(`${t.url}/metrics`)).text();
+    return { executed: metricSample(text, 'credits_live_executions_total', { result: 'executed' }) ?? 0, shared: metricSample(text, 'credits_live_executions_total', { result: 'shared' }) ?? 0 };
+  };
+
+  test('subscribers with the same selection and access run it once per event, whatever their afterSequence; other access runs its own', async () => {
+    const accountId = await t.createAccount();
+    await t.grant(accountId, '100');
+    const userToken = await t.userToken(accountId);
+    const listening = t.app.services.events.subscriberCount();
+    // Four dashboards of the account (one live only, three from the sequence they saw), each on its own socket, and an admin key.
+    const users = [live(t.client(userToken), { accountId }), ...range(1, 3).map(() => live(t.client(userToken), { accountId, afterSequence: 1 }))];
+    const admin = live(t.client(), { accountId, afterSequence: 1 });
+    await subscribers(listening + 5);
+    const resolver = jest.spyOn(WalletEventsResolver.prototype, 'walletEvents');
+    const before = await executions();
+    try {
+      for (let i = 0; i < 3; i += 1) await chargeOk(accountId, '1');
+      await Promise.all([...users, admin].map((s) => s.until(3)));
+      await settle(accountId);
+      expect(resolver).toHaveBeenCalledTimes(6); // 3 events × 2 kinds of access, not × 5 subscribers
+    } finally {
+      resolver.mockRestore();
+      for (const s of [...users, admin]) s.stop();
+    }
+    const after = await executions();
+    expect({ executed: after.executed - before.executed, shared: after.shared - before.shared }).toEqual({ executed: 6, shared: 9 });
+    for (const s of [...users, admin]) expect(s.events).toEqual(users[0].events);
+    expect(users[0].events.map((e) => e.sequence)).toEqual([2, 3, 4]);
+  });
+});
+
 describe('WalletEventHub', () => {
   const ACCOUNT = 'acc-1';
   const row = (sequence: number, accountId = ACCOUNT) =>
@@ -280,7 +314,7 @@ describe('WalletEventHub', () => {
     return { committed, reads, readAfter };
   }
 
-  async function take(iterator: AsyncIterator<TransactionRow>, n: number): Promise<number[]> {
+  async function take(iterator: AsyncIterator<WalletEventPayload>, n: number): Promise<number[]> {
     const out: number[] = [];
     while (out.length < n) {
       let timer: NodeJS.Timeout | undefined;
@@ -289,14 +323,14 @@ describe('WalletEventHub', () => {
         new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`stalled after ${JSON.stringify(out)}`)), 5000); }),
       ]).finally(() => clearTimeout(timer));
       if (next.done) throw new Error(`ended after ${JSON.stringify(out)}`);
-      out.push(next.value.sequence!);
+      out.push(next.value.row.sequence!);
     }
     return out;
   }
 
   test('an out-of-order publish (3 before 2) still yields 1, 2, 3 by filling the gap from the ledger', async () => {
     const ledger = fakeLedger();
-    const hub = new WalletEventHub(ledger.readAfter, 10);
+    const hub = new WalletEventHub({ store: ledgerOnlyStore(ledger.readAfter), subscriptionsPerAccountMax: 10 });
     const iterator = hub.subscribe(ACCOUNT, 0);
     const firstThree = take(iterator, 3);
     await new Promise((resolve) => setImmediate(resolve)); // the initial (empty) replay has run
@@ -315,7 +349,7 @@ describe('WalletEventHub', () => {
 
   test('a gap at the start is filled too: only 3 published, 1..3 delivered once', async () => {
     const ledger = fakeLedger();
-    const hub = new WalletEventHub(ledger.readAfter, 10);
+    const hub = new WalletEventHub({ store: ledgerOnlyStore(ledger.readAfter), subscriptionsPerAccountMax: 10 });
     const iterator = hub.subscribe(ACCOUNT, 0);
     const pending = take(iterator, 3);
     await new Promise((resolve) => setImmediate(resolve));
@@ -333,7 +367,7 @@ describe('WalletEventHub', () => {
   test('replay after a sequence, then live, with no duplicate when a live publish races the replay', async () => {
     const ledger = fakeLedger();
     ledger.committed.push(row(1), row(2), row(3));
-    const hub = new WalletEventHub(ledger.readAfter, 10);
+    const hub = new WalletEventHub({ store: ledgerOnlyStore(ledger.readAfter), subscriptionsPerAccountMax: 10 });
     const iterator = hub.subscribe(ACCOUNT, 1);
     // Row 3 is published after the subscription started but before the replay read it.
     hub.publish([row(3)]);
@@ -346,7 +380,7 @@ describe('WalletEventHub', () => {
 
   test('other accounts and unsequenced rows are not delivered', async () => {
     const ledger = fakeLedger();
-    const hub = new WalletEventHub(ledger.readAfter, 10);
+    const hub = new WalletEventHub({ store: ledgerOnlyStore(ledger.readAfter), subscriptionsPerAccountMax: 10 });
     const iterator = hub.subscribe(ACCOUNT, 0);
     const pending = take(iterator, 1);
     await new Promise((resolve) => setImmediate(resolve));

@@ -1,5 +1,5 @@
 /** SQL of alerts. Knows nothing about GraphQL. */
-import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, isNull, max, sql } from 'drizzle-orm';
 import type { Executor, Tx } from '../../db/client';
 import { alerts, wallets } from '../../db/schema';
 
@@ -35,12 +35,6 @@ export async function ownersOf(executor: Executor, ids: readonly string[]): Prom
   return new Map(rows.map((r) => [r.id, r.accountId]));
 }
 
-/** Alerts raised by these ledger transactions (walletEvents carries them). */
-export async function alertsOfTransactions(executor: Executor, transactionIds: readonly string[]): Promise<AlertRow[]> {
-  if (transactionIds.length === 0) return [];
-  return executor.select().from(alerts).where(inArray(alerts.transactionId, [...transactionIds]));
-}
-
 /** Marks unread alerts read; returns how many changed. */
 export async function markRead(executor: Executor, ids: readonly string[], at: Date): Promise<number> {
   if (ids.length === 0) return 0;
@@ -48,4 +42,31 @@ export async function markRead(executor: Executor, ids: readonly string[], at: D
     .where(and(inArray(alerts.id, [...ids]), isNull(alerts.readAt)))
     .returning({ id: alerts.id });
   return changed.length;
+}
+
+/** Alerts raised by these ledger transactions (live events carry them), oldest first; one query (alerts_transaction_idx). */
+export async function alertsOfTransactions(executor: Executor, transactionIds: readonly string[]): Promise<AlertRow[]> {
+  if (transactionIds.length === 0) return [];
+  return executor.select().from(alerts).where(inArray(alerts.transactionId, [...transactionIds])).orderBy(asc(alerts.pos));
+}
+
+/** The newest alert position (of one account, or of all): live alert subscribers catch up after it. */
+export async function lastAlertPos(executor: Executor, accountId: string | null): Promise<number> {
+  const [row] = await executor.select({ pos: max(alerts.pos) }).from(alerts).where(accountId ? eq(alerts.accountId, accountId) : undefined);
+  return Number(row?.pos ?? 0);
+}
+
+/**
+ * Alerts after `afterPos` raised at or after `since`, of these accounts (null: all), the newest `limit`,
+ * returned oldest first: what live subscribers catch up with after messages may have been lost.
+ */
+export async function recentAlerts(executor: Executor, accountIds: readonly string[] | null, afterPos: number, since: Date, limit: number): Promise<AlertRow[]> {
+  if (accountIds !== null && accountIds.length === 0) return [];
+  const rows = await executor.select().from(alerts)
+    .where(and(
+      gt(alerts.pos, afterPos), gte(alerts.createdAt, since),
+      accountIds === null ? undefined : accountIds.length === 1 ? eq(alerts.accountId, accountIds[0]) : inArray(alerts.accountId, [...accountIds]),
+    ))
+    .orderBy(desc(alerts.pos)).limit(limit);
+  return rows.reverse();
 }

@@ -1,4 +1,6 @@
 /** What other modules may use of alerts. */
 export { AlertsService, type NewAlert } from './alerts.service';
 export type { AlertRow } from './alerts.repo';
+export { alertsOfTransactions, lastAlertPos, recentAlerts } from './alerts.repo';
+export { LowCreditAlert } from './alert.type';
 export { AlertsResolver } from './alerts.resolver';

@@ -1,6 +1,7 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { CreditsScalar } from '../../graphql/scalars';
 import { LedgerTransaction } from '../ledger';
+import { LowCreditAlert } from '../alerts';
 
 @ObjectType({ description: 'One committed change of a wallet, in sequence order.' })
 export class WalletEvent {
@@ -21,4 +22,7 @@ export class WalletEvent {
 
   @Field(() => LedgerTransaction)
   transaction: LedgerTransaction;
+
+  @Field(() => LowCreditAlert, { nullable: true, description: 'The alert this transaction raised (a level crossed), if any; also on replayed events.' })
+  alert: LowCreditAlert | null;
 }

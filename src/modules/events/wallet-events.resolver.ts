@@ -1,10 +1,11 @@
 import { Arg, ID, Int, Resolver, Root, Subscription } from 'type-graphql';
 import type { Context } from '../../graphql/context';
-import { assertCanRead } from '../../auth/viewer';
+import { assertAdmin, assertCanRead } from '../../auth/viewer';
 import { badInput, notFound } from '../../shared/errors';
 import { isUuid } from '../../shared/validate';
-import type { TransactionRow } from '../ledger';
+import { LowCreditAlert, type AlertRow } from '../alerts';
 import { WalletEvent } from './wallet-event.type';
+import type { AlertEventPayload, WalletEventPayload } from './wallet-events.hub';
 
 @Resolver()
 export class WalletEventsResolver {
@@ -21,14 +22,38 @@ export class WalletEventsResolver {
     },
   })
   walletEvents(
-    @Root() row: TransactionRow,
+    @Root() event: WalletEventPayload,
     @Arg('accountId', () => ID) _accountId: string,
     @Arg('afterSequence', () => Int, { nullable: true }) _afterSequence?: number | null,
   ): WalletEvent {
+    const { row } = event;
     return {
       accountId: row.accountId, sequence: row.sequence!, kind: row.type,
       balanceMillis: row.balanceAfterMillis!, availableMillis: row.availableAfterMillis!,
       transaction: row as unknown as WalletEvent['transaction'],
+      alert: event.alert as LowCreditAlert | null,
     };
+  }
+
+  @Subscription(() => LowCreditAlert, {
+    description: 'Alerts as they are raised (every kind): of one account, or without accountId of every account (admin).',
+    subscribe: async ({ args, context }) => {
+      const ctx = context as Context;
+      const { accountId } = args as { accountId?: string | null };
+      if (accountId === null || accountId === undefined) {
+        assertAdmin(ctx.viewer);
+        return ctx.services.events.subscribeAlerts(null);
+      }
+      assertCanRead(ctx.viewer, accountId);
+      const wallet = isUuid(accountId) ? await ctx.services.wallets.get(accountId) : null;
+      if (!wallet) throw notFound('account');
+      return ctx.services.events.subscribeAlerts(accountId);
+    },
+  })
+  lowCreditAlerts(
+    @Root() event: AlertEventPayload,
+    @Arg('accountId', () => ID, { nullable: true }) _accountId?: string | null,
+  ): AlertRow {
+    return event.alert;
   }
 }

@@ -1,2 +1,3 @@
 export { WalletsService } from './wallets.service';
 export { WalletsResolver } from './wallets.resolver';
+export { walletSequences } from './wallets.repo';
