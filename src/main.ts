@@ -21,6 +21,7 @@ import { PricingService, RateCardCache } from './modules/pricing';
 import { PlansService } from './modules/plans';
 import { PurchasesService, TestPaymentProvider, webhookRoute } from './modules/purchases';
 import { AlertsService } from './modules/alerts';
+import { ActivityService } from './modules/activity';
 import { getOrCreateSetting } from './auth/auth.repo';
 import { randomSecret } from './shared/ids';
 import { buildAppSchema } from './graphql/schema';
@@ -33,6 +34,7 @@ import { RateLimits } from './server/rate-limit';
 import { startGraphQLWebSocket } from './server/websocket';
 import { graphqlRoute, startApollo } from './server/apollo';
 import { mountHealth } from './server/health';
+import { mountDashboard } from './server/dashboard';
 import { httpErrorHandler } from './server/http-errors';
 import { startJobs, type JobTimer } from './server/jobs';
 
@@ -76,7 +78,7 @@ export async function createServices(config: Readonly<Config>, database: Databas
   plans.attachBilling(purchases); // paid plan periods are paid through the provider
   await purchases.loadAutoTopUpRules();
   return {
-    config, clock, database, db, accounts, events, ledger, wallets, plans, purchases, alerts,
+    config, clock, database, db, accounts, events, ledger, wallets, plans, purchases, alerts, activity: new ActivityService(db),
     auth: await AuthService.create(db, clock, config.tokenSecret),
     pricing: new PricingService(database, clock, config, wallets, rateCards, ledger),
     audit: new AuditService(database),
@@ -112,6 +114,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   const apollo = await startApollo({ schema, validationRules, httpServer, config, rateLimits, metrics, onDrain: () => webSocket.dispose() });
 
   mountHealth(app, { db: services.db, readinessTimeoutMs: config.readinessTimeoutMs, isStopping });
+  mountDashboard(app); // the page bundled by `npm run build` (503 until it is built)
   // Payments: the webhook (its secret from config, or generated once and kept in the database) and the provider.
   const webhookSecret = config.paymentWebhookSecret ?? await getOrCreateSetting(services.db, 'payment_webhook_secret', randomSecret(32));
   let baseUrl = config.publicUrl ?? `http://localhost:${config.port}`;
@@ -170,6 +173,7 @@ async function main(): Promise<void> {
     lines.push(`Demo account: ${demo.accountId} (${demo.accountName})`);
     if (demo.adminKey) lines.push(`Admin key:  ${demo.adminKey}`, 'User token: ' + demo.userToken);
     else lines.push('Admin key:  created on first start (run `npm run create-admin-key` for a new one)', 'User token: ' + demo.userToken);
+    lines.push(`Dashboard:  ${url}/dashboard#token=${encodeURIComponent(demo.userToken)}`);
   }
   process.stdout.write(lines.join('\n') + '\n');
   let stopping = false;

@@ -12,12 +12,13 @@ import { PricingResolver } from '../modules/pricing';
 import { AccountSubscriptionResolver, PlanSubscriptionResolver, PlansResolver, SubscriptionPeriodResolver } from '../modules/plans';
 import { AutoTopUpResolver, PurchasesResolver, WalletAutoTopUpResolver } from '../modules/purchases';
 import { AlertsResolver } from '../modules/alerts';
+import { ActivityResolver } from '../modules/activity';
 import { guardArguments } from './input-guard';
 
 export const RESOLVERS = [
   AuthResolver, AccountsResolver, TransactionAccountResolver, WalletsResolver, LedgerResolver, LedgerTransactionResolver,
   WalletEventsResolver, PricingResolver, PlansResolver, PlanSubscriptionResolver, SubscriptionPeriodResolver, AccountSubscriptionResolver,
-  PurchasesResolver, AutoTopUpResolver, WalletAutoTopUpResolver, AlertsResolver,
+  PurchasesResolver, AutoTopUpResolver, WalletAutoTopUpResolver, AlertsResolver, ActivityResolver,
 ] as const;
 
 let cached: GraphQLSchema | null = null;

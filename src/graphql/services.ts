@@ -11,6 +11,7 @@ import type { PricingService } from '../modules/pricing';
 import type { PlansService } from '../modules/plans';
 import type { PurchasesService } from '../modules/purchases';
 import type { AlertsService } from '../modules/alerts';
+import type { ActivityService } from '../modules/activity';
 import type { Loaders } from './loaders';
 
 export interface Services {
@@ -28,5 +29,6 @@ export interface Services {
   plans: PlansService;
   purchases: PurchasesService;
   alerts: AlertsService;
+  activity: ActivityService;
   createLoaders(): Loaders;
 }
