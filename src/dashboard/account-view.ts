@@ -1,10 +1,11 @@
 /**
  * One account's credits: balance, credits by source, buying, alerts, history (and the panels main.ts
- * adds). The balance moves live from the `walletEvents` subscription; after an event the rest is
- * read again, once per burst of events.
+ * adds: forecast, usage). The balance moves live from the `walletEvents` subscription; after an event
+ * the rest is read again, once per burst of events. Alerts also arrive live from `lowCreditAlerts`
+ * (those raised by jobs come with no wallet event).
  */
 import {
-  AccountDocument, AlertsDocument, CreditPacksDocument, CreditsApiError, MarkAlertsReadDocument, PurchaseCreditsDocument,
+  AccountDocument, AlertsDocument, CreditPacksDocument, CreditsApiError, LowCreditAlertsDocument, MarkAlertsReadDocument, PurchaseCreditsDocument,
   TransactionsDocument, WalletDocument, WalletEventsDocument,
   type AlertFieldsFragment, type CreditPackFieldsFragment, type CreditsClient, type TransactionFieldsFragment, type WalletFieldsFragment,
 } from '../client';
@@ -12,12 +13,12 @@ import { isUnauthenticated, newIdempotencyKey, problem } from './api';
 import { byId, h, replace, show, table } from './dom';
 import { creditsText, groupCredits, signedCredits, sourceLabel, summarizeBuckets, transactionDetail, words } from './format';
 import { dateText, dayText } from './dates';
+import { LiveSubscription } from './live';
 
 const HISTORY_PAGE_SIZE = 10;
 const ALERTS_PAGE_SIZE = 10;
 /** Events often come in bursts (a charge, then its alert): the rest of the page is read once per burst. */
 const REFRESH_DELAY_MS = 300;
-const RESUBSCRIBE_DELAY_MAX_MS = 30_000;
 
 export interface AccountViewOptions {
   client: CreditsClient;
@@ -53,16 +54,39 @@ export class AccountView {
   /** The wallet sequence already shown; events at or below it are replays of what the page has. */
   private lastSequence = -1;
   private figures: Figures | null = null;
-  private endEvents: (() => void) | null = null;
+  private readonly events: LiveSubscription;
+  private readonly liveAlerts: LiveSubscription;
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
-  private resubscribeTimer: ReturnType<typeof setTimeout> | null = null;
-  private resubscribeDelayMs = 1_000;
   /** Cursors of the history pages opened so far: [null (newest), after page 1, …]. */
   private historyCursors: (string | null)[] = [null];
   private historyNext: string | null = null;
   private alerts: AlertFieldsFragment[] = [];
 
-  constructor(private readonly options: AccountViewOptions) {}
+  constructor(private readonly options: AccountViewOptions) {
+    const { client, accountId } = options;
+    const giveUp = (error: unknown) => this.giveUp(error);
+    const catchUp = () => this.scheduleRefresh(); // what changed while the connection was down
+    // From the last sequence shown, so nothing committed since is missed and nothing is shown twice.
+    this.events = new LiveSubscription(({ alive, ended }) => client.subscribe(WalletEventsDocument, { accountId, afterSequence: this.lastSequence }, {
+      next: ({ walletEvents: event }) => {
+        alive();
+        if (event.sequence <= this.lastSequence) return;
+        this.lastSequence = event.sequence;
+        if (this.figures) this.showFigures({ ...this.figures, balance: event.balance, available: event.available });
+        this.scheduleRefresh();
+      },
+      error: ended,
+      complete: () => ended(null),
+    }), giveUp, catchUp);
+    this.liveAlerts = new LiveSubscription(({ alive, ended }) => client.subscribe(LowCreditAlertsDocument, { accountId }, {
+      next: ({ lowCreditAlerts: alert }) => {
+        alive();
+        this.addLiveAlert(alert);
+      },
+      error: ended,
+      complete: () => ended(null),
+    }), giveUp, catchUp);
+  }
 
   async start(): Promise<void> {
     const { client, accountId, own } = this.options;
@@ -81,19 +105,19 @@ export class AccountView {
     byId('account-heading').textContent = own ? 'Your credits' : `Credits of ${account.name}`;
     this.showWallet(account.wallet);
     this.lastSequence = account.wallet.sequence;
-    this.subscribe();
+    this.events.start();
+    this.liveAlerts.start();
     await Promise.all([this.loadAlerts(), this.loadHistory(), this.options.canBuy ? this.loadPacks() : null, ...this.panels().map((p) => this.guard(p.refresh()))]);
   }
 
   stop(): void {
     this.stopped = true;
     this.listeners.abort();
-    this.endEvents?.();
-    this.endEvents = null;
+    this.events.stop();
+    this.liveAlerts.stop();
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
-    if (this.resubscribeTimer) clearTimeout(this.resubscribeTimer);
     for (const panel of this.panels()) panel.stop?.();
-    for (const id of ['balance', 'figures', 'buckets-body', 'packs', 'buy-status', 'alerts-body', 'history-body']) replace(byId(id));
+    for (const id of ['balance', 'figures', 'buckets-body', 'packs', 'buy-status', 'alerts-body', 'alerts-announce', 'history-body']) replace(byId(id));
     show(byId('alerts-read-all'), false);
     show(byId('account-view'), false);
   }
@@ -115,45 +139,20 @@ export class AccountView {
     }
   }
 
-  // ---- live balance -------------------------------------------------------------------------
+  // ---- live updates --------------------------------------------------------------------------
 
-  /**
-   * Subscribes from the last sequence shown, so nothing committed since is missed; after a lost
-   * connection it subscribes again from there, waiting longer each time (up to 30 s).
-   */
-  private subscribe(): void {
-    if (this.stopped) return;
-    const { client, accountId } = this.options;
-    this.endEvents = client.subscribe(WalletEventsDocument, { accountId, afterSequence: this.lastSequence }, {
-      next: ({ walletEvents: event }) => {
-        this.resubscribeDelayMs = 1_000;
-        if (event.sequence <= this.lastSequence) return;
-        this.lastSequence = event.sequence;
-        if (this.figures) this.showFigures({ ...this.figures, balance: event.balance, available: event.available });
-        this.scheduleRefresh();
-      },
-      error: (error) => this.resubscribeLater(error),
-      complete: () => this.resubscribeLater(null),
-    });
-  }
-
-  private resubscribeLater(error: unknown): void {
-    this.endEvents = null;
-    if (this.stopped) return;
+  /** A refusal ends live updates (signing out when the credential is no longer valid); anything else is retried. */
+  private giveUp(error: unknown): boolean {
+    if (this.stopped) return true;
     if (isUnauthenticated(error)) {
       this.options.onUnauthenticated();
-      return;
+      return true;
     }
-    if (error instanceof CreditsApiError && error.code === 'FORBIDDEN') {
-      this.options.onNotice(`Live updates are not allowed: ${error.message}`);
-      return;
+    if (error instanceof CreditsApiError && error.code !== 'SERVICE_UNAVAILABLE' && error.code !== 'RATE_LIMITED') {
+      this.options.onNotice(`Live updates stopped: ${error.message}`);
+      return true;
     }
-    this.resubscribeTimer = setTimeout(() => {
-      this.resubscribeTimer = null;
-      this.subscribe();
-      this.scheduleRefresh(); // what changed while the connection was down
-    }, this.resubscribeDelayMs);
-    this.resubscribeDelayMs = Math.min(this.resubscribeDelayMs * 2, RESUBSCRIBE_DELAY_MAX_MS);
+    return false;
   }
 
   private scheduleRefresh(): void {
@@ -283,6 +282,13 @@ export class AccountView {
           type: 'button', class: 'secondary', 'aria-label': `Mark the ${words(alert.kind).toLowerCase()} alert of ${dateText(alert.createdAt)} as read`,
           onclick: () => void this.markRead([alert.id]),
         }, 'Mark read')))));
+  }
+
+  /** An alert pushed live: shown at once in front of the list, and announced. */
+  private addLiveAlert(alert: AlertFieldsFragment): void {
+    if (this.stopped || this.alerts.some((a) => a.id === alert.id)) return;
+    this.showAlerts([alert, ...this.alerts].slice(0, ALERTS_PAGE_SIZE));
+    byId('alerts-announce').textContent = `New alert: ${alert.message}`;
   }
 
   private async markRead(ids: string[]): Promise<void> {

@@ -120,7 +120,7 @@ export class AdminView {
     }
     replace(byId('failures-body'), failures.length === 0
       ? h('p', { class: 'muted' }, 'No refused operations.')
-      : table(`The newest ${failures.length} refused operations, newest first`, [
+      : table('Newest first, every account', [
         { label: 'When' }, { label: 'Account' }, { label: 'Operation' }, { label: 'Credits', numeric: true }, { label: 'Refusal' }, { label: 'For' },
       ], failures.map((tx) => ({
         cells: [

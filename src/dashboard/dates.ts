@@ -9,3 +9,10 @@ export function dateText(iso: string): string {
 export function dayText(iso: string): string {
   return dateOnly.format(new Date(iso));
 }
+
+const utcDay = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
+
+/** A UTC day (reports count whole UTC days), whatever the reader's time zone. */
+export function utcDayText(iso: string): string {
+  return utcDay.format(new Date(iso));
+}

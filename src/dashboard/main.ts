@@ -9,6 +9,9 @@ import { byId, show } from './dom';
 import { forgetToken, keepToken, takeToken } from './session';
 import { AccountView } from './account-view';
 import { AdminView } from './admin-view';
+import { ForecastPanel } from './forecast-panel';
+import { UsagePanel } from './usage-panel';
+import { PlatformPanel } from './platform-panel';
 
 interface Session {
   client: CreditsClient;
@@ -66,8 +69,9 @@ async function signIn(token: string): Promise<void> {
     const role = viewer.role ?? 'API';
     byId('who').textContent = `Signed in with ${role === 'ADMIN' ? 'an' : 'a'} ${role} key`;
     byId('admin-heading').textContent = role === 'ADMIN' ? 'Platform' : 'Accounts';
+    const open = (id: string) => void openAccount(id, false);
     session.admin = new AdminView({
-      client, isAdmin: role === 'ADMIN', openAccount: (id) => void openAccount(id, false),
+      client, isAdmin: role === 'ADMIN', openAccount: open, panels: [new PlatformPanel(client, open)],
       onUnauthenticated: expired, onNotice: notice,
     });
     await session.admin.start().catch(() => undefined); // failures are shown as notices
@@ -85,6 +89,7 @@ async function openAccount(accountId: string, own: boolean): Promise<void> {
     client: current.client, accountId, own,
     canBuy: own || role === 'ADMIN' || role === 'SERVICE',
     canMarkRead: own || role === 'ADMIN' || role === 'SERVICE',
+    panels: [new ForecastPanel(current.client, accountId), new UsagePanel(current.client, accountId)],
     onUnauthenticated: expired, onNotice: notice,
   });
   current.account = view;

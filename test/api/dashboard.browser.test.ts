@@ -4,8 +4,9 @@
  * file is skipped, except under CI=true, where that is a failure.
  *
  * One browser and one server for the file; the tests run in order on one page, as a reader would:
- * sign in from the link, watch a charge arrive, buy credits through the test provider's checkout, use
- * the keyboard, sign out, sign in as an admin. Every request the browser makes is recorded: none may
+ * sign in from the link, watch a charge arrive (balance, history, usage chart, forecast), buy credits
+ * through the test provider's checkout, get a low-credit alert, use the keyboard, sign out, sign in as
+ * an admin. Every request the browser makes is recorded: none may
  * leave this machine. A screenshot is kept in test-artifacts/dashboard.png (and, with
  * UPDATE_DOCS_SCREENSHOT=1, in docs/dashboard.png for the README).
  */
@@ -85,7 +86,7 @@ if (!hasChromium && process.env.CI === 'true') {
     accountName = `Dashboard reader ${uniqueKey('d')}`;
     accountId = await t.createAccount(accountName);
     await t.grant(accountId, '120', { source: 'PURCHASE' });
-    await t.grant(accountId, '30', { source: 'PROMO', expiresAt: new Date(t.clock.now().getTime() + 10 * 86_400_000).toISOString() });
+    await t.grant(accountId, '30', { source: 'PROMO', expiresAt: new Date(t.clock.now().getTime() + 5 * 86_400_000).toISOString() });
     userToken = await t.userToken(accountId);
     const services = t.app.services;
     await services.db.transaction((tx) => services.alerts.raise(tx, {
@@ -140,6 +141,15 @@ if (!hasChromium && process.env.CI === 'true') {
     expect(await page.evaluate(() => window.sameDocument)).toBe(true);
   });
 
+  test('the usage chart (Chart.js) and the forecast follow the charge', async () => {
+    await waitForText('#usage-table', 'image.generate · flux');
+    expect(await page.isVisible('#usage-chart')).toBe(true);
+    expect(await page.getAttribute('#usage-chart', 'aria-label')).toContain('2.5 credits used in the last 30 days');
+    // The promotion (charged first: it expires first) expires within 7 days: what is left of it.
+    await waitForText('[data-testid="expiring-soon"]', '27.5 credits');
+    expect(await page.textContent('[data-testid="burn-rate"]')).toMatch(/^[\d,.]+ credits?$/);
+  });
+
   test('an alert is listed unread and can be marked read', async () => {
     await waitForText('#alerts-body', 'Automatic top-up failed three times');
     await waitForText('#alerts-body', 'New');
@@ -162,6 +172,23 @@ if (!hasChromium && process.env.CI === 'true') {
     await checkout.close();
     await waitForText('#balance', '247.5 credits');
     await waitForText('[data-testid="purchased-credits"]', `${formatCredits(purchasedBefore + parseCredits('100'))} credits`);
+  });
+
+  test('an alert raised outside a charge (as the forecasts job does) arrives on lowCreditAlerts, and is announced', async () => {
+    const services = t.app.services;
+    const raised = await services.db.transaction((tx) => services.alerts.raise(tx, {
+      accountId, kind: 'RUN_OUT_SOON', thresholdMillis: null, availableMillis: 247_500, message: 'At the current rate the credits run out in 2 days.',
+    }, t.clock.now()));
+    services.events.publishAlerts([raised!]); // after commit, as the jobs do; no wallet event comes with it
+    await waitForText('#alerts-body', 'the credits run out in 2 days');
+    await waitForText('#alerts-announce', 'New alert: At the current rate');
+  });
+
+  test('a charge crossing a low-credit level brings its alert without a reload', async () => {
+    await t.ok(`mutation($i: UpdateWalletInput!) { updateWallet(input: $i) { accountId } }`, { i: { accountId, lowCreditThresholds: ['100'] } });
+    await t.op(ChargeDocument, { input: { accountId, amount: '150', action: 'video.generate', idempotencyKey: uniqueKey('c') } });
+    await waitForText('#balance', '97.5 credits');
+    await waitForText('#alerts-body', 'Low balance');
   });
 
   test('the keyboard reaches sign-out and the buy buttons, with a visible focus; every control has a name', async () => {
@@ -203,6 +230,8 @@ if (!hasChromium && process.env.CI === 'true') {
     await page.fill('#token-input', t.adminKey);
     await page.press('#token-input', 'Enter');
     await waitForText('#who', 'ADMIN key');
+    await page.waitForSelector('#platform', { state: 'visible', timeout: WAIT_MS });
+    expect(await page.textContent('[data-testid="platform-consumed"]')).toMatch(/ credits?$/);
     await waitForText('#failures-body', accountName); // the refusal above is the newest of all
     await waitForText('#failures-body', 'INSUFFICIENT_CREDITS');
 
@@ -211,7 +240,7 @@ if (!hasChromium && process.env.CI === 'true') {
     await page.waitForSelector(`#search-results [data-account="${accountId}"]`, { timeout: WAIT_MS });
     await page.click(`#search-results [data-account="${accountId}"]`);
     await waitForText('#account-heading', `Credits of ${accountName}`);
-    await waitForText('#balance', '247.5 credits');
+    await waitForText('#balance', '97.5 credits');
     await page.click('#back-to-admin');
     expect(await page.isVisible('#admin-view')).toBe(true);
   });
