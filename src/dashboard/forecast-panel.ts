@@ -5,6 +5,9 @@ import { creditsText, daysUntil } from './format';
 import { dayText } from './dates';
 import type { AccountPanel } from './account-view';
 
+/** Whole days left, rounded up: "1 day", "3 days". */
+const daysText = (days: number) => (days === 1 ? 'under a day' : `${days} days`);
+
 export class ForecastPanel implements AccountPanel {
   constructor(private readonly client: CreditsClient, private readonly accountId: string) {}
 
@@ -17,7 +20,7 @@ export class ForecastPanel implements AccountPanel {
       ? 'Nothing is being used, so the credits do not run out.'
       : daysUntil(runOutAt, now) === 0
         ? 'At this rate the credits are used up now.'
-        : `At this rate the credits last until ${dayText(runOutAt)} (${daysUntil(runOutAt, now)} days).`;
+        : `At this rate the credits last until ${dayText(runOutAt)} (${daysText(daysUntil(runOutAt, now))}).`;
     replace(byId('forecast-body'), h('dl', { class: 'figures' },
       h('dt', {}, 'Used per day'), h('dd', { 'data-testid': 'burn-rate' }, creditsText(burnRatePerDay)),
       h('dt', {}, 'Expiring within 7 days'), h('dd', { 'data-testid': 'expiring-soon' }, creditsText(expiringSoon)),
