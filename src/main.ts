@@ -24,6 +24,7 @@ import { AlertsService, type AlertRow } from './modules/alerts';
 import { EmailService } from './modules/email';
 import { UsageService } from './modules/usage';
 import { ReportsService } from './modules/reports';
+import { ActivityService } from './modules/activity';
 import { getOrCreateSetting } from './auth/auth.repo';
 import { randomSecret } from './shared/ids';
 import { buildAppSchema } from './graphql/schema';
@@ -36,6 +37,7 @@ import { RateLimits } from './server/rate-limit';
 import { startGraphQLWebSocket } from './server/websocket';
 import { graphqlRoute, startApollo } from './server/apollo';
 import { mountHealth } from './server/health';
+import { mountDashboard } from './server/dashboard';
 import { httpErrorHandler } from './server/http-errors';
 import { startJobs, type JobTimer } from './server/jobs';
 
@@ -93,7 +95,7 @@ export async function createServices(config: Readonly<Config>, database: Databas
   live.onMessage((message) => { if (message.type === 'revoked') auth.revokedElsewhere(message.keyId); });
   return {
     config, clock, database, db, accounts, events, ledger, wallets, plans, purchases, alerts, email,
-    usage, reports: new ReportsService(database), auth,
+    usage, reports: new ReportsService(database), activity: new ActivityService(db), auth,
     pricing: new PricingService(database, clock, config, wallets, rateCards, ledger),
     audit: new AuditService(database),
     createLoaders: loadersFor(db, accounts, plans, purchases, usage),
@@ -132,6 +134,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   const apollo = await startApollo({ schema, validationRules, httpServer, config, rateLimits, metrics, onDrain: () => webSocket.dispose() });
 
   mountHealth(app, { db: services.db, readinessTimeoutMs: config.readinessTimeoutMs, isStopping });
+  mountDashboard(app); // the page bundled by `npm run build` (503 until it is built)
   // Payments: the webhook (its secret from config, or generated once and kept in the database) and the provider.
   const webhookSecret = config.paymentWebhookSecret ?? await getOrCreateSetting(services.db, 'payment_webhook_secret', randomSecret(32));
   let baseUrl = config.publicUrl ?? `http://localhost:${config.port}`;
@@ -197,6 +200,7 @@ async function main(): Promise<void> {
     lines.push(`Demo account: ${demo.accountId} (${demo.accountName})`);
     if (demo.adminKey) lines.push(`Admin key:  ${demo.adminKey}`, 'User token: ' + demo.userToken);
     else lines.push('Admin key:  created on first start (run `npm run create-admin-key` for a new one)', 'User token: ' + demo.userToken);
+    lines.push(`Dashboard:  ${url}/dashboard#token=${encodeURIComponent(demo.userToken)}`);
   }
   process.stdout.write(lines.join('\n') + '\n');
   let stopping = false;

@@ -1,12 +1,20 @@
-import { Arg, Ctx, ID, Int, Mutation, Resolver } from 'type-graphql';
+import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../graphql/context';
 import { badInput, notFound } from '../shared/errors';
-import { assertAdmin, assertKeyRole } from './viewer';
-import { CreateApiKeyInput, CreatedApiKey, UserToken } from './auth.type';
+import { assertAdmin, assertKeyRole, requireViewer } from './viewer';
+import { ApiKeyRole, CreateApiKeyInput, CreatedApiKey, CredentialKind, UserToken, Viewer } from './auth.type';
 import { isUuid } from '../shared/validate';
 
 @Resolver()
 export class AuthResolver {
+  @Query(() => Viewer, { description: 'Who the request\'s credential is (what a dashboard shows after signing in).' })
+  viewer(@Ctx() ctx: Context): Viewer {
+    const viewer = requireViewer(ctx.viewer);
+    return viewer.kind === 'key'
+      ? { kind: CredentialKind.API_KEY, role: viewer.role as ApiKeyRole, accountId: null }
+      : { kind: CredentialKind.USER_TOKEN, role: null, accountId: viewer.accountId };
+  }
+
   @Mutation(() => CreatedApiKey, { description: 'Admin: a new API key; its secret is returned once.' })
   async createApiKey(@Ctx() ctx: Context, @Arg('input', () => CreateApiKeyInput) input: CreateApiKeyInput) {
     assertAdmin(ctx.viewer);

@@ -36,3 +36,18 @@ export class UserToken {
   @Field(() => GraphQLDateTime)
   expiresAt: Date;
 }
+
+export enum CredentialKind { API_KEY = 'API_KEY', USER_TOKEN = 'USER_TOKEN' }
+registerEnumType(CredentialKind, { name: 'CredentialKind' });
+
+@ObjectType({ description: 'The credential of the request: an API key (its role) or a user token (its account).' })
+export class Viewer {
+  @Field(() => CredentialKind)
+  kind: CredentialKind;
+
+  @Field(() => ApiKeyRole, { nullable: true, description: 'An API key\'s role.' })
+  role: ApiKeyRole | null;
+
+  @Field(() => ID, { nullable: true, description: 'A user token\'s account.' })
+  accountId: string | null;
+}

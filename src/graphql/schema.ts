@@ -15,6 +15,7 @@ import { AlertsResolver } from '../modules/alerts';
 import { EmailResolver } from '../modules/email';
 import { UsageResolver, WalletForecastResolver } from '../modules/usage';
 import { ReportsResolver } from '../modules/reports';
+import { ActivityResolver } from '../modules/activity';
 import { guardArguments } from './input-guard';
 
 export const RESOLVERS = [
@@ -23,6 +24,7 @@ export const RESOLVERS = [
   PurchasesResolver, AutoTopUpResolver, WalletAutoTopUpResolver, AlertsResolver,
   EmailResolver,
   UsageResolver, WalletForecastResolver, ReportsResolver,
+  ActivityResolver,
 ] as const;
 
 let cached: GraphQLSchema | null = null;

@@ -403,6 +403,22 @@ const ROWS: Row[] = [
     variables: () => ({ from: '2213-01-01T00:00:00Z', to: '2213-01-02T00:00:00Z' }),
   },
   {
+    field: 'Query.viewer', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK),
+    operation: `query { viewer { kind role accountId } }`,
+    variables: () => ({}),
+  },
+  {
+    // Any API key searches every account; a user token is refused even when the search names its own account.
+    field: 'Query.accounts', expected: who(UNAUTH, UNAUTH, OK, OK, OK, FORBID, FORBID),
+    operation: `query($s: String) { accounts(search: $s, first: 5) { edges { node { id name } } } }`,
+    variables: (f) => ({ s: f.accountId }),
+  },
+  {
+    field: 'Query.recentFailedTransactions', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `query { recentFailedTransactions(first: 5) { id status failureCode } }`,
+    variables: () => ({}),
+  },
+  {
     field: 'Subscription.walletEvents', expected: who(UNAUTH, 'closed 4403', OK, OK, OK, OK, FORBID),
     operation: `subscription($id: ID!) { walletEvents(accountId: $id, afterSequence: 0) { accountId sequence } }`,
     variables: (f) => ({ id: f.accountId }),

@@ -56,6 +56,8 @@ test('start on a fresh data folder prints the endpoint, an admin key and a user 
   const adminKey = /Admin key:\s+(ck_\S+)/.exec(out)![1];
   const userToken = /User token: (\S+)/.exec(out)![1];
   expect(endpoint).toBe(`http://localhost:${port}/graphql`);
+  // The demo user's dashboard link carries the token in the fragment, which browsers never send to a server.
+  expect(/Dashboard:\s+(\S+)/.exec(out)?.[1]).toBe(`http://localhost:${port}/dashboard#token=${encodeURIComponent(userToken)}`);
 
   const admin = await gql<{ account: { id: string; wallet: { balance: string } } }>(endpoint, adminKey, '{ account(externalId: "demo-user") { id wallet { balance } } }');
   expect(admin.data?.account.wallet.balance).toBe('4000');

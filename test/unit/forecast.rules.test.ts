@@ -123,6 +123,7 @@ describe('expiring credits', () => {
     expect(runOutSoonMessage(credits(1), new Date(NOW.getTime() + 30 * HOUR), NOW)).toContain('in about 1 day,');
     expect(runOutSoonMessage(credits(1), new Date(NOW.getTime() + 5 * HOUR), NOW)).toContain('within 5 hours,');
     expect(runOutSoonMessage(credits(1), new Date(NOW.getTime() + HOUR / 2), NOW)).toContain('within the hour,');
+    expect(runOutSoonMessage(credits(1), new Date(NOW.getTime() + 1.6 * HOUR), NOW)).toContain('within 2 hours,');
   });
 });
 

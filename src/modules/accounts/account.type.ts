@@ -1,6 +1,7 @@
 import { Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
 import { GraphQLDateTime } from 'graphql-scalars';
 import { CreditsScalar } from '../../graphql/scalars';
+import { PageInfo } from '../../graphql/connection';
 
 export enum AccountKind { USER = 'USER', TEAM = 'TEAM' }
 registerEnumType(AccountKind, { name: 'AccountKind' });
@@ -68,4 +69,22 @@ export class UpdateAccountInput {
 
   @Field(() => String, { nullable: true, description: 'An empty string removes it.' })
   email?: string | null;
+}
+
+@ObjectType()
+export class AccountEdge {
+  @Field()
+  cursor: string;
+
+  @Field(() => Account)
+  node: Account;
+}
+
+@ObjectType()
+export class AccountConnection {
+  @Field(() => [AccountEdge])
+  edges: AccountEdge[];
+
+  @Field(() => PageInfo)
+  pageInfo: PageInfo;
 }

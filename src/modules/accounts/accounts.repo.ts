@@ -1,4 +1,4 @@
-import { eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, inArray, or, sql } from 'drizzle-orm';
 import type { Executor, Tx } from '../../db/client';
 import { accounts, wallets } from '../../db/schema';
 
@@ -30,4 +30,37 @@ export async function findAccountByExternalId(executor: Executor, externalId: st
 export async function accountsByIds(executor: Executor, ids: readonly string[]): Promise<AccountRow[]> {
   if (ids.length === 0) return [];
   return executor.select().from(accounts).where(inArray(accounts.id, [...ids]));
+}
+
+/** An account found by search, with the key it is ordered by (its lowercased name). */
+export type FoundAccountRow = AccountRow & { sortName: string };
+
+/**
+ * Accounts ordered by lowercased name (byte order, the order of accounts_name_lower_idx's
+ * text_pattern_ops, so the unfiltered list is read from that index in order), then id; keyset
+ * after (sortName, id). With `search`: an exact id (when it is a UUID), an exact externalId, an email equal
+ * ignoring case, or a name starting with it ignoring case (each arm has its own index).
+ */
+export async function searchAccounts(
+  executor: Executor,
+  search: { text: string; isId: boolean } | null,
+  after: { sortName: string; id: string } | null,
+  limit: number,
+): Promise<FoundAccountRow[]> {
+  const sortName = sql<string>`lower(${accounts.name})`;
+  // LIKE's wildcards and its escape character in the search are literal characters.
+  const prefix = search ? search.text.replace(/[\\%_]/g, (c) => `\\${c}`) + '%' : '';
+  return executor.select({ ...getTableColumns(accounts), sortName }).from(accounts)
+    .where(and(
+      search ? or(
+        search.isId ? eq(accounts.id, search.text) : undefined,
+        eq(accounts.externalId, search.text),
+        sql`lower(${accounts.email}) = lower(${search.text})`,
+        sql`${sortName} like lower(${prefix})`,
+      ) : undefined,
+      // Written so the first half is an index condition (a bare OR would be a filter over the rows before the cursor).
+      after ? sql`${sortName} ~>=~ ${after.sortName} and (${sortName} ~>~ ${after.sortName} or ${accounts.id} > ${after.id})` : undefined,
+    ))
+    .orderBy(sql`${sortName} using ~<~`, asc(accounts.id))
+    .limit(limit);
 }

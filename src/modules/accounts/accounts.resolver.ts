@@ -1,11 +1,23 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../graphql/context';
 import { assertAdmin, assertCanRead, assertKeyRole, actorOf, requireViewer } from '../../auth/viewer';
-import { badInput } from '../../shared/errors';
-import { Account, CreateAccountInput, UpdateAccountInput } from './account.type';
+import { badInput, forbidden } from '../../shared/errors';
+import { connectionComplexity, PAGE_SIZE_DEFAULT, pageOf, pageSize } from '../../graphql/connection';
+import { Account, AccountConnection, CreateAccountInput, UpdateAccountInput } from './account.type';
 import { notFound } from '../../shared/errors';
 import { Wallet } from '../wallets/wallet.type';
-import type { AccountRow } from './accounts.repo';
+import type { AccountRow, FoundAccountRow } from './accounts.repo';
+
+/** Cursor of a found account: its place in the name order, (lowercased name, id). */
+function encodeAccountCursor(sortName: string, id: string): string {
+  return Buffer.from(`s1:${id}:${sortName}`).toString('base64url');
+}
+
+function decodeAccountCursor(cursor: string): { sortName: string; id: string } {
+  const m = /^s1:([0-9a-f-]{36}):(.*)$/s.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m) throw badInput('after is not a valid cursor', 'after');
+  return { id: m[1], sortName: m[2] };
+}
 
 @Resolver(() => Account)
 export class AccountsResolver {
@@ -21,6 +33,23 @@ export class AccountsResolver {
     if (!account) return null;
     assertCanRead(ctx.viewer, account.id);
     return account;
+  }
+
+  @Query(() => AccountConnection, {
+    description: 'API keys: accounts by exact id, exact externalId, email (ignoring case) or name prefix (ignoring case), ordered by name; every account without `search`.',
+    complexity: connectionComplexity,
+  })
+  async accounts(
+    @Ctx() ctx: Context,
+    @Arg('search', () => String, { nullable: true }) search: string | null,
+    @Arg('first', () => Int, { nullable: true, defaultValue: PAGE_SIZE_DEFAULT }) first: number,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+  ): Promise<AccountConnection> {
+    if (requireViewer(ctx.viewer).kind !== 'key') throw forbidden('searching accounts needs an API key');
+    const limit = pageSize(first, ctx.services.config.pageSizeMax);
+    const rows = await ctx.services.accounts.search(search ?? null, after ? decodeAccountCursor(after) : null, limit + 1);
+    for (const row of rows.slice(0, limit)) ctx.loaders.account.prime(row.id, row);
+    return pageOf<FoundAccountRow, Account>(rows, limit, (row) => encodeAccountCursor(row.sortName, row.id));
   }
 
   @Mutation(() => Account)

@@ -4,7 +4,7 @@ import { badInput } from '../../shared/errors';
 import { newId } from '../../shared/ids';
 import { isUuid } from '../../shared/validate';
 import * as repo from './accounts.repo';
-import type { AccountRow } from './accounts.repo';
+import type { AccountRow, FoundAccountRow } from './accounts.repo';
 
 export interface CreateAccountFields {
   name: string;
@@ -35,6 +35,8 @@ function normalizeName(name: string): string {
 
 const NAME_LENGTH_MAX = 200;
 const EXTERNAL_ID_LENGTH_MAX = 200;
+/** Longer than any name, externalId or email the service accepts: such a search could find nothing. */
+export const ACCOUNT_SEARCH_LENGTH_MAX = 254;
 
 export class AccountsService {
   constructor(private readonly db: Db, private readonly clock: Clock) {}
@@ -72,6 +74,17 @@ export class AccountsService {
 
   async findByExternalId(externalId: string): Promise<AccountRow | undefined> {
     return repo.findAccountByExternalId(this.db, externalId);
+  }
+
+  /**
+   * Accounts by exact id, exact externalId, email (ignoring case) or name prefix (ignoring case),
+   * ordered by name; every account when `search` is empty. `limit` rows after the cursor.
+   */
+  async search(search: string | null, after: { sortName: string; id: string } | null, limit: number): Promise<FoundAccountRow[]> {
+    const text = (search ?? '').trim();
+    if (text.length > ACCOUNT_SEARCH_LENGTH_MAX) throw badInput(`search must be at most ${ACCOUNT_SEARCH_LENGTH_MAX} characters`, 'search');
+    if (after && !isUuid(after.id)) throw badInput('after is not a valid cursor', 'after');
+    return repo.searchAccounts(this.db, text ? { text, isId: isUuid(text) } : null, after, limit);
   }
 
   async byIds(ids: readonly string[]): Promise<AccountRow[]> {

@@ -162,8 +162,10 @@ export function usageDaysProblem(days: number): string | null {
 }
 
 export function runOutSoonMessage(burnRatePerDayMillis: Millis, runOut: Date, now: Date): string {
-  const hours = Math.max(0, Math.floor((runOut.getTime() - now.getTime()) / 3_600_000));
-  const when = hours < 24 ? `within ${hours < 1 ? 'the hour' : `${hours} hour${hours === 1 ? '' : 's'}`}` : `in about ${Math.floor(hours / 24)} day${hours < 48 ? '' : 's'}`;
+  const untilMs = Math.max(0, runOut.getTime() - now.getTime());
+  // Rounded up: 1.6 hours away is "within 2 hours", never "within 1 hour".
+  const hours = Math.ceil(untilMs / 3_600_000);
+  const when = untilMs < 3_600_000 ? 'within the hour' : hours < 24 ? `within ${hours} hours` : `in about ${Math.floor(hours / 24)} day${hours < 48 ? '' : 's'}`;
   return `At the current burn rate (${formatCredits(burnRatePerDayMillis)} credits a day) your credits run out ${when}, around ${runOut.toISOString()}.`;
 }
 
