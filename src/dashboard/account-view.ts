@@ -9,7 +9,7 @@ import {
   TransactionsDocument, WalletDocument, WalletEventsDocument,
   type AlertFieldsFragment, type CreditPackFieldsFragment, type CreditsClient, type TransactionFieldsFragment, type WalletFieldsFragment,
 } from '../client';
-import { isUnauthenticated, newIdempotencyKey, problem } from './api';
+import { guarded, isUnauthenticated, newIdempotencyKey, problem } from './api';
 import { byId, h, replace, show, table } from './dom';
 import { creditsText, groupCredits, signedCredits, sourceLabel, summarizeBuckets, transactionDetail, words } from './format';
 import { dateText, dayText } from './dates';
@@ -127,16 +127,8 @@ export class AccountView {
   }
 
   /** Runs a request; an expired or revoked credential signs out, other failures show as a notice. */
-  private async guard<T>(request: Promise<T>): Promise<T> {
-    try {
-      return await request;
-    } catch (error) {
-      if (!this.stopped) {
-        if (isUnauthenticated(error)) this.options.onUnauthenticated();
-        else this.options.onNotice(`Something could not be loaded: ${problem(error)}`);
-      }
-      throw error;
-    }
+  private guard<T>(request: Promise<T>): Promise<T> {
+    return guarded(request, { isStopped: () => this.stopped, onUnauthenticated: () => this.options.onUnauthenticated(), onNotice: (text) => this.options.onNotice(text) });
   }
 
   // ---- live updates --------------------------------------------------------------------------

@@ -3,7 +3,7 @@
  * adds and the newest refused operations. Opening an account shows its credits (AccountView).
  */
 import { AccountSearchDocument, RecentFailedTransactionsDocument, type CreditsClient } from '../client';
-import { isUnauthenticated, problem } from './api';
+import { guarded } from './api';
 import { byId, h, replace, show, table } from './dom';
 import { groupCredits, transactionDetail, words } from './format';
 import { dateText } from './dates';
@@ -68,16 +68,8 @@ export class AdminView {
     show(byId('admin-view'), false);
   }
 
-  private async guard<T>(request: Promise<T>): Promise<T> {
-    try {
-      return await request;
-    } catch (error) {
-      if (!this.stopped) {
-        if (isUnauthenticated(error)) this.options.onUnauthenticated();
-        else this.options.onNotice(`Something could not be loaded: ${problem(error)}`);
-      }
-      throw error;
-    }
+  private guard<T>(request: Promise<T>): Promise<T> {
+    return guarded(request, { isStopped: () => this.stopped, onUnauthenticated: () => this.options.onUnauthenticated(), onNotice: (text) => this.options.onNotice(text) });
   }
 
   private async loadSearch(more: boolean): Promise<void> {

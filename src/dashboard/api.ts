@@ -25,6 +25,22 @@ export function newIdempotencyKey(): string {
 
 export const isUnauthenticated = (error: unknown): boolean => error instanceof CreditsApiError && error.code === 'UNAUTHENTICATED';
 
+/**
+ * Runs a view's request: an expired or revoked credential signs out, other failures show as a notice
+ * (nothing once the view has stopped); the error is rethrown for the caller to stop what it was doing.
+ */
+export async function guarded<T>(request: Promise<T>, view: { isStopped(): boolean; onUnauthenticated(): void; onNotice(text: string): void }): Promise<T> {
+  try {
+    return await request;
+  } catch (error) {
+    if (!view.isStopped()) {
+      if (isUnauthenticated(error)) view.onUnauthenticated();
+      else view.onNotice(`Something could not be loaded: ${problem(error)}`);
+    }
+    throw error;
+  }
+}
+
 /** A sentence for a failed request. */
 export function problem(error: unknown): string {
   if (error instanceof CreditsApiError) return error.message;

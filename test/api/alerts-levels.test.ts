@@ -183,3 +183,22 @@ test('markAlertsRead: a user token marks its own; unknown ids and another accoun
   expect((await alertsOf(mine))[0].readAt).not.toBeNull();
   expect(await t.ok(mark, { ids: [myAlert.id] }, token)).toEqual({ markAlertsRead: 0 });
 });
+
+test('alerts raised inside a ledger operation (billing ones) are published with its rows after commit, not before', async () => {
+  const id = await walletWith([], '10');
+  const publish = jest.spyOn(t.app.services.events, 'publish');
+  try {
+    let publishedBeforeCommit = -1;
+    await t.app.services.ledger.withWallet(id, 'system:test', async () => null, async (wallet) => {
+      await t.app.services.alerts.raise(wallet.tx, {
+        accountId: id, kind: 'PAYMENT_FAILED', thresholdMillis: null, availableMillis: 10_000, message: 'the plan payment failed',
+      }, t.clock.now());
+      publishedBeforeCommit = publish.mock.calls.length;
+    });
+    expect(publishedBeforeCommit).toBe(0);
+    const published = publish.mock.calls.flatMap(([, alerts]) => (alerts ?? []).map((a) => `${a.accountId}:${a.kind}`));
+    expect(published).toEqual([`${id}:PAYMENT_FAILED`]);
+  } finally {
+    publish.mockRestore();
+  }
+});
