@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'graphql';
-import { startTestApp, type TestApp } from '../helpers/harness';
+import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
 import { loadDemo } from '../../src/cli/demo';
 
 const README = path.resolve(__dirname, '../../README.md');
@@ -89,6 +89,9 @@ beforeAll(async () => {
   t.clock.set(new Date('2025-11-05T09:00:00Z'));
   const demo = await loadDemo(t.app.services);
   placeholders.set('ACCOUNT_ID', demo.accountId);
+  // On a shared PostgreSQL database another file may have created the demo account first, at today's
+  // date: its credits are not yet effective at this file's 2025 clock. Credits granted now are.
+  await t.grant(demo.accountId, '5000', { source: 'PROMO', idempotencyKey: uniqueKey('readme-demo') });
 });
 
 afterAll(async () => {
