@@ -5,7 +5,7 @@
  */
 import { sql, type SQL } from 'drizzle-orm';
 import {
-  bigint, bigserial, boolean, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid, type PgColumn,
+  bigint, bigserial, boolean, check, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid, type PgColumn,
 } from 'drizzle-orm/pg-core';
 
 const millis = (name: string) => bigint(name, { mode: 'number' });
@@ -487,23 +487,145 @@ export const alerts = pgTable('alerts', {
 export const effectivePlanTier = sql<string | null>`case when ${wallets.planCode} is null then ${accounts.planTier} else ${wallets.planTier} end`;
 
 /**
- * Usage per wallet × UTC day × action × model × credit kind, written in the database transaction of the
- * charge, capture or refund that moved the credits (ledger module). Forecasts and reports read these,
- * never the ledger. `transactions` counts each transaction once, on the row of its first entry's kind.
+ * The flows of a wallet's credits that reports add up (ledger module, `flows.ts`, says what each ledger
+ * transaction contributes). Every column is additive, so a period's figure is a sum of rows; the
+ * identity balanceChange = allocated + purchased + granted + refunded − consumed − expired − reversed
+ * holds on every row. Consumption is split by the kind of credits that paid: free (every bucket source
+ * but PURCHASE), purchased, and on credit (overdraft: consumed − free − purchased).
+ */
+const flowColumns = () => ({
+  consumedMillis: millis('consumed_millis').notNull().default(0),
+  consumedFreeMillis: millis('consumed_free_millis').notNull().default(0),
+  consumedPurchasedMillis: millis('consumed_purchased_millis').notNull().default(0),
+  /** Charges and captures (each counted once). */
+  transactions: integer('transactions').notNull().default(0),
+  refundedMillis: millis('refunded_millis').notNull().default(0),
+  allocatedMillis: millis('allocated_millis').notNull().default(0),
+  purchasedMillis: millis('purchased_millis').notNull().default(0),
+  grantedMillis: millis('granted_millis').notNull().default(0),
+  expiredMillis: millis('expired_millis').notNull().default(0),
+  reversedMillis: millis('reversed_millis').notNull().default(0),
+  carriedForwardMillis: millis('carried_forward_millis').notNull().default(0),
+  balanceChangeMillis: millis('balance_change_millis').notNull().default(0),
+  debtChangeMillis: millis('debt_change_millis').notNull().default(0),
+});
+
+/**
+ * Flows per wallet × UTC day × plan × action × model, written in the database transaction of the
+ * ledger transactions they add up. Forecasts and reports read these, never the ledger.
  */
 export const usageDaily = pgTable('usage_daily', {
   accountId: uuid('account_id').notNull().references(() => accounts.id),
   day: text('day').notNull(), // YYYY-MM-DD, UTC
+  /** The wallet's plan when the credits moved ('' without a plan). */
+  planCode: text('plan_code').notNull().default(''),
   action: text('action').notNull().default(''),
   model: text('model').notNull().default(''),
-  creditKind: text('credit_kind', { enum: CREDIT_KINDS }).notNull(),
-  consumedMillis: millis('consumed_millis').notNull().default(0),
-  refundedMillis: millis('refunded_millis').notNull().default(0),
-  transactions: integer('transactions').notNull().default(0),
+  ...flowColumns(),
+}, (t) => [primaryKey({ columns: [t.accountId, t.day, t.planCode, t.action, t.model] })]);
+
+/**
+ * The same flows per UTC quarter-hour (0–95 of the day), so a report cuts days and months at any time
+ * zone's midnight (every zone's offset is a multiple of 15 minutes): only the days a period boundary
+ * falls inside are read at this resolution.
+ */
+export const usageQuarterly = pgTable('usage_quarterly', {
+  accountId: uuid('account_id').notNull().references(() => accounts.id),
+  day: text('day').notNull(),
+  quarter: integer('quarter').notNull(),
+  action: text('action').notNull().default(''),
+  model: text('model').notNull().default(''),
+  ...flowColumns(),
 }, (t) => [
-  primaryKey({ columns: [t.accountId, t.day, t.action, t.model, t.creditKind] }),
-  check('usage_daily_kind_check', oneOf(t.creditKind, CREDIT_KINDS)),
+  primaryKey({ columns: [t.accountId, t.day, t.quarter, t.action, t.model] }),
+  check('usage_quarterly_quarter_check', sql`${t.quarter} between 0 and 95`),
 ]);
+
+/** A wallet's balance and debt after its last ledger transaction of each UTC day: a report's opening figures. */
+export const balanceDaily = pgTable('balance_daily', {
+  accountId: uuid('account_id').notNull().references(() => accounts.id),
+  day: text('day').notNull(),
+  /** The wallet sequence of that transaction (a later one of the same day replaces it). */
+  sequence: integer('sequence').notNull(),
+  balanceAfterMillis: millis('balance_after_millis').notNull(),
+  debtAfterMillis: millis('debt_after_millis').notNull(),
+}, (t) => [primaryKey({ columns: [t.accountId, t.day] })]);
+
+/**
+ * Money per wallet × UTC day × vendor × model × currency: credit revenue (consumed credits at their
+ * bucket's cost basis, less refunds) and the vendor's cost and units recorded on charges and captures.
+ * Exact decimals (numeric). Margin by model and vendor reconciliation read these.
+ */
+export const modelCostsDaily = pgTable('model_costs_daily', {
+  accountId: uuid('account_id').notNull().references(() => accounts.id),
+  day: text('day').notNull(),
+  vendor: text('vendor').notNull().default(''),
+  model: text('model').notNull().default(''),
+  currency: text('currency').notNull(),
+  revenue: numeric('revenue').notNull().default('0'),
+  vendorCost: numeric('vendor_cost').notNull().default('0'),
+  vendorUnits: numeric('vendor_units').notNull().default('0'),
+  /** Charges and captures that recorded a vendor cost. */
+  vendorCharges: integer('vendor_charges').notNull().default(0),
+}, (t) => [primaryKey({ columns: [t.accountId, t.day, t.vendor, t.model, t.currency] })]);
+
+/** Refused attempts per wallet × UTC day × failure code (the ledger records each as a FAILED transaction). */
+export const failuresDaily = pgTable('failures_daily', {
+  accountId: uuid('account_id').notNull().references(() => accounts.id),
+  day: text('day').notNull(),
+  failureCode: text('failure_code').notNull(),
+  attempts: integer('attempts').notNull().default(0),
+}, (t) => [primaryKey({ columns: [t.accountId, t.day, t.failureCode] })]);
+
+/** An imported vendor invoice and its comparison with the ledger (rows in `vendor_reconciliation_rows`). */
+export const vendorReconciliations = pgTable('vendor_reconciliations', {
+  pos: bigserial('pos', { mode: 'number' }).notNull().unique(),
+  id: uuid('id').primaryKey(),
+  vendor: text('vendor').notNull(),
+  periodFrom: ts('period_from').notNull(),
+  periodTo: ts('period_to').notNull(),
+  currency: text('currency').notNull(),
+  tolerancePercent: numeric('tolerance_percent').notNull(),
+  flaggedRows: integer('flagged_rows').notNull(),
+  actor: text('actor').notNull(),
+  createdAt: ts('created_at').notNull(),
+});
+
+export const RECONCILIATION_STATUSES = ['MATCHED', 'MISMATCH', 'INVOICE_ONLY', 'LEDGER_ONLY'] as const;
+export type ReconciliationStatusName = (typeof RECONCILIATION_STATUSES)[number];
+
+export const vendorReconciliationRows = pgTable('vendor_reconciliation_rows', {
+  reconciliationId: uuid('reconciliation_id').notNull().references(() => vendorReconciliations.id),
+  ord: integer('ord').notNull(),
+  model: text('model').notNull(),
+  status: text('status', { enum: RECONCILIATION_STATUSES }).notNull(),
+  invoiceCost: numeric('invoice_cost'),
+  ledgerCost: numeric('ledger_cost'),
+  invoiceUnits: numeric('invoice_units'),
+  ledgerUnits: numeric('ledger_units'),
+  /** (ledger − invoice) / invoice × 100, rounded to 2 decimals; null when either side is missing or the invoice is 0. */
+  variancePercent: numeric('variance_percent'),
+  flagged: boolean('flagged').notNull(),
+}, (t) => [
+  primaryKey({ columns: [t.reconciliationId, t.ord] }),
+  check('vendor_reconciliation_rows_status_check', oneOf(t.status, RECONCILIATION_STATUSES)),
+]);
+
+/** Alerts for the operator's admins (not an account's): a flagged reconciliation, later review holds. */
+export const ADMIN_ALERT_KINDS = ['VENDOR_VARIANCE'] as const;
+export type AdminAlertKindName = (typeof ADMIN_ALERT_KINDS)[number];
+
+export const adminAlerts = pgTable('admin_alerts', {
+  pos: bigserial('pos', { mode: 'number' }).notNull().unique(),
+  id: uuid('id').primaryKey(),
+  kind: text('kind', { enum: ADMIN_ALERT_KINDS }).notNull(),
+  message: text('message').notNull(),
+  /** What it is about (a reconciliation id). */
+  subjectId: uuid('subject_id'),
+  dedupeKey: text('dedupe_key').unique(),
+  createdAt: ts('created_at').notNull(),
+  readAt: ts('read_at'),
+}, (t) => [check('admin_alerts_kind_check', oneOf(t.kind, ADMIN_ALERT_KINDS))]);
 
 /**
  * Emails waiting to be sent, written in the database transaction of what they announce (an alert).

@@ -34,3 +34,29 @@ export function parseDecimal(text: string, rules: DecimalRules = {}): Decimal | 
   const magnitude = BigInt(whole + fraction);
   return { units: sign ? -magnitude : magnitude, scale: fraction.length };
 }
+
+/** units / 10^scale as plain decimal text, trailing fractional zeros dropped ("-1.5", "0", "12"). */
+export function formatDecimal(value: Decimal): string {
+  const negative = value.units < 0n;
+  const digits = (negative ? -value.units : value.units).toString().padStart(value.scale + 1, '0');
+  const whole = digits.slice(0, digits.length - value.scale);
+  const fraction = digits.slice(digits.length - value.scale).replace(/0+$/, '');
+  const text = fraction ? `${whole}.${fraction}` : whole;
+  return negative && text !== '0' ? `-${text}` : text;
+}
+
+/** The exact sum of plain decimal texts (signed allowed), as decimal text ("0" for none). */
+export function sumDecimals(texts: readonly string[]): string {
+  let units = 0n;
+  let scale = 0;
+  for (const text of texts) {
+    const value = parseDecimal(text, { signed: true });
+    if (!value) throw new Error(`not a plain decimal: ${text}`);
+    if (value.scale > scale) {
+      units *= 10n ** BigInt(value.scale - scale);
+      scale = value.scale;
+    }
+    units += value.units * 10n ** BigInt(scale - value.scale);
+  }
+  return formatDecimal({ units, scale });
+}

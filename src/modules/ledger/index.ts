@@ -11,3 +11,4 @@ export { PlanWallet, type PlanHooks, type PlanShape } from './plan-wallet';
 export { PurchaseWallet, type PurchaseGrant } from './purchase-wallet';
 export type { WalletEventSink, WalletMovement, LowCreditHooks } from './ledger.service';
 export { LedgerTransaction } from './ledger.type';
+export { checkedVendorUsage, flowsOf, creditKindOf, FLOW_KEYS, zeroFlows, addFlows, type FlowFigures } from './flows';

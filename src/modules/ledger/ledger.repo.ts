@@ -4,7 +4,8 @@ import type { Executor, Tx } from '../../db/client';
 import { at, rows } from '../../db/client';
 import { executeJsonInsert, jsonInsert } from '../../db/json-rows';
 import {
-  accounts, buckets, effectivePlanTier, holdAllocations, holds, idempotencyKeys, ledgerEntries, ledgerTransactions, usageDaily, wallets,
+  accounts, balanceDaily, buckets, effectivePlanTier, failuresDaily, holdAllocations, holds, idempotencyKeys, ledgerEntries, ledgerTransactions,
+  modelCostsDaily, usageDaily, usageQuarterly, wallets,
   type HoldStatus, type TransactionStatusName, type TransactionTypeName,
 } from '../../db/schema';
 
@@ -17,6 +18,10 @@ export type NewEntryRow = typeof ledgerEntries.$inferInsert;
 export type HoldRow = typeof holds.$inferSelect;
 export type HoldAllocationRow = typeof holdAllocations.$inferSelect;
 export type UsageRow = typeof usageDaily.$inferSelect;
+export type UsageQuarterlyRow = typeof usageQuarterly.$inferSelect;
+export type BalanceDailyRow = typeof balanceDaily.$inferSelect;
+export type ModelCostRow = typeof modelCostsDaily.$inferSelect;
+export type FailureDailyRow = typeof failuresDaily.$inferSelect;
 
 /** Locks wallets in account id order (callers pass sorted ids; the ORDER BY makes the lock order explicit). */
 export async function lockWallets(tx: Tx, accountIds: readonly string[]): Promise<WalletRow[]> {
@@ -126,11 +131,39 @@ export async function addToBuckets(tx: Tx, deltas: Map<string, number>): Promise
     from jsonb_to_recordset(${json}::jsonb) as v(id uuid, delta bigint) where buckets.id = v.id`);
 }
 
-/** Adds to the daily usage rows (one row per key in `rows`), creating them as needed. */
-export async function addUsage(tx: Tx, rows: readonly UsageRow[]): Promise<void> {
-  await executeJsonInsert(tx, usageDaily, rows, `on conflict (account_id, day, action, model, credit_kind) do update set
-    consumed_millis = usage_daily.consumed_millis + excluded.consumed_millis, refunded_millis = usage_daily.refunded_millis + excluded.refunded_millis,
-    transactions = usage_daily.transactions + excluded.transactions`);
+export interface AggregateRows {
+  daily: UsageRow[];
+  quarterly: UsageQuarterlyRow[];
+  balances: BalanceDailyRow[];
+  costs: ModelCostRow[];
+  failures: FailureDailyRow[];
+}
+
+const FLOW_COLUMNS = ['consumed_millis', 'consumed_free_millis', 'consumed_purchased_millis', 'transactions', 'refunded_millis', 'allocated_millis',
+  'purchased_millis', 'granted_millis', 'expired_millis', 'reversed_millis', 'carried_forward_millis', 'balance_change_millis', 'debt_change_millis'];
+const addTo = (table: string, columns: readonly string[]) => columns.map((c) => `${c} = ${table}.${c} + excluded.${c}`).join(', ');
+
+/**
+ * Adds the report aggregates of what was posted (rows keyed as their tables' primary keys; each key
+ * once): one statement whatever the number of tables, so reports cost a charge no extra round trip.
+ */
+export async function addAggregates(tx: Tx, a: AggregateRows): Promise<void> {
+  const parts: SQL[] = [];
+  if (a.daily.length > 0) parts.push(jsonInsert(usageDaily, a.daily, `on conflict (account_id, day, plan_code, action, model) do update set ${addTo('usage_daily', FLOW_COLUMNS)}`));
+  if (a.quarterly.length > 0) parts.push(jsonInsert(usageQuarterly, a.quarterly, `on conflict (account_id, day, quarter, action, model) do update set ${addTo('usage_quarterly', FLOW_COLUMNS)}`));
+  if (a.balances.length > 0) {
+    parts.push(jsonInsert(balanceDaily, a.balances, `on conflict (account_id, day) do update set sequence = excluded.sequence,
+      balance_after_millis = excluded.balance_after_millis, debt_after_millis = excluded.debt_after_millis where excluded.sequence > balance_daily.sequence`));
+  }
+  if (a.costs.length > 0) {
+    parts.push(jsonInsert(modelCostsDaily, a.costs, `on conflict (account_id, day, vendor, model, currency) do update set
+      ${addTo('model_costs_daily', ['revenue', 'vendor_cost', 'vendor_units', 'vendor_charges'])}`));
+  }
+  if (a.failures.length > 0) parts.push(jsonInsert(failuresDaily, a.failures, `on conflict (account_id, day, failure_code) do update set ${addTo('failures_daily', ['attempts'])}`));
+  if (parts.length === 0) return;
+  const [last, ...before] = parts.reverse();
+  const ctes = before.map((part, i) => sql`${sql.raw(i === 0 ? 'with ' : ', ')}w${sql.raw(String(i))} as (${part})`);
+  await tx.execute(sql`${sql.join(ctes, sql.raw(''))} ${last}`);
 }
 
 export async function insertTransactions(tx: Tx, rows: NewTransactionRow[]): Promise<void> {

@@ -3,6 +3,7 @@ import type { Context } from '../../graphql/context';
 import { actorOf, assertAdmin, assertCanMoveCredits, assertCanRead, requireViewer } from '../../auth/viewer';
 import { connectionComplexity, decodeCursor, encodeCursor, PAGE_SIZE_DEFAULT, pageOf, pageSize } from '../../graphql/connection';
 import { AppError, ErrorCode, badInput, notFound } from '../../shared/errors';
+import { checkedVendorUsage } from './flows';
 import { boundedText, isUuid, requirePositive } from '../../shared/validate';
 import { parseDecimal } from '../../shared/decimal';
 import {
@@ -73,7 +74,7 @@ export class LedgerResolver {
     return ctx.services.ledger.charge(actorOf(viewer), {
       accountId: requireAccountId(input.accountId), amountMillis: requirePositive(input.amount), idempotencyKey: input.idempotencyKey,
       action: boundedText(input.action, 'action'), model: boundedText(input.model, 'model'), comment: boundedText(input.comment, 'comment'),
-      vendorUsage: input.vendorUsage ?? null,
+      vendorUsage: checkedVendorUsage(input.vendorUsage),
     });
   }
 
@@ -101,7 +102,7 @@ export class LedgerResolver {
     if (input.amount != null && input.generation != null) throw badInput('give an amount or a generation, not both', 'amount');
     if (!isUuid(input.holdId)) throw new AppError(ErrorCode.HOLD_NOT_FOUND, 'no hold with this id');
     const request = {
-      holdId: input.holdId, idempotencyKey: input.idempotencyKey, comment: boundedText(input.comment, 'comment'), vendorUsage: input.vendorUsage ?? null,
+      holdId: input.holdId, idempotencyKey: input.idempotencyKey, comment: boundedText(input.comment, 'comment'), vendorUsage: checkedVendorUsage(input.vendorUsage),
     };
     if (input.generation) return ctx.services.pricing.captureGeneration(actorOf(viewer), { ...request, generation: input.generation });
     const amountMillis = input.amount ?? null;

@@ -9,9 +9,11 @@ import type { Tx } from '../../db/client';
 import { newId } from '../../shared/ids';
 import { assert } from '../../shared/assert';
 import type { Millis } from '../../shared/credits';
-import type { CreditKindName } from '../../db/schema';
+import { parseUnitPrice } from '../../shared/money';
+import { formatDecimal, sumDecimals } from '../../shared/decimal';
 import * as repo from './ledger.repo';
-import type { BucketWithHeld, NewEntryRow, NewTransactionRow, TransactionRow, UsageRow, WalletRow } from './ledger.repo';
+import type { BalanceDailyRow, BucketWithHeld, FailureDailyRow, ModelCostRow, NewEntryRow, NewTransactionRow, TransactionRow, UsageQuarterlyRow, UsageRow, WalletRow } from './ledger.repo';
+import { addFlows, flowsOf, vendorCostOf, zeroFlows } from './flows';
 import { freeMillis, type UseTarget } from './burn-down';
 import { isLive, walletFigures, type WalletFigures } from './figures';
 import { planPayment, type Payment, type PaymentKind } from './payment';
@@ -35,8 +37,14 @@ export class WalletSession {
   private readonly pendingTransactions: NewTransactionRow[] = [];
   private readonly pendingEntries: NewEntryRow[] = [];
   private readonly pendingDeltas = new Map<string, number>();
-  /** Usage of this session by day × action × model × credit kind, added to usage_daily at flush. */
+  /** Report flows of this session (flows.ts) by UTC day and by quarter-hour, added to usage_daily / usage_quarterly at flush. */
   private readonly pendingUsage = new Map<string, UsageRow>();
+  private readonly pendingQuarterly = new Map<string, UsageQuarterlyRow>();
+  /** The balance and debt after the last post of each UTC day. */
+  private readonly pendingBalances = new Map<string, BalanceDailyRow>();
+  /** Credit revenue (in 10^-9 of the currency) and vendor costs by day × vendor × model × currency. */
+  private readonly pendingCosts = new Map<string, { row: Omit<ModelCostRow, 'revenue' | 'vendorCost' | 'vendorUnits'>; revenueNanos: bigint; vendorCost: string[]; vendorUnits: string[] }>();
+  private readonly pendingFailures = new Map<string, FailureDailyRow>();
   /** `available` when the wallet was locked, before anything was settled or posted (low-credit levels compare with it). */
   availableAtOpenMillis = 0;
 
@@ -150,38 +158,60 @@ export class WalletSession {
       });
     }
     this.posted.push(row);
-    this.recordUsage(row, entries);
+    this.recordFlows(row, entries);
     return row;
   }
 
   /**
-   * Charges and captures add what they consumed, refunds and reversals of them what they gave back,
-   * by the kind of credits (the bucket's source; a refund counts against the bucket it came from).
+   * Adds the post's report flows (flows.ts), the wallet's balance after it, and for charges, captures
+   * and their refunds the credit revenue (entries × their bucket's cost basis) and the vendor's cost.
    */
-  private recordUsage(row: TransactionRow, entries: readonly PostEntry[]): void {
+  private recordFlows(row: TransactionRow, entries: readonly PostEntry[]): void {
+    const iso = this.now.toISOString();
+    const day = iso.slice(0, 10);
+    const quarter = this.now.getUTCHours() * 4 + Math.floor(this.now.getUTCMinutes() / 15);
+    const action = row.action ?? '';
+    const model = row.model ?? '';
+    const flows = flowsOf({
+      type: row.type, amountMillis: row.amountMillis, debtChangeMillis: row.debtChangeMillis,
+      entries: entries.map((e) => ({ millis: e.millis, source: e.bucketId === null ? null : this.buckets.get(e.bucketId)?.source ?? null })),
+    });
+    const planCode = this.wallet.planCode ?? '';
+    const dailyKey = `${day}\0${planCode}\0${action}\0${model}`;
+    let daily = this.pendingUsage.get(dailyKey);
+    if (!daily) this.pendingUsage.set(dailyKey, (daily = { accountId: this.accountId, day, planCode, action, model, ...zeroFlows() }));
+    addFlows(daily, flows);
+    const quarterKey = `${day}\0${quarter}\0${action}\0${model}`;
+    let quarterly = this.pendingQuarterly.get(quarterKey);
+    if (!quarterly) this.pendingQuarterly.set(quarterKey, (quarterly = { accountId: this.accountId, day, quarter, action, model, ...zeroFlows() }));
+    addFlows(quarterly, flows);
+    this.pendingBalances.set(day, { accountId: this.accountId, day, sequence: row.sequence!, balanceAfterMillis: row.balanceAfterMillis!, debtAfterMillis: this.wallet.debtMillis });
+
     const consumed = row.type === 'CHARGE' || row.type === 'CAPTURE';
     const refund = row.type === 'REFUND' || (row.type === 'REVERSAL' && row.amountMillis > 0);
     if (!consumed && !refund) return;
-    const day = this.now.toISOString().slice(0, 10);
-    const add = (kind: CreditKindName, millis: Millis, counted: boolean) => {
-      const key = `${day}\0${row.action ?? ''}\0${row.model ?? ''}\0${kind}`;
-      let usage = this.pendingUsage.get(key);
-      if (!usage) {
-        usage = { accountId: this.accountId, day, action: row.action ?? '', model: row.model ?? '', creditKind: kind, consumedMillis: 0, refundedMillis: 0, transactions: 0 };
-        this.pendingUsage.set(key, usage);
-      }
-      if (consumed) usage.consumedMillis += millis;
-      else usage.refundedMillis += millis;
-      if (counted) usage.transactions += 1;
+    const vendorCost = consumed ? vendorCostOf(row.vendorUsage, (message) => new Error(message)) : null;
+    const vendor = vendorCost?.vendor ?? '';
+    const costsOf = (currency: string) => {
+      const key = `${day}\0${vendor}\0${model}\0${currency}`;
+      let costs = this.pendingCosts.get(key);
+      if (!costs) this.pendingCosts.set(key, (costs = { row: { accountId: this.accountId, day, vendor, model, currency, vendorCharges: 0 }, revenueNanos: 0n, vendorCost: [], vendorUnits: [] }));
+      return costs;
     };
-    if (consumed && entries.length === 0) add('FREE', 0, true); // a zero-credit charge still counts as one
-    entries.forEach((entry, i) => {
-      // A refund entry names where the credits were taken from (null: they were debt).
+    for (const entry of entries) {
+      // A refund entry names where the credits were taken from: its cost basis is given back.
       const bucketId = refund ? entry.originBucketId ?? null : entry.bucketId;
-      const source = bucketId === null ? null : this.buckets.get(bucketId)?.source;
-      const kind: CreditKindName = bucketId === null ? 'DEBT' : source === 'PURCHASE' ? 'PURCHASED' : 'FREE';
-      add(kind, Math.abs(entry.millis), consumed && i === 0);
-    });
+      const bucket = bucketId === null ? undefined : this.buckets.get(bucketId);
+      const micros = bucket?.costPerCredit && bucket.currency ? parseUnitPrice(bucket.costPerCredit) : undefined;
+      if (micros === undefined || micros === 0n) continue;
+      costsOf(bucket!.currency!).revenueNanos += BigInt(-entry.millis) * micros; // millicredits × micro-units = 10^-9 units
+    }
+    if (vendorCost) {
+      const costs = costsOf(vendorCost.currency);
+      costs.vendorCost.push(vendorCost.cost);
+      costs.vendorUnits.push(vendorCost.units);
+      costs.row.vendorCharges += 1;
+    }
   }
 
   /** Records a refused attempt: status FAILED, no sequence, no balance effect (written at flush); returns its id. */
@@ -196,6 +226,10 @@ export class WalletSession {
       balanceAfterMillis: figures.balanceMillis, availableAfterMillis: figures.availableMillis, createdAt: this.now,
     };
     this.pendingTransactions.push(row);
+    const day = this.now.toISOString().slice(0, 10);
+    const failure = this.pendingFailures.get(`${day}\0${input.failureCode}`);
+    if (failure) failure.attempts += 1;
+    else this.pendingFailures.set(`${day}\0${input.failureCode}`, { accountId: this.accountId, day, failureCode: input.failureCode, attempts: 1 });
     this.dirty = true;
     return id;
   }
@@ -244,8 +278,23 @@ export class WalletSession {
     const transactions = dirty.flatMap((s) => s.pendingTransactions.splice(0));
     const entries = dirty.flatMap((s) => s.pendingEntries.splice(0));
     const deltas = new Map<string, number>();
-    const usage = dirty.flatMap((s) => [...s.pendingUsage.values()]);
-    for (const s of dirty) s.pendingUsage.clear();
+    const aggregates: repo.AggregateRows = {
+      daily: dirty.flatMap((s) => [...s.pendingUsage.values()]),
+      quarterly: dirty.flatMap((s) => [...s.pendingQuarterly.values()]),
+      balances: dirty.flatMap((s) => [...s.pendingBalances.values()]),
+      costs: dirty.flatMap((s) => [...s.pendingCosts.values()].map((c) => ({
+        ...c.row, revenue: formatDecimal({ units: c.revenueNanos, scale: 9 }),
+        vendorCost: sumDecimals(c.vendorCost), vendorUnits: sumDecimals(c.vendorUnits),
+      }))),
+      failures: dirty.flatMap((s) => [...s.pendingFailures.values()]),
+    };
+    for (const s of dirty) {
+      s.pendingUsage.clear();
+      s.pendingQuarterly.clear();
+      s.pendingBalances.clear();
+      s.pendingCosts.clear();
+      s.pendingFailures.clear();
+    }
     for (const s of dirty) {
       for (const [bucketId, delta] of s.pendingDeltas) if (delta !== 0) deltas.set(bucketId, delta);
       s.pendingDeltas.clear();
@@ -254,7 +303,7 @@ export class WalletSession {
     await repo.insertTransactions(tx, transactions);
     await repo.insertEntries(tx, entries);
     await repo.addToBuckets(tx, deltas);
-    await repo.addUsage(tx, usage);
+    await repo.addAggregates(tx, aggregates);
     await repo.updateWallets(tx, dirty.map((s) => ({ accountId: s.accountId, sequence: s.wallet.sequence, debtMillis: s.wallet.debtMillis })), dirty[0].now);
   }
 }

@@ -47,6 +47,8 @@ export async function usageByDay(executor: Executor, accountId: string, fromDay:
     .from(usageDaily)
     .where(and(eq(usageDaily.accountId, accountId), gte(usageDaily.day, fromDay), lte(usageDaily.day, toDay)))
     .groupBy(usageDaily.day, usageDaily.action, usageDaily.model)
+    // usage_daily also holds grants, expiries and the like (no usage): only rows with usage are listed.
+    .having(sql`sum(${usageDaily.consumedMillis}) <> 0 or sum(${usageDaily.refundedMillis}) <> 0 or sum(${usageDaily.transactions}) <> 0`)
     .orderBy(asc(usageDaily.day), asc(usageDaily.action), asc(usageDaily.model))
     .limit(limit);
   return found.map((r) => ({
@@ -67,7 +69,7 @@ export async function sweepWallets(executor: Executor, after: string | null, lim
     .select({
       accountId: wallets.accountId,
       runOutSoonFired: wallets.runOutSoonFired,
-      used: sql<boolean>`exists (select 1 from ${usageDaily} where ${usageDaily.accountId} = ${wallets.accountId} and ${usageDaily.day} >= ${fromDay} and ${usageDaily.day} <= ${toDay})`,
+      used: sql<boolean>`exists (select 1 from ${usageDaily} where ${usageDaily.accountId} = ${wallets.accountId} and ${usageDaily.day} >= ${fromDay} and ${usageDaily.day} <= ${toDay} and ${usageDaily.transactions} > 0)`,
     })
     .from(wallets)
     .where(after === null ? undefined : gt(wallets.accountId, after))
