@@ -52,13 +52,14 @@ function formatterOf(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
-/** The zone's canonical name (Intl's), or BAD_USER_INPUT (field timeZone) for an unknown one. */
+/** The zone's name as Intl spells it (or as given, when Intl calls it by an older alias), or BAD_USER_INPUT (field timeZone) for an unknown one. */
 export function checkedTimeZone(timeZone: string): string {
   if (typeof timeZone !== 'string' || timeZone.length === 0 || timeZone.length > TIME_ZONE_LENGTH_MAX) {
     throw badInput(`timeZone must be an IANA time zone name like "Europe/Berlin" (at most ${TIME_ZONE_LENGTH_MAX} characters)`, 'timeZone');
   }
   try {
-    return formatterOf(timeZone).resolvedOptions().timeZone;
+    const resolved = formatterOf(timeZone).resolvedOptions().timeZone;
+    return resolved.toLowerCase() === timeZone.toLowerCase() ? resolved : timeZone;
   } catch {
     throw badInput(`unknown time zone "${timeZone}": use an IANA name like "UTC" or "Europe/Berlin"`, 'timeZone');
   }
