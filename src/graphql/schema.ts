@@ -16,6 +16,8 @@ import { EmailResolver } from '../modules/email';
 import { UsageResolver, WalletForecastResolver } from '../modules/usage';
 import { ReportsResolver } from '../modules/reports';
 import { ActivityResolver } from '../modules/activity';
+import { AdminAlertsResolver } from '../modules/alerts';
+import { ReconciliationResolver } from '../modules/reconciliation';
 import { guardArguments } from './input-guard';
 
 export const RESOLVERS = [
@@ -25,6 +27,7 @@ export const RESOLVERS = [
   EmailResolver,
   UsageResolver, WalletForecastResolver, ReportsResolver,
   ActivityResolver,
+  ReconciliationResolver, AdminAlertsResolver,
 ] as const;
 
 let cached: GraphQLSchema | null = null;

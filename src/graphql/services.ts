@@ -15,6 +15,8 @@ import type { EmailService } from '../modules/email';
 import type { UsageService } from '../modules/usage';
 import type { ReportsService } from '../modules/reports';
 import type { ActivityService } from '../modules/activity';
+import type { AdminAlertsService } from '../modules/alerts';
+import type { ReconciliationService } from '../modules/reconciliation';
 import type { Loaders } from './loaders';
 
 export interface Services {
@@ -36,5 +38,7 @@ export interface Services {
   usage: UsageService;
   reports: ReportsService;
   activity: ActivityService;
+  adminAlerts: AdminAlertsService;
+  reconciliation: ReconciliationService;
   createLoaders(): Loaders;
 }
