@@ -26,6 +26,8 @@ import { UsageService } from './modules/usage';
 import { ReportsService } from './modules/reports';
 import { UsageReportService } from './modules/reports';
 import { ActivityService } from './modules/activity';
+import { AdminAlertsService } from './modules/alerts';
+import { ReconciliationService } from './modules/reconciliation';
 import { getOrCreateSetting } from './auth/auth.repo';
 import { randomSecret } from './shared/ids';
 import { buildAppSchema } from './graphql/schema';
@@ -90,6 +92,7 @@ export async function createServices(config: Readonly<Config>, database: Databas
   await purchases.loadAutoTopUpRules();
   // Forecast alerts are raised by the forecasts job and pushed live after their commit.
   const usage = new UsageService(database, clock, config, alerts, (raised) => events.publishAlerts(raised));
+  const adminAlerts = new AdminAlertsService(database, clock); // raised in the transaction of what they announce (a reconciliation)
   const auth = await AuthService.create(db, clock, config.tokenSecret);
   // A key revoked through this instance is announced to the others, which close its sockets too.
   auth.onRevoke((keyId, where) => { if (where === 'here') live.send({ type: 'revoked', keyId }); });
@@ -100,6 +103,7 @@ export async function createServices(config: Readonly<Config>, database: Databas
     pricing: new PricingService(database, clock, config, wallets, rateCards, ledger),
     audit: new AuditService(database),
     usageReport: new UsageReportService(database),
+    adminAlerts, reconciliation: new ReconciliationService(database, clock, adminAlerts),
     createLoaders: loadersFor(db, accounts, plans, purchases, usage),
   };
 }

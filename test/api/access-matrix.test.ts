@@ -408,6 +408,34 @@ const ROWS: Row[] = [
     variables: (f) => ({ id: f.accountId, from: '2213-01-01T00:00:00Z', to: '2213-01-02T00:00:00Z' }),
   },
   {
+    // Vendor reconciliation and admin alerts are the operator's: ADMIN keys only (README, Platform report and vendor reconciliation).
+    field: 'Mutation.importVendorInvoice', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($i: VendorInvoiceInput!) { importVendorInvoice(input: $i) { id flaggedRows } }`,
+    variables: () => ({ i: { vendor: uniqueKey('matrix-vendor'), from: '2321-01-01T00:00:00Z', to: '2321-01-02T00:00:00Z', lines: [{ model: 'm', cost: '1', currency: 'USD' }] } }),
+  },
+  {
+    field: 'Query.reconciliations', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `query { reconciliations(first: 5) { edges { node { id vendor } } } }`,
+    variables: () => ({}),
+  },
+  {
+    field: 'Query.reconciliation', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `query($id: ID!) { reconciliation(id: $id) { id } }`,
+    variables: async () => ({ id: (await t.ok<{ importVendorInvoice: { id: string } }>(`mutation($i: VendorInvoiceInput!) { importVendorInvoice(input: $i) { id } }`, {
+      i: { vendor: uniqueKey('matrix-vendor'), from: '2321-01-01T00:00:00Z', to: '2321-01-02T00:00:00Z', lines: [{ model: 'm', cost: '1', currency: 'USD' }] },
+    })).importVendorInvoice.id }),
+  },
+  {
+    field: 'Query.adminAlerts', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `query { adminAlerts(first: 5) { edges { node { id kind } } } }`,
+    variables: () => ({}),
+  },
+  {
+    field: 'Mutation.markAdminAlertsRead', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($ids: [ID!]!) { markAdminAlertsRead(ids: $ids) }`,
+    variables: () => ({ ids: [randomUUID()] }),
+  },
+  {
     field: 'Query.viewer', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK),
     operation: `query { viewer { kind role accountId } }`,
     variables: () => ({}),
