@@ -25,6 +25,7 @@ import { EmailService } from './modules/email';
 import { UsageService } from './modules/usage';
 import { ReportsService } from './modules/reports';
 import { ActivityService } from './modules/activity';
+import { AdviceService } from './modules/advice';
 import { getOrCreateSetting } from './auth/auth.repo';
 import { randomSecret } from './shared/ids';
 import { buildAppSchema } from './graphql/schema';
@@ -98,6 +99,7 @@ export async function createServices(config: Readonly<Config>, database: Databas
     usage, reports: new ReportsService(database), activity: new ActivityService(db), auth,
     pricing: new PricingService(database, clock, config, wallets, rateCards, ledger),
     audit: new AuditService(database),
+    advice: new AdviceService(database, clock, accounts, plans, purchases),
     createLoaders: loadersFor(db, accounts, plans, purchases, usage),
   };
 }

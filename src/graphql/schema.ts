@@ -16,6 +16,7 @@ import { EmailResolver } from '../modules/email';
 import { UsageResolver, WalletForecastResolver } from '../modules/usage';
 import { ReportsResolver } from '../modules/reports';
 import { ActivityResolver } from '../modules/activity';
+import { AdviceResolver } from '../modules/advice';
 import { guardArguments } from './input-guard';
 
 export const RESOLVERS = [
@@ -25,6 +26,7 @@ export const RESOLVERS = [
   EmailResolver,
   UsageResolver, WalletForecastResolver, ReportsResolver,
   ActivityResolver,
+  AdviceResolver,
 ] as const;
 
 let cached: GraphQLSchema | null = null;

@@ -15,6 +15,7 @@ import type { EmailService } from '../modules/email';
 import type { UsageService } from '../modules/usage';
 import type { ReportsService } from '../modules/reports';
 import type { ActivityService } from '../modules/activity';
+import type { AdviceService } from '../modules/advice';
 import type { Loaders } from './loaders';
 
 export interface Services {
@@ -36,5 +37,6 @@ export interface Services {
   usage: UsageService;
   reports: ReportsService;
   activity: ActivityService;
+  advice: AdviceService;
   createLoaders(): Loaders;
 }

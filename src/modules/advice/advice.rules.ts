@@ -423,13 +423,16 @@ export function advise(input: AdviceInput): Advice {
   const fromDay = addDays(toDay, -input.days);
   const table = input.priceTable && input.priceTable.currency === input.currency ? input.priceTable : null;
   const solver = new CoverSolver(input.packs.filter((p) => p.currency === input.currency), table);
-  const current = input.currentPlan;
+  // A current plan in another currency than the one compared is left out: the comparison is then as without a plan.
+  const current = input.currentPlan && input.currentPlan.currency === input.currency ? input.currentPlan : null;
   const schedule: Schedule = current ?? { interval: 'MONTH', intervalCount: 1 };
   const excluded: ExcludedPlan[] = [];
+  if (input.currentPlan && !current) excluded.push({ planCode: input.currentPlan.code, reason: `the current plan, priced in ${input.currentPlan.currency}; options are compared in ${input.currency} only` });
   const options: AdviceOption[] = [];
   const candidates = current ? [current, ...input.plans.filter((p) => p.code !== current.code)] : [...input.plans];
   for (const plan of candidates) {
-    const why = plan === current && plan.currency === input.currency ? null : exclusion(plan, input);
+    if (plan.code === input.currentPlan?.code && !current) continue;
+    const why = plan === current ? null : exclusion(plan, input);
     if (why) { excluded.push({ planCode: plan.code, reason: why }); continue; }
     options.push({ label: plan === current ? `${plan.name} (current)` : plan.name, kind: kindOf(current, plan), plan, replay: replay(plan, plan, input.consumption, fromDay, toDay, solver), savingsMinor: 0n });
   }
@@ -449,7 +452,7 @@ export function advise(input: AdviceInput): Advice {
     }
   }
   return {
-    days: input.days, fromDay, toDay, currency: input.currency, consumedMillis, currentPlanCode: current?.code ?? null,
+    days: input.days, fromDay, toDay, currency: input.currency, consumedMillis, currentPlanCode: input.currentPlan?.code ?? null,
     options, recommended, excluded, exactCovers: solver.exact,
     reason: reasonFor({ baseline, recommended, options, current, consumedMillis, days: input.days, currency: input.currency }),
   };
