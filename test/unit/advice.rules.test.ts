@@ -132,6 +132,18 @@ describe('advise: the recommendation and its reason', () => {
     ]);
   });
 
+  test('overage in 2 of 3 months, not enough for Pro: keep Basic, "by up to"', () => {
+    expect(advise(input({ consumption: monthly([1200, 900, 1400]) })).reason).toBe(
+      'Keep Basic and buy credits when you run out — you went over your allowance in 2 of the last 3 months, by up to 40%: 2 × 500-credit packs cover it for 16.00 USD; Pro would have cost 44.00 USD more.');
+  });
+
+  test('a current plan in another currency than the one asked for is left out: compared as without a plan', () => {
+    const advice = advise(input({ currentPlan: plan('euro', { currency: 'EUR' }), consumption: monthly([300, 0, 0]) }));
+    expect(advice.currentPlanCode).toBe('euro');
+    expect(advice.excluded).toEqual([{ planCode: 'euro', reason: 'the current plan, priced in EUR; options are compared in USD only' }]);
+    expect(advice.options.map((o) => o.kind)).toEqual(['PACKS_ONLY', 'SWITCH', 'SWITCH']);
+  });
+
   test('days: 1 to 366', () => {
     expect(daysProblem(1)).toBeNull();
     expect(daysProblem(366)).toBeNull();
@@ -208,6 +220,21 @@ describe('the cheapest cover', () => {
     expect(cover && cover.costMinor).toBe(cost);
     expect(cover && describeCover(cover.packs, cover.customMillis)).toBe(says);
     if (cover) expect(cover.creditsMillis).toBeGreaterThanOrEqual(c(need));
+  });
+
+  test('the demo catalogue\'s packs: 100 and 200 are beaten by the 2,500 (more credits for less); exact', () => {
+    const demo = [pack(20, 999n), pack(50, 1999n), pack(100, 3499n), pack(200, 5999n), pack(2500, 2500n)];
+    const solver = new CoverSolver(demo, null);
+    expect(solver.packs.map((p) => p.code)).toEqual(['pack-20', 'pack-50', 'pack-2500']);
+    expect(solver.exact).toBe(true);
+    expect(solver.cover(c(5001))?.costMinor).toBe(5999n); // 2 × 2,500 + 20
+  });
+
+  test('an irregular catalogue too large for the exact table still gives a valid cover', () => {
+    const solver = new CoverSolver([pack(9973, 9000n), pack(7919, 7500n), pack(3, 5n)], null);
+    expect(solver.exact).toBe(false);
+    const cover = solver.cover(c(123_457))!;
+    expect(cover.creditsMillis).toBeGreaterThanOrEqual(c(123_457));
   });
 
   test('a pack beaten by another (as many credits or more, for no more) is never used', () => {

@@ -23,16 +23,18 @@
  */
 import type { BillingIntervalName, RolloverPolicyName } from '../../db/schema';
 import { formatCredits, type Millis } from '../../shared/credits';
-import { formatMoney, roundHalfUp } from '../../shared/money';
+import { currencyDigits, formatMoney, parseUnitPrice, roundHalfUp } from '../../shared/money';
 import { addDays, dayStart, MS_PER_DAY, utcDay } from '../../shared/utc-days';
 import { periodBoundary } from '../plans/periods';
 import { rolloverMillis } from '../plans/plan-rules';
-import { priceCustom, type PriceTable } from '../purchases/purchase-rules';
+import type { PriceTable } from '../purchases/purchase-rules';
 
 export const ADVICE_DAYS_MAX = 366;
 export const ADVICE_DAYS_DEFAULT = 90;
 /** The pack-combination table is at most this many steps (gcd of the pack sizes each); beyond, the cover may be a little above the optimum. */
 export const COVER_TABLE_STEPS_MAX = 20_000;
+/** Cover candidates one advice may try (a bound on its time); beyond, a quick search (packs of the best value, custom credits). */
+export const COVER_WORK_MAX = 2_000_000;
 /** Overage of at least this share of the allowance in every period is "consistent overage"; use below it "under-use" (percent). */
 export const HEAVY_OVERAGE_PERCENT = 50;
 export const UNDER_USE_PERCENT = 50;
@@ -105,9 +107,9 @@ export function usefulPacks(packs: readonly AdvicePack[]): AdvicePack[] {
  * purchase at the volume price. Exact: an optimal cover uses the best-value pack b (lowest price per
  * credit) plus fewer than size(b)/g other packs (g = gcd of the sizes; any sb of them contain a
  * subset worth a multiple of b, which b copies replace for no more), so a table of the cheapest
- * exact pack totals up to (size(b)/g − 1) × the largest size, plus copies of b, plus custom credits,
- * finds it. The custom price per amount is monotone inside a volume tier, so only the amounts at tier
- * edges need trying. When the table would exceed COVER_TABLE_STEPS_MAX steps it is cut there.
+ * exact pack totals up to (size(b)/g − 1) × the largest other pack, plus copies of b, plus custom
+ * credits, finds it. The custom price per amount is monotone inside a volume tier, so only the
+ * amounts at tier edges need trying. When the table would exceed COVER_TABLE_STEPS_MAX steps it is cut there.
  */
 export class CoverSolver {
   readonly packs: AdvicePack[];
@@ -116,10 +118,19 @@ export class CoverSolver {
   /** Cheapest cost of exactly i steps of pack credits, and the pack that ends it. */
   private readonly cost: (bigint | null)[] = [];
   private readonly last: number[] = [];
-  /** Step counts worth trying: none larger is as cheap. */
+  /**
+   * Step counts worth trying: none larger is as cheap, and none smaller of the same residue modulo
+   * size(b) is as cheap once the difference is made up with copies of b.
+   */
   private readonly frontier: number[] = [];
   private readonly memo = new Map<Millis, Cover | null>();
-  readonly exact: boolean;
+  /** The volume tiers read once: unit price (micros), and the cheapest amount at or after each tier's start. */
+  private readonly tierMicros: bigint[] = [];
+  private readonly tierStartBest: ({ millis: Millis; minor: bigint } | null)[] = [];
+  private readonly minorScale: bigint = 1n;
+  /** Candidates tried so far; past COVER_WORK_MAX, covers are found by a quick search (then exact is false). */
+  private work = 0;
+  exact: boolean;
 
   constructor(packs: readonly AdvicePack[], private readonly table: PriceTable | null) {
     this.packs = usefulPacks(packs);
@@ -133,8 +144,9 @@ export class CoverSolver {
     let steps = 0;
     let exact = true;
     if (this.best) {
-      const largest = Math.max(...this.packs.map((p) => p.creditsMillis)) / this.step;
-      const bound = (this.best.creditsMillis / this.step - 1) * largest;
+      // Fewer than size(b)/g packs other than b, each at most the largest other one.
+      const largestOther = Math.max(0, ...this.packs.filter((p) => p !== this.best).map((p) => p.creditsMillis)) / this.step;
+      const bound = (this.best.creditsMillis / this.step - 1) * largestOther;
       exact = bound <= COVER_TABLE_STEPS_MAX;
       steps = Math.min(bound, COVER_TABLE_STEPS_MAX);
     }
@@ -151,12 +163,41 @@ export class CoverSolver {
         if (this.cost[i] === null || total < this.cost[i]!) { this.cost[i] = total; this.last[i] = k; }
       });
     }
+    const keep = new Array<boolean>(steps + 1).fill(false);
     let cheapestAbove: bigint | null = null;
     for (let i = steps; i >= 0; i -= 1) {
       const c = this.cost[i];
-      if (c !== null && (cheapestAbove === null || c < cheapestAbove)) { this.frontier.push(i); cheapestAbove = c; }
+      if (c !== null && (cheapestAbove === null || c < cheapestAbove)) { keep[i] = true; cheapestAbove = c; }
     }
-    this.frontier.reverse();
+    if (this.best) {
+      const sb = this.best.creditsMillis / this.step;
+      const adjusted = new Map<number, bigint>();
+      for (let i = 0; i <= steps; i += 1) {
+        if (!keep[i]) continue;
+        // cost × sb − i × price(b): comparable within a residue (the difference is whole copies of b).
+        const value = this.cost[i]! * BigInt(sb) - BigInt(i) * this.best.priceMinor;
+        const seen = adjusted.get(i % sb);
+        if (seen !== undefined && seen <= value) continue;
+        adjusted.set(i % sb, value);
+        this.frontier.push(i);
+      }
+    }
+    if (table) {
+      // Exact money as priceOfCredits: millis × micros × 10^digits ÷ 10^9, half up.
+      this.minorScale = 10n ** BigInt(currencyDigits(table.currency));
+      this.tierMicros = table.tiers.map((t) => parseUnitPrice(t.unitPrice)!);
+      let after: { millis: Millis; minor: bigint } | null = null;
+      for (let i = table.tiers.length - 1; i >= 0; i -= 1) {
+        const millis = table.tiers[i].fromMillis;
+        const minor = this.price(millis, i);
+        if (!after || minor < after.minor) after = { millis, minor };
+        this.tierStartBest[i] = after;
+      }
+    }
+  }
+
+  private price(millis: Millis, tier: number): bigint {
+    return roundHalfUp(BigInt(millis) * this.tierMicros[tier] * this.minorScale, 1_000_000_000n);
   }
 
   /** At least `x` custom credits at the lowest price (a higher tier can cost less): null when not on sale for that many. */
@@ -164,13 +205,11 @@ export class CoverSolver {
     const table = this.table;
     if (!table || x > table.maximumMillis) return null;
     const amount = Math.max(x, table.minimumMillis);
-    let best = { millis: amount, minor: priceCustom(table, amount).minor };
-    for (const tier of table.tiers) {
-      if (tier.fromMillis <= amount) continue;
-      const minor = priceCustom(table, tier.fromMillis).minor;
-      if (minor < best.minor) best = { millis: tier.fromMillis, minor };
-    }
-    return best;
+    let tier = 0;
+    while (tier + 1 < table.tiers.length && table.tiers[tier + 1].fromMillis <= amount) tier += 1;
+    const here = { millis: amount, minor: this.price(amount, tier) };
+    const later = this.tierStartBest[tier + 1];
+    return later && later.minor < here.minor ? later : here;
   }
 
   /** The cheapest cover of `needMillis`; null when nothing on sale covers it. */
@@ -194,6 +233,7 @@ export class CoverSolver {
       const edges = this.table ? [1, this.table.minimumMillis, this.table.maximumMillis + 1, ...this.table.tiers.map((t) => t.fromMillis)] : [];
       for (const steps of this.frontier) {
         if (steps > stepsMax) break;
+        if (this.work > COVER_WORK_MAX && steps > 0) { this.exact = false; break; }
         const base = this.cost[steps]!;
         const rest = need - steps * this.step;
         if (rest <= 0) { consider(base, steps, 0, null); continue; }
@@ -206,6 +246,7 @@ export class CoverSolver {
             for (const d of [-1, 0, 1]) if (k + d >= 0 && k + d <= kMax) ks.add(k + d);
           }
         }
+        this.work += ks.size;
         for (const k of ks) {
           const x = rest - k * b.creditsMillis;
           const custom = x > 0 ? this.customAtLeast(x) : null;
@@ -546,12 +587,13 @@ function reasonFor(r: ReasonInput): string {
     }
     const worst = over.reduce((a, b) => (b.overageMillis > a.overageMillis ? b : a));
     const worstPct = ratio(worst);
-    const by = worstPct === null ? `by ${groupedCredits(worst.overageMillis)} credits` : `by ${worstPct}%`;
+    const upTo = over.length === 1 ? '' : 'up to ';
+    const by = worstPct === null ? `by ${upTo}${groupedCredits(worst.overageMillis)} credits` : `by ${upTo}${worstPct}%`;
     const spike = over.length === 1 && periods.length > 1 && (worstPct === null || worstPct >= HEAVY_OVERAGE_PERCENT) ? 'a one-off spike: ' : '';
     const items = baseline.replay.packs.reduce((s, p) => s + p.count, 0) + (baseline.replay.customMillis > 0 ? 1 : 0);
     const upgrade = r.options.filter((o) => o.kind === 'UPGRADE' && o.replay.covered).sort((a, b) => cmp(a.replay.costMinor, b.replay.costMinor))[0];
     const coverMinor = baseline.replay.costMinor - baseline.replay.planCostMinor;
-    return `Keep ${current.name} and buy credits when you run out — ${spike}you went over your allowance in ${over.length} of ${last}, ${over.length === 1 ? by : `at most ${by}`}: `
+    return `Keep ${current.name} and buy credits when you run out — ${spike}you went over your allowance in ${over.length} of ${last}, ${by}: `
       + `${describeCover(baseline.replay.packs, baseline.replay.customMillis)} cover${items === 1 ? 's' : ''} it for ${m(coverMinor)}`
       + `${upgrade ? `; ${upgrade.label} would have cost ${m(-upgrade.savingsMinor)} more` : ''}.${notCovered}`;
   }
