@@ -28,6 +28,7 @@ import { UsageReportService } from './modules/reports';
 import { ActivityService } from './modules/activity';
 import { AdminAlertsService } from './modules/alerts';
 import { ReconciliationService } from './modules/reconciliation';
+import { AdviceService } from './modules/advice';
 import { getOrCreateSetting } from './auth/auth.repo';
 import { randomSecret } from './shared/ids';
 import { buildAppSchema } from './graphql/schema';
@@ -104,6 +105,7 @@ export async function createServices(config: Readonly<Config>, database: Databas
     audit: new AuditService(database),
     usageReport: new UsageReportService(database),
     adminAlerts, reconciliation: new ReconciliationService(database, clock, adminAlerts),
+    advice: new AdviceService(database, clock, accounts, plans, purchases),
     createLoaders: loadersFor(db, accounts, plans, purchases, usage),
   };
 }

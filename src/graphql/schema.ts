@@ -19,6 +19,7 @@ import { UsageReportResolver } from '../modules/reports';
 import { ActivityResolver } from '../modules/activity';
 import { AdminAlertsResolver } from '../modules/alerts';
 import { ReconciliationResolver } from '../modules/reconciliation';
+import { AdviceResolver } from '../modules/advice';
 import { guardArguments } from './input-guard';
 
 export const RESOLVERS = [
@@ -30,6 +31,7 @@ export const RESOLVERS = [
   ActivityResolver,
   UsageReportResolver,
   ReconciliationResolver, AdminAlertsResolver,
+  AdviceResolver,
 ] as const;
 
 let cached: GraphQLSchema | null = null;

@@ -18,6 +18,7 @@ import type { UsageReportService } from '../modules/reports';
 import type { ActivityService } from '../modules/activity';
 import type { AdminAlertsService } from '../modules/alerts';
 import type { ReconciliationService } from '../modules/reconciliation';
+import type { AdviceService } from '../modules/advice';
 import type { Loaders } from './loaders';
 
 export interface Services {
@@ -42,5 +43,6 @@ export interface Services {
   activity: ActivityService;
   adminAlerts: AdminAlertsService;
   reconciliation: ReconciliationService;
+  advice: AdviceService;
   createLoaders(): Loaders;
 }

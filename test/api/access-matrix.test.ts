@@ -398,6 +398,11 @@ const ROWS: Row[] = [
     variables: (f) => ({ id: f.accountId }),
   },
   {
+    field: 'Query.planAdvice', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, FORBID),
+    operation: `query($id: ID!) { planAdvice(accountId: $id, days: 7) { accountId reason recommended { label kind cost { amount } } } }`,
+    variables: (f) => ({ id: f.accountId }),
+  },
+  {
     field: 'Query.platformReport', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
     operation: `query($from: DateTime!, $to: DateTime!) { platformReport(from: $from, to: $to) { from to totals { consumed charges } topConsumers { accountId } } }`,
     variables: () => ({ from: '2213-01-01T00:00:00Z', to: '2213-01-02T00:00:00Z' }),
