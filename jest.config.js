@@ -13,6 +13,7 @@ module.exports = {
   },
   transformIgnorePatterns: ['/node_modules/(?!postgres/cjs/src/connection\\.js$)'],
   setupFiles: ['reflect-metadata'],
+  globalSetup: '<rootDir>/test/helpers/pglite-template.ts',
   testTimeout: 60000,
   maxWorkers: 1,
 };

@@ -3,6 +3,7 @@
  * test file by default, or the PostgreSQL named by DATABASE_URL (CI runs both). Each test creates
  * its own accounts, so files never see each other's wallets.
  */
+import fs from 'node:fs';
 import 'reflect-metadata';
 import WebSocket from 'ws';
 import { createClient, type Client } from 'graphql-ws';
@@ -66,12 +67,24 @@ export interface TestAppOptions {
   database?: Database;
 }
 
+let template: Blob | undefined;
+/** The migrated PGlite dump of test/helpers/pglite-template.ts (jest globalSetup), when there is one. */
+function pgliteTemplate(): Blob | undefined {
+  const file = process.env.CREDITS_PGLITE_TEMPLATE;
+  if (!file || !fs.existsSync(file)) return undefined;
+  template ??= new Blob([fs.readFileSync(file)]);
+  return template;
+}
+
 export async function startTestApp(overrides: Partial<Config> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const config = loadConfig({ port: 0, host: '127.0.0.1', databaseUrl: process.env.DATABASE_URL || null, dataDir: '', loadDemo: false, ...overrides });
   const clock = new ManualClock(new Date());
   let queries = 0;
   const database = options.database
-    ?? await openDatabase({ databaseUrl: config.databaseUrl, dataDir: null, poolSize: config.databasePoolSize, onQuery: () => { queries += 1; } });
+    ?? await openDatabase({
+      databaseUrl: config.databaseUrl, dataDir: null, poolSize: config.databasePoolSize, onQuery: () => { queries += 1; },
+      loadDataDir: config.databaseUrl ? undefined : pgliteTemplate(),
+    });
   const app = await createApp({ config, clock, database, runJobs: false });
   const url = await app.listen(0);
   const adminKey = (await app.services.auth.createApiKey('test admin', 'ADMIN')).secret;
