@@ -25,6 +25,7 @@ import { EmailService } from './modules/email';
 import { UsageService } from './modules/usage';
 import { ReportsService } from './modules/reports';
 import { ActivityService } from './modules/activity';
+import { exportsRoute } from './modules/exports';
 import { getOrCreateSetting } from './auth/auth.repo';
 import { randomSecret } from './shared/ids';
 import { buildAppSchema } from './graphql/schema';
@@ -148,6 +149,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   provider.mount(app);
   app.use('/webhooks/payments', webhookRoute({ purchases: services.purchases, clock, secret: webhookSecret, provider: provider.name, onOutcome: metrics.onPaymentWebhook }));
   app.get('/metrics', metrics.handler(config.metricsToken));
+  app.use('/reports', exportsRoute({ services, rateLimits, isStopping })); // CSV exports (README, "Exports")
   app.use('/graphql', ...graphqlRoute({ apollo, config, services, rateLimits, isStopping }));
   app.use(httpErrorHandler(config.bodySizeLimitBytes));
 
