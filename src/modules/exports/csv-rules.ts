@@ -94,7 +94,7 @@ export function queryText(query: Record<string, unknown>, name: string, required
 /** An ISO 8601 instant with a zone, exactly as the GraphQL DateTime scalar reads it. */
 export function parseInstant(text: string, name: string): Date {
   try {
-    return GraphQLDateTime.parseValue(text) as Date;
+    return GraphQLDateTime.parseValue(text);
   } catch {
     throw badInput(`${name} must be an ISO 8601 instant with a zone, e.g. 2025-01-01T00:00:00Z`, name);
   }

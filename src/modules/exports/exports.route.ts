@@ -64,7 +64,7 @@ export function exportsRoute(deps: ExportsRouteDeps): express.Router {
   router.get('/transactions.csv', async (req, res) => {
     try {
       const viewer = await authenticate(req);
-      const range = exportRange(req.query as Record<string, unknown>);
+      const range = exportRange(req.query);
       await authorize(viewer, req, range.accountId);
       await exportsService.assertAccount(range.accountId);
       await streamTransactions(res, exportsService.transactionPages(range), exportFileName('transactions', range));
@@ -76,7 +76,7 @@ export function exportsRoute(deps: ExportsRouteDeps): express.Router {
   router.get('/usage.csv', async (req, res) => {
     try {
       const viewer = await authenticate(req);
-      const given = usageReportInput(req.query as Record<string, unknown>);
+      const given = usageReportInput(req.query);
       await authorize(viewer, req, given.accountId);
       if (!deps.usageReport) throw new AppError(ErrorCode.NOT_FOUND, 'the usage report is not available on this server');
       await exportsService.assertAccount(given.accountId);
