@@ -256,3 +256,75 @@ describe('streaming', () => {
     expect(whilePaused).toBeLessThan(20);
   });
 });
+
+describe('the usage summary', () => {
+  const USAGE = [
+    'period', 'period_start', 'period_end', 'allocated', 'purchased', 'granted', 'consumed', 'consumed_free', 'consumed_purchased', 'consumed_on_credit',
+    'expired', 'refunded', 'reversed', 'carried_forward', 'debt', 'remaining', 'remaining_at_start', 'debt_at_start', 'charges',
+  ];
+  const FLOWS = ['allocated', 'purchased', 'granted', 'consumed', 'consumed_free', 'consumed_purchased', 'consumed_on_credit', 'expired', 'refunded', 'reversed', 'carried_forward', 'charges'];
+  const millis = (text: string) => Math.round(Number(text) * 1000);
+  let id: string;
+
+  beforeAll(async () => {
+    at('2314-01-05T12:00:00Z');
+    id = await t.createAccount('Summary');
+    await t.grant(id, '10', { source: 'PURCHASE' });
+    at('2314-01-10T12:00:00Z');
+    const first = await charge(id, '3', { action: 'chat' });
+    if (first instanceof CreditsApiError) throw first;
+    at('2314-02-03T12:00:00Z');
+    await t.grant(id, '5', { source: 'PROMO' });
+    at('2314-02-10T12:00:00Z');
+    await charge(id, '6', { action: 'chat' }); // PROMO 5 + PURCHASE 1
+    await t.op(RefundDocument, { input: { transactionId: first.id, amount: '1', idempotencyKey: uniqueKey() } });
+    await charge(id, '1000'); // refused: no figure moves
+  });
+
+  test('a row per month and TOTAL; the months add up to it, and remaining follows the flows', async () => {
+    const response = await get('usage.csv', { accountId: id, from: '2314-01-01T00:00:00Z', to: '2314-03-01T00:00:00Z', granularity: 'MONTH', timeZone: 'UTC' });
+    expect(response.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(response.headers.get('content-disposition')).toBe(`attachment; filename="usage-month-${id}-2314-01-01-to-2314-02-28.csv"`);
+    const rows = await records(response, USAGE);
+    expect(rows.map((r) => [r.period, r.period_start, r.period_end])).toEqual([
+      ['2314-01', '2314-01-01T00:00:00.000Z', '2314-02-01T00:00:00.000Z'],
+      ['2314-02', '2314-02-01T00:00:00.000Z', '2314-03-01T00:00:00.000Z'],
+      ['TOTAL', '2314-01-01T00:00:00.000Z', '2314-03-01T00:00:00.000Z'],
+    ]);
+    const [january, february, total] = rows;
+    expect(january).toMatchObject({ purchased: '10', consumed: '3', consumed_purchased: '3', charges: '1', remaining_at_start: '0', remaining: '7' });
+    expect(february).toMatchObject({ granted: '5', consumed: '6', consumed_free: '5', consumed_purchased: '1', refunded: '1', charges: '1', remaining_at_start: '7', remaining: '7' });
+    for (const column of FLOWS) expect(millis(total[column])).toBe(millis(january[column]) + millis(february[column]));
+    expect(total).toMatchObject({ remaining_at_start: january.remaining_at_start, remaining: february.remaining, debt: february.debt });
+    for (const row of rows) {
+      const flows = ['allocated', 'purchased', 'granted', 'refunded'].reduce((sum, c) => sum + millis(row[c]), 0)
+        - ['consumed', 'expired', 'reversed'].reduce((sum, c) => sum + millis(row[c]), 0);
+      expect(millis(row.remaining) - millis(row.debt)).toBe(millis(row.remaining_at_start) - millis(row.debt_at_start) + flows);
+    }
+    // The same figures as the GraphQL report.
+    const { usageReport } = await t.ok<{ usageReport: { totals: { consumed: string; remaining: string; charges: number } } }>(
+      'query($id: ID!) { usageReport(accountId: $id, from: "2314-01-01T00:00:00Z", to: "2314-03-01T00:00:00Z") { totals { consumed remaining charges } } }', { id });
+    expect([total.consumed, total.remaining, total.charges]).toEqual([usageReport.totals.consumed, usageReport.totals.remaining, String(usageReport.totals.charges)]);
+  });
+
+  test('by day in a zone: a row per local day', async () => {
+    const rows = await records(await get('usage.csv', { accountId: id, from: '2314-02-09T23:00:00Z', to: '2314-02-11T23:00:00Z', granularity: 'DAY', timeZone: 'Europe/Paris' }, await t.userToken(id)), USAGE);
+    expect(rows.map((r) => r.period)).toEqual(['2314-02-10', '2314-02-11', 'TOTAL']);
+    expect(rows[0]).toMatchObject({ consumed: '6', refunded: '1' });
+  });
+
+  test('refusals as GraphQL: no token, another account\'s token, bad granularity or zone, unknown account', async () => {
+    const params = { accountId: id, from: '2314-01-01T00:00:00Z', to: '2314-03-01T00:00:00Z' };
+    let response = await get('usage.csv', params, null);
+    expect(response.status).toBe(401);
+    response = await get('usage.csv', params, await t.userToken(await t.createAccount('Someone else')));
+    expect([response.status, (await errorOf(response)).code]).toEqual([403, 'FORBIDDEN']);
+    response = await get('usage.csv', { ...params, granularity: 'WEEK' });
+    expect([response.status, (await errorOf(response)).field]).toEqual([400, 'granularity']);
+    response = await get('usage.csv', { ...params, timeZone: 'Nowhere/Else' });
+    expect([response.status, (await errorOf(response)).field]).toEqual([400, 'timeZone']);
+    response = await get('usage.csv', { ...params, accountId: '00000000-0000-4000-8000-000000000000' });
+    expect([response.status, (await errorOf(response)).code]).toEqual([404, 'NOT_FOUND']);
+    expect((await get('usage.csv', params, await t.key('READONLY'))).status).toBe(200);
+  });
+});
