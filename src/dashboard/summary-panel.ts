@@ -69,7 +69,7 @@ export class SummaryPanel implements AccountPanel {
     const money = (cost: { amount: string; currency: string }) => `${cost.amount} ${cost.currency}`;
     replace(byId('advice-body'),
       h('p', { 'data-testid': 'advice-reason' }, advice.reason),
-      advice.recommended && h('p', {}, h('strong', {}, `Recommended: ${advice.recommended.label}`), ` (${money(advice.recommended.cost)} for the last ${ADVICE_DAYS} days)`),
+      h('p', {}, h('strong', {}, `Recommended: ${advice.recommended.label}`), ` (${money(advice.recommended.cost)} for the last ${ADVICE_DAYS} days)`),
       advice.options.length > 0 && table(`What the last ${ADVICE_DAYS} days would have cost`, [{ label: 'Option' }, { label: 'Cost', numeric: true }],
         advice.options.map((option) => ({ cells: [option.label, money(option.cost)] }))),
     );

@@ -3,6 +3,7 @@
  * neutralisation, range filter), authentication and refusals as GraphQL's, and streaming (several
  * chunks, page by page, stops when the client goes away). The clock runs in 2311–2319 (helper H2).
  */
+import http from 'node:http';
 import { parse } from 'csv-parse/sync';
 import { sql } from 'drizzle-orm';
 import { ChargeDocument, CreditsApiError, RefundDocument, type ChargeInput } from '../../src/client';
@@ -238,17 +239,18 @@ describe('streaming', () => {
     const quiet = async () => { // until the server runs no query for 300 ms
       for (let i = 0; i < 100 && (await t.countQueries(() => new Promise((resolve) => setTimeout(resolve, 300)))) > 0; i++);
     };
-    const controller = new AbortController();
     let whilePaused = 0;
     const queries = await t.countQueries(async () => {
-      const response = await fetch(exportUrl('transactions.csv', { accountId: id, from: '2313-01-01T00:00:00Z', to: '2313-02-01T00:00:00Z' }), {
-        headers: { authorization: `Bearer ${t.adminKey}` }, signal: controller.signal,
+      // node:http on a connection of its own (no pooled keep-alive socket the server may be closing); paused after the first chunk.
+      const request = http.get(exportUrl('transactions.csv', { accountId: id, from: '2313-01-01T00:00:00Z', to: '2313-02-01T00:00:00Z' }), {
+        headers: { authorization: `Bearer ${t.adminKey}` }, agent: false,
       });
-      const reader = response.body!.getReader() as ReadableStreamDefaultReader<Uint8Array>;
-      await reader.read();
+      const response = await new Promise<http.IncomingMessage>((resolve, reject) => request.once('response', resolve).once('error', reject));
+      expect(response.statusCode).toBe(200);
+      await new Promise((resolve) => response.once('data', resolve));
+      response.pause();
       whilePaused = await t.countQueries(quiet); // the client reads nothing more: the server waits
-      controller.abort();
-      await reader.read().catch(() => undefined);
+      request.destroy();
       await quiet();
     });
     // The whole log would be 1 + 2 × 20 + 1 queries.
@@ -326,5 +328,28 @@ describe('the usage summary', () => {
     response = await get('usage.csv', { ...params, accountId: '00000000-0000-4000-8000-000000000000' });
     expect([response.status, (await errorOf(response)).code]).toEqual([404, 'NOT_FOUND']);
     expect((await get('usage.csv', params, await t.key('READONLY'))).status).toBe(200);
+  });
+});
+
+describe('rate limits', () => {
+  let limited: TestApp;
+  beforeAll(async () => { limited = await startTestApp({ redisUrl: null, rateLimitReadonlyPerMinute: 2, rateLimitAccountPerMinute: 0 }); });
+  afterAll(async () => { await limited.close(); });
+
+  test('an export counts as a request of the caller: 429 with Retry-After once over the limit', async () => {
+    limited.clock.set(new Date('2315-01-01T00:00:00Z'));
+    const id = await limited.createAccount('Limited');
+    const key = await limited.key('READONLY');
+    const url = `${limited.url}/reports/transactions.csv?${new URLSearchParams({ accountId: id, from: '2315-01-01T00:00:00Z', to: '2315-01-02T00:00:00Z' }).toString()}`;
+    const statuses: number[] = [];
+    let last: Response | null = null;
+    for (let i = 0; i < 3; i++) {
+      last = await fetch(url, { headers: { authorization: `Bearer ${key}` } });
+      statuses.push(last.status);
+      if (last.status === 200) await last.arrayBuffer();
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+    expect(Number(last!.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await errorOf(last!)).toMatchObject({ code: 'RATE_LIMITED' });
   });
 });
