@@ -27,6 +27,9 @@
  *
  * Then the fan-out shape (bench/fanout.ts: two more instances with Redis, live subscribers; env there;
  * BENCH_FANOUT_SUBSCRIBERS=0 skips it). `npm run bench -- fanout` runs the fan-out shape alone.
+ * Last, the report shape (bench/report.ts: a one-year usageReport on 1,000,000 vs 1,000 ledger
+ * transactions, on a database of its own after the others; BENCH_REPORT=0 skips it).
+ * `npm run bench -- report` runs it alone.
  */
 import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -39,6 +42,7 @@ import { postGraphQL, type GraphQLResponse } from './http';
 import type { RenewalRun, RenewerReply, RenewerRequest } from './renewer';
 // fanout.ts imports from this file too: it uses nothing of it while loading, only when it runs.
 import { fanoutLines, fanoutMain, runFanoutShape } from './fanout';
+import { reportLines, reportMain, runReportShape, type ReportBenchResult } from './report';
 
 const run = promisify(execFile);
 // Compiled to dist/bench/run.js; sources at bench/run.ts. Either way the repo root is two levels up
@@ -538,6 +542,7 @@ function table(rows: SummaryRow[]): string {
 
 async function main(): Promise<void> {
   if (process.argv.slice(2).includes('fanout')) return fanoutMain();
+  if (process.argv.slice(2).includes('report')) return reportMain();
   const seconds = envInt('BENCH_SECONDS', 5);
   const repeats = envInt('BENCH_REPEATS', 3);
   const connections = envInt('BENCH_CONNECTIONS', 64);
@@ -635,6 +640,11 @@ async function main(): Promise<void> {
     agent.destroy();
     if (server) await stopServer(server);
     if (owned) await owned.drop().catch((error) => log(`could not drop the bench database: ${String(error)}`));
+  }
+  // On a fresh database of its own (after the main one is dropped), so the shapes above are unaffected.
+  if (process.env.BENCH_REPORT !== '0' && !process.env.DATABASE_URL) {
+    const report: ReportBenchResult = await runReportShape(log);
+    process.stdout.write(`\n${reportLines(report)}\n\n${JSON.stringify({ report })}\n`);
   }
 }
 

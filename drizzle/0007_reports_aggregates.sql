@@ -124,3 +124,100 @@ ALTER TABLE "model_costs_daily" ADD CONSTRAINT "model_costs_daily_account_id_acc
 ALTER TABLE "usage_quarterly" ADD CONSTRAINT "usage_quarterly_account_id_accounts_id_fk" FOREIGN KEY ("account_id") REFERENCES "public"."accounts"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "vendor_reconciliation_rows" ADD CONSTRAINT "vendor_reconciliation_rows_reconciliation_id_vendor_reconciliations_id_fk" FOREIGN KEY ("reconciliation_id") REFERENCES "public"."vendor_reconciliations"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "usage_daily" ADD CONSTRAINT "usage_daily_account_id_accounts_id_fk" FOREIGN KEY ("account_id") REFERENCES "public"."accounts"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+-- backfill:start (test/db/aggregates-backfill.test.ts re-runs this part and compares it with what the ledger writes)
+-- The aggregates of the ledger written before this migration, by the rule of src/modules/ledger/flows.ts
+-- (plan_code is '' for that history: which plan a wallet had then is not in the ledger).
+CREATE TABLE "report_backfill" AS
+SELECT t.id, t.account_id, t.sequence, t.type, t.amount_millis, t.debt_change_millis, t.balance_after_millis, t.vendor_usage,
+  to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,
+  extract(hour FROM t.created_at AT TIME ZONE 'UTC')::int * 4 + extract(minute FROM t.created_at AT TIME ZONE 'UTC')::int / 15 AS quarter,
+  coalesce(t.action, '') AS action, coalesce(t.model, '') AS model,
+  CASE WHEN t.type IN ('CHARGE', 'CAPTURE') THEN -t.amount_millis ELSE 0 END AS consumed_millis,
+  CASE WHEN t.type IN ('CHARGE', 'CAPTURE') THEN -coalesce(e.paid_free, 0) ELSE 0 END AS consumed_free_millis,
+  CASE WHEN t.type IN ('CHARGE', 'CAPTURE') THEN -coalesce(e.paid_purchased, 0) ELSE 0 END AS consumed_purchased_millis,
+  CASE WHEN t.type IN ('CHARGE', 'CAPTURE') THEN 1 ELSE 0 END AS transactions,
+  CASE WHEN t.type = 'REFUND' OR (t.type = 'REVERSAL' AND t.amount_millis > 0) THEN t.amount_millis ELSE 0 END AS refunded_millis,
+  CASE WHEN t.type IN ('GRANT', 'PURCHASE', 'ADJUSTMENT') THEN coalesce(e.in_allowance, 0) ELSE 0 END AS allocated_millis,
+  CASE WHEN t.type IN ('GRANT', 'PURCHASE', 'ADJUSTMENT') THEN coalesce(e.in_purchase, 0) ELSE 0 END AS purchased_millis,
+  CASE WHEN t.type IN ('GRANT', 'PURCHASE', 'ADJUSTMENT') THEN coalesce(e.in_other, 0)
+       WHEN t.type = 'ROLLOVER' THEN greatest(t.amount_millis, 0) ELSE 0 END AS granted_millis,
+  CASE WHEN t.type = 'EXPIRE' THEN -t.amount_millis ELSE 0 END AS expired_millis,
+  CASE WHEN t.type = 'REVERSAL' AND t.amount_millis < 0 THEN -t.amount_millis ELSE 0 END AS reversed_millis,
+  CASE WHEN t.type = 'ROLLOVER' THEN coalesce(e.in_rollover, 0) ELSE 0 END AS carried_forward_millis,
+  t.amount_millis AS balance_change_millis
+FROM "ledger_transactions" t
+LEFT JOIN LATERAL (
+  SELECT
+    sum(x.amount_millis) FILTER (WHERE b.source <> 'PURCHASE') AS paid_free,
+    sum(x.amount_millis) FILTER (WHERE b.source = 'PURCHASE') AS paid_purchased,
+    sum(x.amount_millis) FILTER (WHERE x.amount_millis > 0 AND b.source = 'PLAN_ALLOWANCE') AS in_allowance,
+    sum(x.amount_millis) FILTER (WHERE x.amount_millis > 0 AND b.source = 'PURCHASE') AS in_purchase,
+    sum(x.amount_millis) FILTER (WHERE x.amount_millis > 0 AND b.source NOT IN ('PLAN_ALLOWANCE', 'PURCHASE')) AS in_other,
+    sum(x.amount_millis) FILTER (WHERE x.amount_millis > 0 AND b.source = 'ROLLOVER') AS in_rollover
+  FROM "ledger_entries" x LEFT JOIN "buckets" b ON b.id = x.bucket_id
+  WHERE x.transaction_id = t.id
+) e ON true
+WHERE t.status = 'SUCCEEDED';
+--> statement-breakpoint
+INSERT INTO "usage_daily" ("account_id", "day", "plan_code", "action", "model", "consumed_millis", "consumed_free_millis", "consumed_purchased_millis",
+  "transactions", "refunded_millis", "allocated_millis", "purchased_millis", "granted_millis", "expired_millis", "reversed_millis",
+  "carried_forward_millis", "balance_change_millis", "debt_change_millis")
+SELECT account_id, day, '', action, model, sum(consumed_millis), sum(consumed_free_millis), sum(consumed_purchased_millis), sum(transactions),
+  sum(refunded_millis), sum(allocated_millis), sum(purchased_millis), sum(granted_millis), sum(expired_millis), sum(reversed_millis),
+  sum(carried_forward_millis), sum(balance_change_millis), sum(debt_change_millis)
+FROM "report_backfill" GROUP BY account_id, day, action, model;
+--> statement-breakpoint
+INSERT INTO "usage_quarterly" ("account_id", "day", "quarter", "action", "model", "consumed_millis", "consumed_free_millis", "consumed_purchased_millis",
+  "transactions", "refunded_millis", "allocated_millis", "purchased_millis", "granted_millis", "expired_millis", "reversed_millis",
+  "carried_forward_millis", "balance_change_millis", "debt_change_millis")
+SELECT account_id, day, quarter, action, model, sum(consumed_millis), sum(consumed_free_millis), sum(consumed_purchased_millis), sum(transactions),
+  sum(refunded_millis), sum(allocated_millis), sum(purchased_millis), sum(granted_millis), sum(expired_millis), sum(reversed_millis),
+  sum(carried_forward_millis), sum(balance_change_millis), sum(debt_change_millis)
+FROM "report_backfill" GROUP BY account_id, day, quarter, action, model;
+--> statement-breakpoint
+INSERT INTO "balance_daily" ("account_id", "day", "sequence", "balance_after_millis", "debt_after_millis")
+SELECT DISTINCT ON (account_id, day) account_id, day, sequence, balance_after_millis, debt_after
+FROM (SELECT *, sum(debt_change_millis) OVER (PARTITION BY account_id ORDER BY sequence) AS debt_after FROM "report_backfill") s
+ORDER BY account_id, day, sequence DESC;
+--> statement-breakpoint
+-- Credit revenue: what each charge's (or capture's) entries consumed at their bucket's cost basis, less what refunds gave back to
+-- the bucket it came from; vendor costs from vendorUsage records that carry a well-formed one.
+INSERT INTO "model_costs_daily" ("account_id", "day", "vendor", "model", "currency", "revenue", "vendor_cost", "vendor_units", "vendor_charges")
+SELECT account_id, day, vendor, model, currency, sum(revenue), sum(vendor_cost), sum(vendor_units), sum(vendor_charges)::int
+FROM (
+  SELECT f.account_id, f.day, f.vendor, f.model, b.currency, -x.amount_millis * b.cost_per_credit::numeric / 1000 AS revenue,
+    0 AS vendor_cost, 0 AS vendor_units, 0 AS vendor_charges
+  FROM (
+    SELECT r.*, CASE WHEN r.type IN ('CHARGE', 'CAPTURE') AND v.cost IS NOT NULL THEN v.vendor ELSE '' END AS vendor
+    FROM "report_backfill" r
+    LEFT JOIN LATERAL (
+      SELECT btrim(r.vendor_usage->>'vendor') AS vendor, r.vendor_usage->>'cost' AS cost
+      WHERE jsonb_typeof(r.vendor_usage) = 'object' AND jsonb_typeof(r.vendor_usage->'vendor') = 'string'
+        AND btrim(r.vendor_usage->>'vendor') <> '' AND r.vendor_usage->>'cost' ~ '^\d+(\.\d+)?$' AND coalesce(r.vendor_usage->>'currency', '') ~ '^[A-Z]{3}$'
+    ) v ON true
+    WHERE r.type IN ('CHARGE', 'CAPTURE', 'REFUND') OR (r.type = 'REVERSAL' AND r.amount_millis > 0)
+  ) f
+  JOIN "ledger_entries" x ON x.transaction_id = f.id
+  JOIN "buckets" b ON b.id = CASE WHEN f.type IN ('CHARGE', 'CAPTURE') THEN x.bucket_id ELSE x.origin_bucket_id END
+  WHERE b.cost_per_credit IS NOT NULL AND b.currency IS NOT NULL AND b.cost_per_credit::numeric <> 0
+  UNION ALL
+  SELECT r.account_id, r.day, btrim(r.vendor_usage->>'vendor'), r.model, r.vendor_usage->>'currency', 0, (r.vendor_usage->>'cost')::numeric,
+    coalesce(CASE jsonb_typeof(r.vendor_usage->'units')
+      WHEN 'number' THEN (SELECT (r.vendor_usage->>'units')::numeric WHERE (r.vendor_usage->>'units')::numeric >= 0)
+      WHEN 'string' THEN (SELECT (r.vendor_usage->>'units')::numeric WHERE r.vendor_usage->>'units' ~ '^\d+(\.\d+)?$')
+      WHEN 'object' THEN (SELECT sum(u.value::numeric) FROM jsonb_each_text(r.vendor_usage->'units') u
+        WHERE jsonb_typeof(r.vendor_usage->'units'->u.key) IN ('number', 'string') AND u.value ~ '^\d+(\.\d+)?$')
+    END, 0), 1
+  FROM "report_backfill" r
+  WHERE r.type IN ('CHARGE', 'CAPTURE') AND jsonb_typeof(r.vendor_usage) = 'object' AND jsonb_typeof(r.vendor_usage->'vendor') = 'string'
+    AND btrim(r.vendor_usage->>'vendor') <> '' AND r.vendor_usage->>'cost' ~ '^\d+(\.\d+)?$' AND coalesce(r.vendor_usage->>'currency', '') ~ '^[A-Z]{3}$'
+) m
+GROUP BY account_id, day, vendor, model, currency;
+--> statement-breakpoint
+INSERT INTO "failures_daily" ("account_id", "day", "failure_code", "attempts")
+SELECT account_id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), failure_code, count(*)::int
+FROM "ledger_transactions" WHERE status = 'FAILED' AND failure_code IS NOT NULL
+GROUP BY 1, 2, 3;
+--> statement-breakpoint
+DROP TABLE "report_backfill";
+-- backfill:end

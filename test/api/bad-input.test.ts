@@ -236,6 +236,10 @@ describe('no leaks', () => {
     await refused(CHARGE, { i: { accountId: id, amount: '1', idempotencyKey: uniqueKey(), comment: 'a\u0000b' } }, 'BAD_USER_INPUT');
     await refused(CHARGE, { i: { accountId: id, amount: '1', idempotencyKey: uniqueKey(), action: 'a\u0000' } }, 'BAD_USER_INPUT');
     await refused(CHARGE, { i: { accountId: id, amount: '1', idempotencyKey: uniqueKey(), vendorUsage: { note: 'x\u0000' } } }, 'BAD_USER_INPUT');
+    // A vendor cost reports add up: a decimal ≥ 0 with a vendor and an ISO currency.
+    for (const vendorUsage of [{ vendor: 'v', cost: '-1', currency: 'USD' }, { vendor: 'v', cost: '1', currency: 'dollars' }, { cost: '0.1', currency: 'USD' }]) {
+      await refused(CHARGE, { i: { accountId: id, amount: '1', idempotencyKey: uniqueKey(), vendorUsage } }, 'BAD_USER_INPUT');
+    }
     await refused(CREATE, { input: { name: 'bad\u0000name' } }, 'BAD_USER_INPUT');
     await refused(`query($e: String) { account(externalId: $e) { id } }`, { e: 'ext\u0000' }, 'BAD_USER_INPUT');
     expect(await state(id)).toEqual(before);

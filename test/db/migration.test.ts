@@ -31,6 +31,11 @@ const UNDO_ALERTS_MIGRATION = `drop table usage_daily;
   alter table wallets drop column low_credit_threshold_percents, drop column low_credit_threshold_percents_own, drop column low_credit_fired,
     drop column run_out_soon_fired, drop column plan_allowance_millis;`;
 
+const REPORTS_MIGRATION = '0007_reports_aggregates';
+/** 0007's statements on the tables the ledger writes (usage_daily takes its new shape); its backfill runs at the upgrade. */
+const REPORTS_STATEMENTS = /^(DROP TABLE "usage_daily"|CREATE TABLE "(usage_daily|usage_quarterly|balance_daily|model_costs_daily|failures_daily)")/;
+const UNDO_REPORTS_MIGRATION = 'drop table usage_quarterly, balance_daily, model_costs_daily, failures_daily;';
+
 /** Runs SQL statements (separated by drizzle's breakpoints or by semicolons at line ends) outside the migrator. */
 async function runStatements(database: Awaited<ReturnType<typeof openDatabase>>, text: string, only: RegExp | null = null): Promise<void> {
   const statements = text.split(/--> statement-breakpoint|;\s*\n/).map((part) => part.replace(/^\s*--.*$/gm, '').trim()).filter(Boolean);
@@ -87,6 +92,7 @@ test('migration 0003 applies on a ledger written under the earlier migrations', 
 
     await runStatements(before, fs.readFileSync(path.join(MIGRATIONS, `${PLANS_MIGRATION}.sql`), 'utf8'));
     await runStatements(before, fs.readFileSync(path.join(MIGRATIONS, `${ALERTS_MIGRATION}.sql`), 'utf8'), ALERTS_STATEMENTS);
+    await runStatements(before, fs.readFileSync(path.join(MIGRATIONS, `${REPORTS_MIGRATION}.sql`), 'utf8'), REPORTS_STATEMENTS);
     // Every closed-set value the API can write, debt, full and empty buckets.
     const t = await startTestApp({}, { database: before });
     app = t;
@@ -112,6 +118,7 @@ test('migration 0003 applies on a ledger written under the earlier migrations', 
     await t.ok(`mutation { createRateCardDraft(input: { name: "v2" }) { id } }`);
     written = await auditLedger(before.db);
     expect(written).toMatchObject({ ok: true, walletsChecked: 2 });
+    await runStatements(before, UNDO_REPORTS_MIGRATION);
     await runStatements(before, UNDO_ALERTS_MIGRATION);
     await runStatements(before, UNDO_PLANS_MIGRATION);
   } finally {
@@ -124,16 +131,26 @@ test('migration 0003 applies on a ledger written under the earlier migrations', 
   try {
     const checks = await rows<{ conname: string }>(after.db, sql`select conname from pg_constraint where contype = 'c' and connamespace = 'public'::regnamespace order by conname`);
     expect(checks.map((c) => c.conname)).toEqual([
-      'accounts_kind_check', 'alerts_kind_check', 'api_keys_role_check', 'auto_top_ups_target_check', 'buckets_remaining_check',
+      'accounts_kind_check', 'admin_alerts_kind_check', 'alerts_kind_check', 'api_keys_role_check', 'auto_top_ups_target_check', 'buckets_remaining_check',
       'buckets_source_check', 'credit_packs_amounts_check', 'email_outbox_status_check', 'holds_status_check',
       'ledger_entries_kind_check', 'ledger_transactions_status_check', 'ledger_transactions_type_check', 'payment_events_outcome_check',
       'plan_versions_amounts_check', 'plan_versions_cap_check', 'plan_versions_interval_check', 'plan_versions_rollover_check',
       'purchases_amounts_check', 'purchases_kind_check', 'purchases_status_check',
-      'rate_cards_status_check', 'subscription_periods_kind_check', 'subscriptions_status_check', 'usage_daily_kind_check', 'wallets_debt_check',
+      'rate_cards_status_check', 'subscription_periods_kind_check', 'subscriptions_status_check', 'usage_quarterly_quarter_check',
+      'vendor_reconciliation_rows_status_check', 'wallets_debt_check',
     ]);
     expect(await auditLedger(after.db)).toEqual(written);
     const own = await rows<{ overdraft: string; own: boolean }>(after.db, sql`select overdraft_limit_millis::text as overdraft, overdraft_limit_own as own from wallets order by overdraft_limit_millis`);
     expect(own).toEqual([{ overdraft: '0', own: false }, { overdraft: '5000', own: true }]);
+    // 0007 rebuilt the report aggregates from that ledger: each wallet's balance changes add up to its balance.
+    const balances = await rows<{ flows: string; last: string; consumed: string }>(after.db, sql`
+      select (select sum(balance_change_millis) from usage_daily u where u.account_id = w.account_id)::text as flows,
+        (select balance_after_millis from ledger_transactions t where t.account_id = w.account_id and t.status = 'SUCCEEDED' order by sequence desc limit 1)::text as last,
+        (select sum(consumed_millis) from usage_daily u where u.account_id = w.account_id)::text as consumed
+      from wallets w order by w.account_id`);
+    expect(balances).toHaveLength(2);
+    for (const b of balances) expect(b.flows).toBe(b.last);
+    expect(balances.map((b) => b.consumed).sort()).toEqual(['3000', '5000']) // team: 3; user: 3 + 1 + a capture of 1;
   } finally {
     await after.close();
   }
