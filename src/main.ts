@@ -24,6 +24,7 @@ import { AlertsService, type AlertRow } from './modules/alerts';
 import { EmailService } from './modules/email';
 import { UsageService } from './modules/usage';
 import { ReportsService } from './modules/reports';
+import { UsageReportService } from './modules/reports';
 import { ActivityService } from './modules/activity';
 import { exportsRoute } from './modules/exports';
 import { getOrCreateSetting } from './auth/auth.repo';
@@ -99,6 +100,7 @@ export async function createServices(config: Readonly<Config>, database: Databas
     usage, reports: new ReportsService(database), activity: new ActivityService(db), auth,
     pricing: new PricingService(database, clock, config, wallets, rateCards, ledger),
     audit: new AuditService(database),
+    usageReport: new UsageReportService(database),
     createLoaders: loadersFor(db, accounts, plans, purchases, usage),
   };
 }

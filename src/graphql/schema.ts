@@ -15,6 +15,7 @@ import { AlertsResolver } from '../modules/alerts';
 import { EmailResolver } from '../modules/email';
 import { UsageResolver, WalletForecastResolver } from '../modules/usage';
 import { ReportsResolver } from '../modules/reports';
+import { UsageReportResolver } from '../modules/reports';
 import { ActivityResolver } from '../modules/activity';
 import { guardArguments } from './input-guard';
 
@@ -25,6 +26,7 @@ export const RESOLVERS = [
   EmailResolver,
   UsageResolver, WalletForecastResolver, ReportsResolver,
   ActivityResolver,
+  UsageReportResolver,
 ] as const;
 
 let cached: GraphQLSchema | null = null;

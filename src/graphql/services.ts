@@ -14,6 +14,7 @@ import type { AlertsService } from '../modules/alerts';
 import type { EmailService } from '../modules/email';
 import type { UsageService } from '../modules/usage';
 import type { ReportsService } from '../modules/reports';
+import type { UsageReportService } from '../modules/reports';
 import type { ActivityService } from '../modules/activity';
 import type { Loaders } from './loaders';
 
@@ -35,6 +36,7 @@ export interface Services {
   email: EmailService;
   usage: UsageService;
   reports: ReportsService;
+  usageReport: UsageReportService;
   activity: ActivityService;
   createLoaders(): Loaders;
 }

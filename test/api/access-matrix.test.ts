@@ -403,6 +403,11 @@ const ROWS: Row[] = [
     variables: () => ({ from: '2213-01-01T00:00:00Z', to: '2213-01-02T00:00:00Z' }),
   },
   {
+    field: 'Query.usageReport', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, FORBID),
+    operation: `query($id: ID!, $from: DateTime!, $to: DateTime!) { usageReport(accountId: $id, from: $from, to: $to, granularity: DAY, timeZone: "Asia/Kolkata") { from to totals { consumed remaining } periods { start } } }`,
+    variables: (f) => ({ id: f.accountId, from: '2213-01-01T00:00:00Z', to: '2213-01-02T00:00:00Z' }),
+  },
+  {
     field: 'Query.viewer', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK),
     operation: `query { viewer { kind role accountId } }`,
     variables: () => ({}),

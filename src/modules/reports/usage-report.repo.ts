@@ -1,0 +1,91 @@
+/**
+ * SQL of the usage report: one account's flows from usage_daily (whole UTC days) and usage_quarterly
+ * (the days a period boundary cuts), each row placed in its period by width_bucket over the periods'
+ * quarter-hour indexes, and its opening balance from balance_daily. Never reads the ledger's
+ * transactions. Knows nothing about GraphQL.
+ */
+import { sql } from 'drizzle-orm';
+import type { Executor } from '../../db/client';
+import { rows } from '../../db/client';
+import { accounts, balanceDaily, usageDaily, usageQuarterly } from '../../db/schema';
+import type { OpeningStocks, PeriodFlowRow } from './usage-report.rules';
+
+/** Postgres array literal of plain values (digits or dates: nothing to quote). */
+const arrayText = (values: readonly (string | number)[]) => `{${values.join(',')}}`;
+
+const FLOW_SUMS = sql.raw(`
+  coalesce(sum(consumed_millis), 0)::text as consumed, coalesce(sum(consumed_free_millis), 0)::text as consumed_free,
+  coalesce(sum(consumed_purchased_millis), 0)::text as consumed_purchased, coalesce(sum(transactions), 0)::text as transactions,
+  coalesce(sum(refunded_millis), 0)::text as refunded, coalesce(sum(allocated_millis), 0)::text as allocated,
+  coalesce(sum(purchased_millis), 0)::text as purchased, coalesce(sum(granted_millis), 0)::text as granted,
+  coalesce(sum(expired_millis), 0)::text as expired, coalesce(sum(reversed_millis), 0)::text as reversed,
+  coalesce(sum(carried_forward_millis), 0)::text as carried_forward, coalesce(sum(balance_change_millis), 0)::text as balance_change,
+  coalesce(sum(debt_change_millis), 0)::text as debt_change`);
+
+interface FlowSumRow {
+  period: number | string;
+  action: string;
+  model: string;
+  consumed: string;
+  consumed_free: string;
+  consumed_purchased: string;
+  transactions: string;
+  refunded: string;
+  allocated: string;
+  purchased: string;
+  granted: string;
+  expired: string;
+  reversed: string;
+  carried_forward: string;
+  balance_change: string;
+  debt_change: string;
+}
+
+function periodRow(r: FlowSumRow): PeriodFlowRow {
+  return {
+    period: Number(r.period), action: r.action, model: r.model,
+    consumedMillis: Number(r.consumed), consumedFreeMillis: Number(r.consumed_free), consumedPurchasedMillis: Number(r.consumed_purchased),
+    transactions: Number(r.transactions), refundedMillis: Number(r.refunded), allocatedMillis: Number(r.allocated),
+    purchasedMillis: Number(r.purchased), grantedMillis: Number(r.granted), expiredMillis: Number(r.expired), reversedMillis: Number(r.reversed),
+    carriedForwardMillis: Number(r.carried_forward), balanceChangeMillis: Number(r.balance_change), debtChangeMillis: Number(r.debt_change),
+  };
+}
+
+/**
+ * Flows per period × action × model: usage_daily for the days from `firstDay` to `lastDay` that are
+ * not split (by primary key: account, day range), usage_quarterly for the split days. A day's or
+ * quarter's period is width_bucket(its quarter-hour index since 1970, the boundaries' indexes): 0
+ * before from, n + 1 at or after to.
+ */
+export async function periodFlows(
+  executor: Executor, accountId: string, firstDay: string, lastDay: string, splitDays: readonly string[], boundaryQuarters: readonly number[],
+): Promise<PeriodFlowRow[]> {
+  const thresholds = sql`${arrayText(boundaryQuarters)}::bigint[]`;
+  const split = sql`${arrayText(splitDays)}::text[]`;
+  const [daily, quarterly] = await Promise.all([
+    rows<FlowSumRow>(executor, sql`
+      select width_bucket(((day::date - date '1970-01-01') * 96)::bigint, ${thresholds}) as period, action, model, ${FLOW_SUMS}
+      from ${usageDaily}
+      where account_id = ${accountId} and day >= ${firstDay} and day <= ${lastDay} and not (day = any(${split}))
+      group by 1, action, model`),
+    splitDays.length === 0 ? Promise.resolve([]) : rows<FlowSumRow>(executor, sql`
+      select width_bucket(((day::date - date '1970-01-01') * 96 + quarter)::bigint, ${thresholds}) as period, action, model, ${FLOW_SUMS}
+      from ${usageQuarterly}
+      where account_id = ${accountId} and day = any(${split})
+      group by 1, action, model`),
+  ]);
+  return [...daily, ...quarterly].map(periodRow);
+}
+
+/** The wallet's balance and debt at the end of the last UTC day before `day` with any transaction (0/0: none). */
+export async function openingStocks(executor: Executor, accountId: string, day: string): Promise<OpeningStocks> {
+  const [r] = await rows<{ balance: string; debt: string }>(executor, sql`
+    select balance_after_millis::text as balance, debt_after_millis::text as debt from ${balanceDaily}
+    where account_id = ${accountId} and day < ${day} order by day desc limit 1`);
+  return r ? { balanceMillis: Number(r.balance), debtMillis: Number(r.debt) } : { balanceMillis: 0, debtMillis: 0 };
+}
+
+export async function accountExists(executor: Executor, accountId: string): Promise<boolean> {
+  const found = await rows<{ one: number }>(executor, sql`select 1 as one from ${accounts} where id = ${accountId}`);
+  return found.length > 0;
+}
