@@ -151,7 +151,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   provider.mount(app);
   app.use('/webhooks/payments', webhookRoute({ purchases: services.purchases, clock, secret: webhookSecret, provider: provider.name, onOutcome: metrics.onPaymentWebhook }));
   app.get('/metrics', metrics.handler(config.metricsToken));
-  app.use('/reports', exportsRoute({ services, rateLimits, isStopping })); // CSV exports (README, "Exports")
+  app.use('/reports', exportsRoute({ services, rateLimits, isStopping, usageReport: services.usageReport })); // CSV exports (README, "Exports (CSV)")
   app.use('/graphql', ...graphqlRoute({ apollo, config, services, rateLimits, isStopping }));
   app.use(httpErrorHandler(config.bodySizeLimitBytes));
 
