@@ -27,6 +27,9 @@ import { ReportsService } from './modules/reports';
 import { UsageReportService } from './modules/reports';
 import { ActivityService } from './modules/activity';
 import { exportsRoute } from './modules/exports';
+import { AdminAlertsService } from './modules/alerts';
+import { ReconciliationService } from './modules/reconciliation';
+import { AdviceService } from './modules/advice';
 import { getOrCreateSetting } from './auth/auth.repo';
 import { randomSecret } from './shared/ids';
 import { buildAppSchema } from './graphql/schema';
@@ -91,6 +94,7 @@ export async function createServices(config: Readonly<Config>, database: Databas
   await purchases.loadAutoTopUpRules();
   // Forecast alerts are raised by the forecasts job and pushed live after their commit.
   const usage = new UsageService(database, clock, config, alerts, (raised) => events.publishAlerts(raised));
+  const adminAlerts = new AdminAlertsService(database, clock); // raised in the transaction of what they announce (a reconciliation)
   const auth = await AuthService.create(db, clock, config.tokenSecret);
   // A key revoked through this instance is announced to the others, which close its sockets too.
   auth.onRevoke((keyId, where) => { if (where === 'here') live.send({ type: 'revoked', keyId }); });
@@ -101,6 +105,8 @@ export async function createServices(config: Readonly<Config>, database: Databas
     pricing: new PricingService(database, clock, config, wallets, rateCards, ledger),
     audit: new AuditService(database),
     usageReport: new UsageReportService(database),
+    adminAlerts, reconciliation: new ReconciliationService(database, clock, adminAlerts),
+    advice: new AdviceService(database, clock, accounts, plans, purchases),
     createLoaders: loadersFor(db, accounts, plans, purchases, usage),
   };
 }

@@ -17,6 +17,9 @@ import { UsageResolver, WalletForecastResolver } from '../modules/usage';
 import { ReportsResolver } from '../modules/reports';
 import { UsageReportResolver } from '../modules/reports';
 import { ActivityResolver } from '../modules/activity';
+import { AdminAlertsResolver } from '../modules/alerts';
+import { ReconciliationResolver } from '../modules/reconciliation';
+import { AdviceResolver } from '../modules/advice';
 import { guardArguments } from './input-guard';
 
 export const RESOLVERS = [
@@ -27,6 +30,8 @@ export const RESOLVERS = [
   UsageResolver, WalletForecastResolver, ReportsResolver,
   ActivityResolver,
   UsageReportResolver,
+  ReconciliationResolver, AdminAlertsResolver,
+  AdviceResolver,
 ] as const;
 
 let cached: GraphQLSchema | null = null;

@@ -16,6 +16,9 @@ import type { UsageService } from '../modules/usage';
 import type { ReportsService } from '../modules/reports';
 import type { UsageReportService } from '../modules/reports';
 import type { ActivityService } from '../modules/activity';
+import type { AdminAlertsService } from '../modules/alerts';
+import type { ReconciliationService } from '../modules/reconciliation';
+import type { AdviceService } from '../modules/advice';
 import type { Loaders } from './loaders';
 
 export interface Services {
@@ -38,5 +41,8 @@ export interface Services {
   reports: ReportsService;
   usageReport: UsageReportService;
   activity: ActivityService;
+  adminAlerts: AdminAlertsService;
+  reconciliation: ReconciliationService;
+  advice: AdviceService;
   createLoaders(): Loaders;
 }

@@ -398,6 +398,11 @@ const ROWS: Row[] = [
     variables: (f) => ({ id: f.accountId }),
   },
   {
+    field: 'Query.planAdvice', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, FORBID),
+    operation: `query($id: ID!) { planAdvice(accountId: $id, days: 7) { accountId reason recommended { label kind cost { amount } } } }`,
+    variables: (f) => ({ id: f.accountId }),
+  },
+  {
     field: 'Query.platformReport', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
     operation: `query($from: DateTime!, $to: DateTime!) { platformReport(from: $from, to: $to) { from to totals { consumed charges } topConsumers { accountId } } }`,
     variables: () => ({ from: '2213-01-01T00:00:00Z', to: '2213-01-02T00:00:00Z' }),
@@ -406,6 +411,34 @@ const ROWS: Row[] = [
     field: 'Query.usageReport', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, FORBID),
     operation: `query($id: ID!, $from: DateTime!, $to: DateTime!) { usageReport(accountId: $id, from: $from, to: $to, granularity: DAY, timeZone: "Asia/Kolkata") { from to totals { consumed remaining } periods { start } } }`,
     variables: (f) => ({ id: f.accountId, from: '2213-01-01T00:00:00Z', to: '2213-01-02T00:00:00Z' }),
+  },
+  {
+    // Vendor reconciliation and admin alerts are the operator's: ADMIN keys only (README, Platform report and vendor reconciliation).
+    field: 'Mutation.importVendorInvoice', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($i: VendorInvoiceInput!) { importVendorInvoice(input: $i) { id flaggedRows } }`,
+    variables: () => ({ i: { vendor: uniqueKey('matrix-vendor'), from: '2321-01-01T00:00:00Z', to: '2321-01-02T00:00:00Z', lines: [{ model: 'm', cost: '1', currency: 'USD' }] } }),
+  },
+  {
+    field: 'Query.reconciliations', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `query { reconciliations(first: 5) { edges { node { id vendor } } } }`,
+    variables: () => ({}),
+  },
+  {
+    field: 'Query.reconciliation', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `query($id: ID!) { reconciliation(id: $id) { id } }`,
+    variables: async () => ({ id: (await t.ok<{ importVendorInvoice: { id: string } }>(`mutation($i: VendorInvoiceInput!) { importVendorInvoice(input: $i) { id } }`, {
+      i: { vendor: uniqueKey('matrix-vendor'), from: '2321-01-01T00:00:00Z', to: '2321-01-02T00:00:00Z', lines: [{ model: 'm', cost: '1', currency: 'USD' }] },
+    })).importVendorInvoice.id }),
+  },
+  {
+    field: 'Query.adminAlerts', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `query { adminAlerts(first: 5) { edges { node { id kind } } } }`,
+    variables: () => ({}),
+  },
+  {
+    field: 'Mutation.markAdminAlertsRead', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `mutation($ids: [ID!]!) { markAdminAlertsRead(ids: $ids) }`,
+    variables: () => ({ ids: [randomUUID()] }),
   },
   {
     field: 'Query.viewer', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK),

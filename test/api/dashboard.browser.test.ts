@@ -201,7 +201,7 @@ if (!hasChromium && process.env.CI === 'true') {
     await page.waitForFunction(() => (document.querySelector('#advice-body')?.textContent ?? '') !== '', undefined, { timeout: WAIT_MS });
     const [download] = await Promise.all([page.waitForEvent('download', { timeout: WAIT_MS }), page.click('#download-transactions')]);
     expect(download.suggestedFilename()).toMatch(new RegExp(`^transactions-${accountId}-\\d{4}-\\d{2}-01-to-\\d{4}-\\d{2}-\\d{2}\\.csv$`));
-    const csv = fs.readFileSync((await download.path())!, 'utf8');
+    const csv = fs.readFileSync(await download.path(), 'utf8');
     expect(csv.split('\r\n')[0]).toBe('time,transaction_id,sequence,type,status,actor,action,model,credits,credit_kind,comment,failure_code,failure_message');
     expect(csv).toContain(',image.generate,flux,-2.5,');
     await waitForText('#download-status', 'Saved transactions-');

@@ -5,12 +5,15 @@
  * the last).
  */
 import { badInput } from '../../shared/errors';
+import { exactMoneyText, percentOf, subtractDecimals } from '../../shared/decimal-math';
 import { addDays, dayStart, daysBetween, utcDay } from '../../shared/utc-days';
 
 /** A report covers at most this many days (a year, leap day included). */
 export const REPORT_DAYS_MAX = 366;
 /** Top consumers listed. */
 export const TOP_CONSUMERS_MAX = 10;
+/** Rows of each breakdown (byPlan, byAction, failures, marginByModel): the largest first, the rest left out. */
+export const REPORT_LIST_MAX = 100;
 
 export interface ReportRange {
   /** First and last UTC day (inclusive). */
@@ -29,4 +32,25 @@ export function reportRange(from: Date, to: Date): ReportRange {
   const days = daysBetween(fromDay, toDay) + 1;
   if (days > REPORT_DAYS_MAX) throw badInput(`a report covers at most ${REPORT_DAYS_MAX} days (UTC); this range touches ${days}`, 'to');
   return { fromDay, toDay, from: dayStart(fromDay), to: dayStart(addDays(toDay, 1)), days };
+}
+
+export interface ModelMargin {
+  model: string | null;
+  currency: string;
+  /** Exact decimal text with at least the currency's minor digits (never rounded). */
+  revenue: string;
+  vendorCost: string;
+  margin: string;
+  /** margin / revenue × 100, two decimals half up (away from zero); null when revenue is 0. */
+  marginPercent: string | null;
+}
+
+/** Margin of one model × currency from exact sums: revenue − vendor cost, nothing rounded but the percentage. */
+export function modelMargin(model: string | null, currency: string, revenue: string, vendorCost: string): ModelMargin {
+  const margin = subtractDecimals(revenue, vendorCost);
+  return {
+    model, currency,
+    revenue: exactMoneyText(revenue, currency), vendorCost: exactMoneyText(vendorCost, currency), margin: exactMoneyText(margin, currency),
+    marginPercent: percentOf(margin, revenue),
+  };
 }

@@ -1,0 +1,3 @@
+/** What other modules may use of vendor reconciliation. */
+export { ReconciliationService } from './reconciliation.service';
+export { ReconciliationResolver } from './reconciliation.resolver';
