@@ -26,6 +26,7 @@ import { UsageService } from './modules/usage';
 import { ReportsService } from './modules/reports';
 import { UsageReportService } from './modules/reports';
 import { ActivityService } from './modules/activity';
+import { exportsRoute } from './modules/exports';
 import { AdminAlertsService } from './modules/alerts';
 import { ReconciliationService } from './modules/reconciliation';
 import { AdviceService } from './modules/advice';
@@ -156,6 +157,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   provider.mount(app);
   app.use('/webhooks/payments', webhookRoute({ purchases: services.purchases, clock, secret: webhookSecret, provider: provider.name, onOutcome: metrics.onPaymentWebhook }));
   app.get('/metrics', metrics.handler(config.metricsToken));
+  app.use('/reports', exportsRoute({ services, rateLimits, isStopping, usageReport: services.usageReport })); // CSV exports (README, "Exports (CSV)")
   app.use('/graphql', ...graphqlRoute({ apollo, config, services, rateLimits, isStopping }));
   app.use(httpErrorHandler(config.bodySizeLimitBytes));
 

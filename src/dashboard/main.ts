@@ -12,6 +12,7 @@ import { AdminView } from './admin-view';
 import { ForecastPanel } from './forecast-panel';
 import { UsagePanel } from './usage-panel';
 import { PlatformPanel } from './platform-panel';
+import { SummaryPanel } from './summary-panel';
 
 interface Session {
   client: CreditsClient;
@@ -21,6 +22,8 @@ interface Session {
 }
 
 let session: Session | null = null;
+/** The credential signed in with, for requests outside the GraphQL client (the CSV downloads); also kept in sessionStorage when it may. */
+let signedInToken: string | null = null;
 
 function notice(message: string | null): void {
   const element = byId('notice');
@@ -59,6 +62,7 @@ async function signIn(token: string): Promise<void> {
     return;
   }
   keepToken(token);
+  signedInToken = token;
   session = { client, viewer, admin: null, account: null };
   show(byId('sign-in'), false);
   show(byId('sign-out'), true);
@@ -89,7 +93,10 @@ async function openAccount(accountId: string, own: boolean): Promise<void> {
     client: current.client, accountId, own,
     canBuy: own || role === 'ADMIN' || role === 'SERVICE',
     canMarkRead: own || role === 'ADMIN' || role === 'SERVICE',
-    panels: [new ForecastPanel(current.client, accountId), new UsagePanel(current.client, accountId)],
+    panels: [
+      new ForecastPanel(current.client, accountId), new UsagePanel(current.client, accountId),
+      new SummaryPanel(current.client, accountId, () => signedInToken),
+    ],
     onUnauthenticated: expired, onNotice: notice,
   });
   current.account = view;
@@ -112,6 +119,7 @@ function expired(): void {
 async function signOut(message = ''): Promise<void> {
   const ending = session;
   session = null;
+  signedInToken = null;
   if (ending) {
     ending.account?.stop();
     ending.admin?.stop();

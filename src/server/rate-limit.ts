@@ -109,6 +109,12 @@ export class RateLimits {
     }),
   };
 
+  /** Both limits for a plain HTTP route (the CSV exports): the caller's, then the account's; the refusal, if any. */
+  async admitRequest(viewer: Viewer, ip: string | undefined, accountId: string | null): Promise<AppError | null> {
+    const refusal = (await this.checkCaller(viewer, ip)) ?? (accountId && this.limiters.has('account') ? await this.checkAccounts([accountId]) : null);
+    return refusal ? toAppError(refusal) : null;
+  }
+
   /** Both limits for an operation over graphql-ws (each subscribe message); the error to send, if refused. */
   async admitWsOperation(viewer: Viewer, ip: string | undefined, payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null }): Promise<GraphQLError | null> {
     const refusal = (await this.checkCaller(viewer, ip)) ?? (this.limiters.has('account') ? await this.checkAccounts(wsAccounts(viewer, payload)) : null);

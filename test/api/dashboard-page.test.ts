@@ -58,3 +58,18 @@ test('without a build, /dashboard answers 503 saying how to make one', async () 
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('the page has every element the scripts look up by id (the Summary view\'s included)', async () => {
+  const fs = await import('node:fs');
+  const html = await (await fetch(`${t.url}/dashboard`)).text();
+  const source = path.join(__dirname, '..', '..', 'src', 'dashboard');
+  const ids = new Set<string>();
+  const created = new Set<string>(); // elements the scripts make themselves (h('canvas', { id: … }))
+  for (const file of fs.readdirSync(source).filter((name) => name.endsWith('.ts'))) {
+    const text = fs.readFileSync(path.join(source, file), 'utf8');
+    for (const match of text.matchAll(/byId(?:<\w+>)?\('([\w-]+)'\)/g)) ids.add(match[1]);
+    for (const match of text.matchAll(/\bid: '([\w-]+)'/g)) created.add(match[1]);
+  }
+  expect(ids.has('summary-details')).toBe(true);
+  expect([...ids].filter((id) => !created.has(id) && !html.includes(`id="${id}"`))).toEqual([]);
+});

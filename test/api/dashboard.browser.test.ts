@@ -191,6 +191,22 @@ if (!hasChromium && process.env.CI === 'true') {
     await waitForText('#alerts-body', 'Low balance');
   });
 
+  test('the summary opens on this month\'s figures and plan advice; the transactions CSV downloads with the token', async () => {
+    expect(await page.isVisible('#summary')).toBe(true);
+    await page.click('#summary-details > summary');
+    // This month (the browser's zone): 120 + 100 bought, 30 granted, 2.5 + 150 consumed.
+    await waitForText('#summary-body', '152.5');
+    const firstRow = await page.evaluate(() => [...document.querySelectorAll('#summary-body tbody tr:first-child td')].map((cell) => cell.textContent));
+    expect(firstRow.slice(1, 5)).toEqual(['0', '220', '30', '152.5']);
+    await page.waitForFunction(() => (document.querySelector('#advice-body')?.textContent ?? '') !== '', undefined, { timeout: WAIT_MS });
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: WAIT_MS }), page.click('#download-transactions')]);
+    expect(download.suggestedFilename()).toMatch(new RegExp(`^transactions-${accountId}-\\d{4}-\\d{2}-01-to-\\d{4}-\\d{2}-\\d{2}\\.csv$`));
+    const csv = fs.readFileSync(await download.path(), 'utf8');
+    expect(csv.split('\r\n')[0]).toBe('time,transaction_id,sequence,type,status,actor,action,model,credits,credit_kind,comment,failure_code,failure_message');
+    expect(csv).toContain(',image.generate,flux,-2.5,');
+    await waitForText('#download-status', 'Saved transactions-');
+  });
+
   test('the keyboard reaches sign-out and the buy buttons, with a visible focus; every control has a name', async () => {
     await page.evaluate(() => document.activeElement?.blur());
     const reached = new Set<string>();
