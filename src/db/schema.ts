@@ -522,7 +522,11 @@ export const usageDaily = pgTable('usage_daily', {
   action: text('action').notNull().default(''),
   model: text('model').notNull().default(''),
   ...flowColumns(),
-}, (t) => [primaryKey({ columns: [t.accountId, t.day, t.planCode, t.action, t.model] })]);
+}, (t) => [
+  primaryKey({ columns: [t.accountId, t.day, t.planCode, t.action, t.model] }),
+  // Platform reports read a range of days over every account (the key starts with the account).
+  index('usage_daily_day_idx').on(t.day),
+]);
 
 /**
  * The same flows per UTC quarter-hour (0–95 of the day), so a report cuts days and months at any time
@@ -567,7 +571,11 @@ export const modelCostsDaily = pgTable('model_costs_daily', {
   vendorUnits: numeric('vendor_units').notNull().default('0'),
   /** Charges and captures that recorded a vendor cost. */
   vendorCharges: integer('vendor_charges').notNull().default(0),
-}, (t) => [primaryKey({ columns: [t.accountId, t.day, t.vendor, t.model, t.currency] })]);
+}, (t) => [
+  primaryKey({ columns: [t.accountId, t.day, t.vendor, t.model, t.currency] }),
+  // Margin by model and reconciliation read a range of days over every account.
+  index('model_costs_daily_day_idx').on(t.day),
+]);
 
 /** Refused attempts per wallet × UTC day × failure code (the ledger records each as a FAILED transaction). */
 export const failuresDaily = pgTable('failures_daily', {
@@ -575,7 +583,7 @@ export const failuresDaily = pgTable('failures_daily', {
   day: text('day').notNull(),
   failureCode: text('failure_code').notNull(),
   attempts: integer('attempts').notNull().default(0),
-}, (t) => [primaryKey({ columns: [t.accountId, t.day, t.failureCode] })]);
+}, (t) => [primaryKey({ columns: [t.accountId, t.day, t.failureCode] }), index('failures_daily_day_idx').on(t.day)]);
 
 /** An imported vendor invoice and its comparison with the ledger (rows in `vendor_reconciliation_rows`). */
 export const vendorReconciliations = pgTable('vendor_reconciliations', {

@@ -305,5 +305,5 @@ test('usageReport equals the ledger, period by period, in random zones', async (
     const whole = (await t.op(UsageReportDocument, { accountId, from: new Date(startMs - DAY_MS).toISOString(), to: new Date(endMs + 1).toISOString(), granularity: 'MONTH' })).usageReport;
     expect(millisOf(whole.totals.debt)).toBe(millisOf(wallet.debt));
     expect(millisOf(whole.totals.remaining)).toBe(millisOf(wallet.balance) + millisOf(wallet.debt));
-  }), { numRuns: 15 });
+  }), { numRuns: 30 });
 }, 240_000);

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import {
-  assembleUsageReport, boundaryQuarters, checkedTimeZone, localDate, localDayStart, periodOfQuarter, usageReportRange,
+  assembleUsageReport, boundaryQuarters, checkedTimeZone, localDate, localDayStart, periodOfQuarter, splitDayReads, usageReportRange,
   USAGE_REPORT_DAY_DAYS_MAX, USAGE_REPORT_MONTH_DAYS_MAX, USAGE_SLICES_MAX, type PeriodFlowRow,
 } from '../../src/modules/reports/usage-report.rules';
 import { zeroFlows } from '../../src/modules/ledger/flows';
@@ -247,5 +247,22 @@ describe('property: boundaries are local midnights in order, days split exactly 
         }
       },
     ), { numRuns: 100 });
+  });
+});
+
+describe('splitDayReads: a cut day is its daily total in the larger side\'s period, plus the smaller side moved out', () => {
+  test.each<[string, string, string, 'DAY' | 'MONTH', { day: string; lo: number; hi: number; anchorQuarter: number | null }[]]>([
+    // +05:30: local midnight is 18:30 UTC (quarter 74): the later side (74–95) is smaller; the day's total goes to quarter 0's period.
+    ['Asia/Kolkata', '2024-03-10T00:00:00+05:30', '2024-03-11T00:00:00+05:30', 'DAY', [
+      { day: '2024-03-09', lo: 74, hi: 96, anchorQuarter: 0 }, { day: '2024-03-10', lo: 74, hi: 96, anchorQuarter: 0 }]],
+    // +12:45 (June is winter there): local midnight is 11:15 UTC (quarter 45): the earlier side (0–44) is smaller; the total goes to quarter 95's period.
+    ['Pacific/Chatham', '2024-06-10T00:00:00+12:45', '2024-06-11T00:00:00+12:45', 'DAY', [
+      { day: '2024-06-09', lo: 0, hi: 45, anchorQuarter: 95 }, { day: '2024-06-10', lo: 0, hi: 45, anchorQuarter: 95 }]],
+    // A range within one UTC day: cut twice, read whole.
+    ['UTC', '2024-03-10T00:00:00Z', '2024-03-11T00:00:00Z', 'DAY', []],
+    ['America/New_York', '2024-01-15T00:00:00-05:00', '2024-01-16T00:00:00-05:00', 'MONTH', [
+      { day: '2024-01-15', lo: 0, hi: 20, anchorQuarter: 95 }, { day: '2024-01-16', lo: 0, hi: 20, anchorQuarter: 95 }]],
+  ])('%s %s – %s %s', (zone, from, to, granularity, expected) => {
+    expect(splitDayReads(usageReportRange(d(from), d(to), granularity, zone))).toEqual(expected);
   });
 });

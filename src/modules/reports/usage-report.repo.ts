@@ -8,19 +8,23 @@ import { sql } from 'drizzle-orm';
 import type { Executor } from '../../db/client';
 import { rows } from '../../db/client';
 import { accounts, balanceDaily, usageDaily, usageQuarterly } from '../../db/schema';
-import type { OpeningStocks, PeriodFlowRow } from './usage-report.rules';
+import type { OpeningStocks, PeriodFlowRow, SplitDayRead } from './usage-report.rules';
 
 /** Postgres array literal of plain values (digits or dates: nothing to quote). */
 const arrayText = (values: readonly (string | number)[]) => `{${values.join(',')}}`;
 
-const FLOW_SUMS = sql.raw(`
+const FLOW_SUMS_TEXT = `
   coalesce(sum(consumed_millis), 0)::text as consumed, coalesce(sum(consumed_free_millis), 0)::text as consumed_free,
   coalesce(sum(consumed_purchased_millis), 0)::text as consumed_purchased, coalesce(sum(transactions), 0)::text as transactions,
   coalesce(sum(refunded_millis), 0)::text as refunded, coalesce(sum(allocated_millis), 0)::text as allocated,
   coalesce(sum(purchased_millis), 0)::text as purchased, coalesce(sum(granted_millis), 0)::text as granted,
   coalesce(sum(expired_millis), 0)::text as expired, coalesce(sum(reversed_millis), 0)::text as reversed,
   coalesce(sum(carried_forward_millis), 0)::text as carried_forward, coalesce(sum(balance_change_millis), 0)::text as balance_change,
-  coalesce(sum(debt_change_millis), 0)::text as debt_change`);
+  coalesce(sum(debt_change_millis), 0)::text as debt_change`;
+const FLOW_SUMS = sql.raw(FLOW_SUMS_TEXT);
+
+/** The same sums negated: the rows a day's total takes out of its anchor period. */
+const NEGATED_FLOW_SUMS = sql.raw(FLOW_SUMS_TEXT.replace(/coalesce\(sum\(/g, 'coalesce(-sum('));
 
 interface FlowSumRow {
   period: number | string;
@@ -52,29 +56,46 @@ function periodRow(r: FlowSumRow): PeriodFlowRow {
 }
 
 /**
- * Flows per period × action × model: usage_daily for the days from `firstDay` to `lastDay` that are
- * not split (by primary key: account, day range), usage_quarterly for the split days. A day's or
- * quarter's period is width_bucket(its quarter-hour index since 1970, the boundaries' indexes): 0
- * before from, n + 1 at or after to.
+ * Flows per period × action × model: usage_daily for the days from `firstDay` to `lastDay` not read
+ * whole from usage_quarterly (by primary key: account, day range), usage_quarterly for the split days'
+ * quarter-hours in [lo, hi), and those same rows once more, negated, in the anchor's period (see
+ * SplitDayRead: a day's total goes to one period and its smaller side moves out of it). A row's period
+ * is width_bucket(its quarter-hour index since 1970, the boundaries' indexes): 0 before from, n + 1 at
+ * or after to.
  */
 export async function periodFlows(
-  executor: Executor, accountId: string, firstDay: string, lastDay: string, splitDays: readonly string[], boundaryQuarters: readonly number[],
+  executor: Executor, accountId: string, firstDay: string, lastDay: string, splitReads: readonly SplitDayRead[], boundaryQuarters: readonly number[],
 ): Promise<PeriodFlowRow[]> {
   const thresholds = sql`${arrayText(boundaryQuarters)}::bigint[]`;
-  const split = sql`${arrayText(splitDays)}::text[]`;
-  const [daily, quarterly] = await Promise.all([
+  const whole = sql`${arrayText(splitReads.filter((r) => r.anchorQuarter === null).map((r) => r.day))}::text[]`;
+  const cut = splitReads.filter((r) => r.anchorQuarter !== null);
+  const days = sql`${arrayText(splitReads.map((r) => r.day))}::text[]`;
+  const los = sql`${arrayText(splitReads.map((r) => r.lo))}::int[]`;
+  const his = sql`${arrayText(splitReads.map((r) => r.hi))}::int[]`;
+  const anchors = sql`${arrayText(splitReads.map((r) => r.anchorQuarter ?? -1))}::int[]`;
+  const dayIndex = sql.raw('(day::date - date \'1970-01-01\') * 96');
+  const [daily, quarterly, movedOut] = await Promise.all([
     rows<FlowSumRow>(executor, sql`
-      select width_bucket(((day::date - date '1970-01-01') * 96)::bigint, ${thresholds}) as period, action, model, ${FLOW_SUMS}
+      select width_bucket((${dayIndex} + coalesce(s.anchor, 0))::bigint, ${thresholds}) as period, action, model, ${FLOW_SUMS}
       from ${usageDaily}
-      where account_id = ${accountId} and day >= ${firstDay} and day <= ${lastDay} and not (day = any(${split}))
+      left join unnest(${sql`${arrayText(cut.map((r) => r.day))}::text[]`}, ${sql`${arrayText(cut.map((r) => r.anchorQuarter!))}::int[]`}) as s(cut_day, anchor)
+        on s.cut_day = usage_daily.day
+      where account_id = ${accountId} and day >= ${firstDay} and day <= ${lastDay} and not (day = any(${whole}))
       group by 1, action, model`),
-    splitDays.length === 0 ? Promise.resolve([]) : rows<FlowSumRow>(executor, sql`
-      select width_bucket(((day::date - date '1970-01-01') * 96 + quarter)::bigint, ${thresholds}) as period, action, model, ${FLOW_SUMS}
-      from ${usageQuarterly}
-      where account_id = ${accountId} and day = any(${split})
+    splitReads.length === 0 ? Promise.resolve([]) : rows<FlowSumRow>(executor, sql`
+      select width_bucket((${dayIndex} + quarter)::bigint, ${thresholds}) as period, action, model, ${FLOW_SUMS}
+      from ${usageQuarterly} join unnest(${days}, ${los}, ${his}) as s(split_day, lo, hi)
+        on s.split_day = usage_quarterly.day and quarter >= s.lo and quarter < s.hi
+      where account_id = ${accountId} and day = any(${days})
+      group by 1, action, model`),
+    cut.length === 0 ? Promise.resolve([]) : rows<FlowSumRow>(executor, sql`
+      select width_bucket((${dayIndex} + s.anchor)::bigint, ${thresholds}) as period, action, model, ${NEGATED_FLOW_SUMS}
+      from ${usageQuarterly} join unnest(${days}, ${los}, ${his}, ${anchors}) as s(split_day, lo, hi, anchor)
+        on s.split_day = usage_quarterly.day and quarter >= s.lo and quarter < s.hi and s.anchor >= 0
+      where account_id = ${accountId} and day = any(${days})
       group by 1, action, model`),
   ]);
-  return [...daily, ...quarterly].map(periodRow);
+  return [...daily, ...quarterly, ...movedOut].map(periodRow);
 }
 
 /** The wallet's balance and debt at the end of the last UTC day before `day` with any transaction (0/0: none). */

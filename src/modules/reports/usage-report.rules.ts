@@ -37,6 +37,7 @@ export const USAGE_SLICES_MAX = 100;
 export const TIME_ZONE_LENGTH_MAX = 64;
 /** The resolution of usage_quarterly: every period boundary must be a multiple of it (UTC). */
 export const QUARTER_MS = 15 * 60_000;
+const QUARTERS_PER_DAY = 96;
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
@@ -166,6 +167,31 @@ export function usageReportRange(from: Date, to: Date, granularity: ReportGranul
     if (cutInside || dayFrom < start || dayTo > end) splitDays.push(day);
   }
   return { timeZone, granularity, from: new Date(start), to: new Date(end), localDays, boundaries, firstUtcDay, lastUtcDay, splitDays };
+}
+
+/**
+ * How a split UTC day is read. A day cut by one boundary (at quarter q) is read as its usage_daily
+ * total, placed in the period of its larger side (`anchorQuarter`: 0 or 95), plus the usage_quarterly
+ * rows of the smaller side [lo, hi), each added to its own period and taken from the anchor's: the
+ * same sums from at most 48 quarter-hours of rows instead of 96 (a DAY report in a +05:30 zone cuts
+ * every UTC day). A day cut more than once (a range within one day) is read whole from usage_quarterly
+ * (`anchorQuarter` null, [0, 96)).
+ */
+export interface SplitDayRead {
+  day: string;
+  lo: number;
+  hi: number;
+  anchorQuarter: number | null;
+}
+
+export function splitDayReads(range: UsageReportRange): SplitDayRead[] {
+  return range.splitDays.map((day) => {
+    const dayFrom = dayStart(day).getTime();
+    const cuts = range.boundaries.filter((b) => b > dayFrom && b < dayFrom + MS_PER_DAY);
+    if (cuts.length !== 1) return { day, lo: 0, hi: QUARTERS_PER_DAY, anchorQuarter: null };
+    const q = (cuts[0] - dayFrom) / QUARTER_MS;
+    return q > QUARTERS_PER_DAY / 2 ? { day, lo: q, hi: QUARTERS_PER_DAY, anchorQuarter: 0 } : { day, lo: 0, hi: q, anchorQuarter: QUARTERS_PER_DAY - 1 };
+  });
 }
 
 /** The quarter-hour index (since 1970-01-01T00:00Z) of each boundary: usage_quarterly rows are placed by it. */

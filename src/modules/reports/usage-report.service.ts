@@ -7,7 +7,7 @@ import type { Database } from '../../db/client';
 import { notFound } from '../../shared/errors';
 import { isUuid } from '../../shared/validate';
 import {
-  assembleUsageReport, boundaryQuarters, usageReportRange, type ReportGranularityName, type UsageReportView,
+  assembleUsageReport, boundaryQuarters, splitDayReads, usageReportRange, type ReportGranularityName, type UsageReportView,
 } from './usage-report.rules';
 import * as repo from './usage-report.repo';
 
@@ -37,7 +37,7 @@ export class UsageReportService {
     return this.database.db.transaction(async (tx) => {
       if (!(await repo.accountExists(tx, accountId))) throw notFound('account');
       const opening = await repo.openingStocks(tx, accountId, range.firstUtcDay);
-      const flows = await repo.periodFlows(tx, accountId, range.firstUtcDay, range.lastUtcDay, range.splitDays, boundaryQuarters(range));
+      const flows = await repo.periodFlows(tx, accountId, range.firstUtcDay, range.lastUtcDay, splitDayReads(range), boundaryQuarters(range));
       return assembleUsageReport(accountId, range, opening, flows);
     }, { isolationLevel: 'repeatable read', accessMode: 'read only' });
   }
