@@ -23,8 +23,8 @@ const FLOW_SUMS_TEXT = `
   coalesce(sum(debt_change_millis), 0)::text as debt_change`;
 const FLOW_SUMS = sql.raw(FLOW_SUMS_TEXT);
 
-/** The same sums negated: the rows a day's total takes out of its anchor period. */
-const NEGATED_FLOW_SUMS = sql.raw(FLOW_SUMS_TEXT.replace(/coalesce\(sum\(/g, 'coalesce(-sum('));
+/** The same sums, each row times `v.sign` (−1: the rows a day's total takes out of its anchor period). */
+const SIGNED_FLOW_SUMS = sql.raw(FLOW_SUMS_TEXT.replace(/coalesce\(sum\((\w+)\)/g, 'coalesce(sum(v.sign * $1)'));
 
 interface FlowSumRow {
   period: number | string;
@@ -74,7 +74,7 @@ export async function periodFlows(
   const his = sql`${arrayText(splitReads.map((r) => r.hi))}::int[]`;
   const anchors = sql`${arrayText(splitReads.map((r) => r.anchorQuarter ?? -1))}::int[]`;
   const dayIndex = sql.raw('(day::date - date \'1970-01-01\') * 96');
-  const [daily, quarterly, movedOut] = await Promise.all([
+  const [daily, quarterly] = await Promise.all([
     rows<FlowSumRow>(executor, sql`
       select width_bucket((${dayIndex} + coalesce(s.anchor, 0))::bigint, ${thresholds}) as period, action, model, ${FLOW_SUMS}
       from ${usageDaily}
@@ -82,20 +82,20 @@ export async function periodFlows(
         on s.cut_day = usage_daily.day
       where account_id = ${accountId} and day >= ${firstDay} and day <= ${lastDay} and not (day = any(${whole}))
       group by 1, action, model`),
+    // Per split day, an index range scan of its quarter-hours [lo, hi) (the key is account, day, quarter, …);
+    // each row counts in its own period and, negated, in the anchor's (sign −1), from one read.
     splitReads.length === 0 ? Promise.resolve([]) : rows<FlowSumRow>(executor, sql`
-      select width_bucket((${dayIndex} + quarter)::bigint, ${thresholds}) as period, action, model, ${FLOW_SUMS}
-      from ${usageQuarterly} join unnest(${days}, ${los}, ${his}) as s(split_day, lo, hi)
-        on s.split_day = usage_quarterly.day and quarter >= s.lo and quarter < s.hi
-      where account_id = ${accountId} and day = any(${days})
-      group by 1, action, model`),
-    cut.length === 0 ? Promise.resolve([]) : rows<FlowSumRow>(executor, sql`
-      select width_bucket((${dayIndex} + s.anchor)::bigint, ${thresholds}) as period, action, model, ${NEGATED_FLOW_SUMS}
-      from ${usageQuarterly} join unnest(${days}, ${los}, ${his}, ${anchors}) as s(split_day, lo, hi, anchor)
-        on s.split_day = usage_quarterly.day and quarter >= s.lo and quarter < s.hi and s.anchor >= 0
-      where account_id = ${accountId} and day = any(${days})
+      select width_bucket((${dayIndex} + v.q)::bigint, ${thresholds}) as period, action, model, ${SIGNED_FLOW_SUMS}
+      from unnest(${days}, ${los}, ${his}, ${anchors}) as s(split_day, lo, hi, anchor)
+      cross join lateral (
+        select * from ${usageQuarterly} u
+        where u.account_id = ${accountId} and u.day = s.split_day and u.quarter >= s.lo and u.quarter < s.hi
+      ) q
+      cross join lateral (values (1, q.quarter), (-1, s.anchor)) as v(sign, q)
+      where v.sign = 1 or s.anchor >= 0
       group by 1, action, model`),
   ]);
-  return [...daily, ...quarterly, ...movedOut].map(periodRow);
+  return [...daily, ...quarterly].map(periodRow);
 }
 
 /** The wallet's balance and debt at the end of the last UTC day before `day` with any transaction (0/0: none). */
