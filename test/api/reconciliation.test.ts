@@ -121,6 +121,11 @@ test('a clean import (within a tolerance of 0) raises no alert; newest listed fi
   expect(second.edges.map((e) => e.node.id)).toEqual([flaggedId]);
   expect(second.pageInfo.hasNextPage).toBe(false);
   expect((await t.op(ReconciliationsDocument, { vendor: `${VENDOR}-other` })).reconciliations.edges).toEqual([]);
+  // A page's rows are read in one statement, not one per reconciliation.
+  const both = await t.op(ReconciliationsDocument, { vendor: VENDOR, first: 2 });
+  expect(both.reconciliations.edges.map((e) => e.node.rows.length)).toEqual([3, second.edges[0].node.rows.length]);
+  const statementsForOne = await t.countQueries(() => t.op(ReconciliationsDocument, { vendor: VENDOR, first: 1 }));
+  expect(await t.countQueries(() => t.op(ReconciliationsDocument, { vendor: VENDOR, first: 2 }))).toBe(statementsForOne);
   expect((await t.op(ReconciliationDocument, { id: '00000000-0000-4000-8000-000000000000' })).reconciliation).toBeNull();
 });
 

@@ -98,8 +98,15 @@ export class ReconciliationService {
     return found ? recordView(found) : null;
   }
 
+  /** A page of reconciliations with their rows: two statements whatever the page's size (not one per reconciliation). */
   async list(vendor: string | null, beforePos: number | null, limit: number): Promise<ReconciliationView[]> {
-    return (await repo.listReconciliations(this.database.db, vendor, beforePos, limit)).map(recordView);
+    const records = await repo.listReconciliations(this.database.db, vendor, beforePos, limit);
+    const rowsById = new Map<string, ReconciliationRowView[]>(records.map((r) => [r.id, []]));
+    const currencyOf = new Map(records.map((r) => [r.id, r.currency]));
+    for (const row of await repo.rowsOf(this.database.db, records.map((r) => r.id))) {
+      rowsById.get(row.reconciliationId)!.push(rowView(row, currencyOf.get(row.reconciliationId)!));
+    }
+    return records.map((r) => ({ ...recordView(r), rows: rowsById.get(r.id)! }));
   }
 
   async rows(reconciliation: ReconciliationView): Promise<ReconciliationRowView[]> {
