@@ -46,7 +46,7 @@ export class AuthService {
     if (!name.trim() || name.length > 200) throw badInput('name must be 1 to 200 characters', 'name');
     const secret = API_KEY_PREFIX + randomSecret(32);
     const id = newId();
-    await repo.insertApiKey(this.db, { id, name, role, secretHash: hash(secret), createdAt: this.clock.now(), revokedAt: null });
+    await repo.insertApiKey(this.db, { id, name, role, secretHash: hash(secret), partner: null, createdAt: this.clock.now(), revokedAt: null });
     return { id, secret, role, name };
   }
 

@@ -33,11 +33,17 @@ export const PURCHASE_STATUSES = ['PENDING', 'SUCCEEDED', 'FAILED', 'CANCELED'] 
 export const PURCHASE_KINDS = ['PACK', 'CUSTOM', 'AUTO_TOP_UP', 'PLAN_PERIOD'] as const;
 /** What a payment webhook event did: took effect, changed nothing (already so), or needs a person to look. */
 export const PAYMENT_EVENT_OUTCOMES = ['APPLIED', 'IGNORED', 'REVIEW'] as const;
-export const ALERT_KINDS = ['LOW_BALANCE', 'DEPLETED', 'RUN_OUT_SOON', 'CREDITS_EXPIRING', 'AUTO_TOP_UP_FAILED', 'PAYMENT_FAILED', 'PLAN_DOWNGRADED'] as const;
+export const ALERT_KINDS = ['LOW_BALANCE', 'DEPLETED', 'RUN_OUT_SOON', 'CREDITS_EXPIRING', 'AUTO_TOP_UP_FAILED', 'PAYMENT_FAILED', 'PLAN_DOWNGRADED', 'MEMBER_BUDGET'] as const;
 /** Which credits paid for usage: free (plan allowance, promo, rollover, refund, adjustment), purchased, or debt (overdraft). */
 export const CREDIT_KINDS = ['FREE', 'PURCHASED', 'DEBT'] as const;
 /** PENDING: to send (or waiting for SMTP_URL); SENT; FAILED: gave up after the last retry; NO_RECIPIENT: the account has no email. */
 export const EMAIL_STATUSES = ['PENDING', 'SENT', 'FAILED', 'NO_RECIPIENT'] as const;
+/** A team member's role: OWNER and ADMIN manage members and read the team wallet; MEMBER spends within its budget. */
+export const TEAM_ROLES = ['OWNER', 'ADMIN', 'MEMBER'] as const;
+/** A review hold: OPEN (the wallet is on hold), APPROVED (charges resume), REJECTED (the wallet stays frozen). */
+export const REVIEW_STATUSES = ['OPEN', 'APPROVED', 'REJECTED'] as const;
+/** What put a wallet on hold for review: credits per hour far above its baseline, or one generation repeated. */
+export const REVIEW_RULES = ['VELOCITY', 'FINGERPRINT'] as const;
 
 export type ApiKeyRoleName = (typeof API_KEY_ROLES)[number];
 export type AccountKindName = (typeof ACCOUNT_KINDS)[number];
@@ -57,6 +63,9 @@ export type PaymentEventOutcome = (typeof PAYMENT_EVENT_OUTCOMES)[number];
 export type AlertKindName = (typeof ALERT_KINDS)[number];
 export type CreditKindName = (typeof CREDIT_KINDS)[number];
 export type EmailStatusName = (typeof EMAIL_STATUSES)[number];
+export type TeamRoleName = (typeof TEAM_ROLES)[number];
+export type ReviewStatusName = (typeof REVIEW_STATUSES)[number];
+export type ReviewRuleName = (typeof REVIEW_RULES)[number];
 
 /** `column in ('A', 'B')` as literal SQL: drizzle-kit writes a check's SQL into the migration, where parameters cannot go. */
 function oneOf(column: PgColumn, values: readonly string[]): SQL {
@@ -73,6 +82,8 @@ export const apiKeys = pgTable('api_keys', {
   name: text('name').notNull(),
   role: text('role', { enum: API_KEY_ROLES }).notNull(),
   secretHash: text('secret_hash').notNull().unique(),
+  /** A partner's key sees and acts only on the accounts created with that partner's keys (null: every account). */
+  partner: text('partner'),
   createdAt: ts('created_at').notNull(),
   revokedAt: ts('revoked_at'),
 }, (t) => [check('api_keys_role_check', oneOf(t.role, API_KEY_ROLES))]);
@@ -86,9 +97,12 @@ export const accounts = pgTable('accounts', {
   /** Where alert emails go (none: they are kept in the outbox as NO_RECIPIENT). */
   email: text('email'),
   createdBy: text('created_by').notNull(),
+  /** The partner whose key created the account (null: created by an operator key); fixed for life. */
+  partner: text('partner'),
   createdAt: ts('created_at').notNull(),
 }, (t) => [
   check('accounts_kind_check', oneOf(t.kind, ACCOUNT_KINDS)),
+  index('accounts_partner_idx').on(t.partner).where(sql`partner is not null`),
   // Account search (admin dashboard): name prefix, case-insensitive; email exact, case-insensitive.
   index('accounts_name_lower_idx').using('btree', sql`lower(${t.name}) text_pattern_ops`),
   index('accounts_email_lower_idx').using('btree', sql`lower(${t.email})`),
@@ -124,6 +138,16 @@ export const wallets = pgTable('wallets', {
   planAllowanceMillis: millis('plan_allowance_millis'),
   /** The current period's end: the first operation on the wallet at or after it renews (lazily, like expiry). */
   planRenewsAt: ts('plan_renews_at'),
+  /** The OPEN review that holds the wallet (charges and holds refused with WALLET_FROZEN, reason REVIEW); null: none. */
+  reviewId: uuid('review_id'),
+  // Velocity counters (reviews module), on the row every charge already locks and writes: the UTC hour
+  // being counted, the credits consumed in it, and the baseline credits per hour computed for that hour.
+  velocityHourStart: ts('velocity_hour_start'),
+  velocityHourMillis: millis('velocity_hour_millis').notNull().default(0),
+  velocityBaselineMillis: millis('velocity_baseline_millis'),
+  velocityBaselineHour: ts('velocity_baseline_hour'),
+  /** Recent generation fingerprints with when they were seen (bounded; the fingerprint rule counts repeats here). */
+  recentFingerprints: jsonb('recent_fingerprints').$type<unknown>().notNull().default(sql`'[]'::jsonb`),
   updatedAt: ts('updated_at').notNull(),
 }, (t) => [check('wallets_debt_check', sql`${t.debtMillis} >= 0`)]);
 
@@ -176,6 +200,8 @@ export const ledgerTransactions = pgTable('ledger_transactions', {
   failureMessage: text('failure_message'),
   pricing: jsonb('pricing'),
   vendorUsage: jsonb('vendor_usage'),
+  /** A team wallet's charge, hold or capture: the member it was for (their budget counted it). */
+  memberId: uuid('member_id'),
   createdAt: ts('created_at').notNull(),
 }, (t) => [
   uniqueIndex('ledger_transactions_account_sequence_uq').on(t.accountId, t.sequence),
@@ -210,11 +236,14 @@ export const holds = pgTable('holds', {
   model: text('model'),
   quoteId: uuid('quote_id'),
   pricing: jsonb('pricing'),
+  /** A team wallet's hold for a member: it counts against the member's budget while active. */
+  memberId: uuid('member_id'),
   expiresAt: ts('expires_at').notNull(),
   createdAt: ts('created_at').notNull(),
   closedAt: ts('closed_at'),
 }, (t) => [
   index('holds_account_status_idx').on(t.accountId, t.status),
+  index('holds_member_active_idx').on(t.accountId, t.memberId).where(sql`status = 'ACTIVE' and member_id is not null`),
   index('holds_active_expiry_idx').on(t.expiresAt).where(sql`status = 'ACTIVE'`),
   check('holds_status_check', oneOf(t.status, HOLD_STATUSES)),
 ]);
@@ -291,6 +320,12 @@ export const planVersions = pgTable('plan_versions', {
   lowCreditThresholds: jsonb('low_credit_thresholds').$type<number[]>().notNull(),
   lowCreditThresholdPercents: jsonb('low_credit_threshold_percents').$type<number[]>().notNull().default(sql`'[]'::jsonb`),
   seats: integer('seats').notNull(),
+  // Review-hold thresholds and the plan's rate limit; null: the server's defaults (configuration).
+  velocityMultiplier: integer('velocity_multiplier'),
+  velocityFloorMillis: millis('velocity_floor_millis'),
+  fingerprintRepeats: integer('fingerprint_repeats'),
+  fingerprintWindowMinutes: integer('fingerprint_window_minutes'),
+  requestsPerMinute: integer('requests_per_minute'),
   createdAt: ts('created_at').notNull(),
 }, (t) => [
   uniqueIndex('plan_versions_plan_version_uq').on(t.planId, t.version),
@@ -473,6 +508,8 @@ export const alerts = pgTable('alerts', {
   message: text('message').notNull(),
   /** The ledger transaction that crossed the level (LOW_BALANCE, DEPLETED); it carries the alert on walletEvents. */
   transactionId: uuid('transaction_id'),
+  /** MEMBER_BUDGET: the team member whose budget reached the level. */
+  memberId: uuid('member_id'),
   /** At most one alert per key (CREDITS_EXPIRING: one per bucket). */
   dedupeKey: text('dedupe_key').unique(),
   createdAt: ts('created_at').notNull(),
@@ -620,7 +657,7 @@ export const vendorReconciliationRows = pgTable('vendor_reconciliation_rows', {
 ]);
 
 /** Alerts for the operator's admins (not an account's): a flagged reconciliation, later review holds. */
-export const ADMIN_ALERT_KINDS = ['VENDOR_VARIANCE'] as const;
+export const ADMIN_ALERT_KINDS = ['VENDOR_VARIANCE', 'REVIEW_HOLD'] as const;
 export type AdminAlertKindName = (typeof ADMIN_ALERT_KINDS)[number];
 
 export const adminAlerts = pgTable('admin_alerts', {
@@ -628,7 +665,7 @@ export const adminAlerts = pgTable('admin_alerts', {
   id: uuid('id').primaryKey(),
   kind: text('kind', { enum: ADMIN_ALERT_KINDS }).notNull(),
   message: text('message').notNull(),
-  /** What it is about (a reconciliation id). */
+  /** What it is about (a reconciliation id, a review id). */
   subjectId: uuid('subject_id'),
   dedupeKey: text('dedupe_key').unique(),
   createdAt: ts('created_at').notNull(),
@@ -658,4 +695,78 @@ export const emailOutbox = pgTable('email_outbox', {
 }, (t) => [
   index('email_outbox_due_idx').on(t.nextAttemptAt).where(sql`status = 'PENDING'`),
   check('email_outbox_status_check', oneOf(t.status, EMAIL_STATUSES)),
+]);
+
+/**
+ * Members of TEAM accounts (one team per member account). A budget is credits per period (the team's
+ * billing period, or a UTC calendar month without a plan); `budgetUsed` counts the period named by
+ * `budgetPeriodKey` only: a use in a later period starts from 0, so budgets reset by key, never by a job.
+ */
+export const teamMembers = pgTable('team_members', {
+  teamId: uuid('team_id').notNull().references(() => accounts.id),
+  accountId: uuid('account_id').notNull().references(() => accounts.id),
+  role: text('role', { enum: TEAM_ROLES }).notNull(),
+  /** null: no budget (the team wallet's own limits only). */
+  budgetMillis: millis('budget_millis'),
+  budgetPeriodKey: text('budget_period_key').notNull().default(''),
+  budgetUsedMillis: millis('budget_used_millis').notNull().default(0),
+  /** The share levels (percent of the budget) already alerted in `budgetPeriodKey`. */
+  budgetAlerted: jsonb('budget_alerted').$type<number[]>().notNull().default(sql`'[]'::jsonb`),
+  createdAt: ts('created_at').notNull(),
+  updatedAt: ts('updated_at').notNull(),
+}, (t) => [
+  primaryKey({ columns: [t.teamId, t.accountId] }),
+  uniqueIndex('team_members_account_uq').on(t.accountId),
+  check('team_members_role_check', oneOf(t.role, TEAM_ROLES)),
+  check('team_members_budget_check', sql`(${t.budgetMillis} is null or ${t.budgetMillis} >= 0) and ${t.budgetUsedMillis} >= 0`),
+]);
+
+/** Consumption per team wallet × UTC day × member (charges and captures less refunds), for reports' byMember. */
+export const memberUsageDaily = pgTable('member_usage_daily', {
+  accountId: uuid('account_id').notNull().references(() => accounts.id),
+  day: text('day').notNull(),
+  memberId: uuid('member_id').notNull(),
+  consumedMillis: millis('consumed_millis').notNull().default(0),
+  refundedMillis: millis('refunded_millis').notNull().default(0),
+  transactions: integer('transactions').notNull().default(0),
+}, (t) => [primaryKey({ columns: [t.accountId, t.day, t.memberId] })]);
+
+/** The same per UTC quarter-hour (0–95), so byMember cuts at any time zone's midnight like the other breakdowns. */
+export const memberUsageQuarterly = pgTable('member_usage_quarterly', {
+  accountId: uuid('account_id').notNull().references(() => accounts.id),
+  day: text('day').notNull(),
+  quarter: integer('quarter').notNull(),
+  memberId: uuid('member_id').notNull(),
+  consumedMillis: millis('consumed_millis').notNull().default(0),
+  refundedMillis: millis('refunded_millis').notNull().default(0),
+  transactions: integer('transactions').notNull().default(0),
+}, (t) => [
+  primaryKey({ columns: [t.accountId, t.day, t.quarter, t.memberId] }),
+  check('member_usage_quarterly_quarter_check', sql`${t.quarter} between 0 and 95`),
+]);
+
+/**
+ * Review holds: a velocity or fingerprint rule put the wallet on hold (wallets.review_id); an admin
+ * approves (charges resume) or rejects (the wallet stays frozen) with a comment. `details` keeps the
+ * numbers that triggered it (observed, baseline, multiplier, floor / fingerprint, repeats, window).
+ */
+export const reviews = pgTable('reviews', {
+  pos: bigserial('pos', { mode: 'number' }).notNull().unique(),
+  id: uuid('id').primaryKey(),
+  accountId: uuid('account_id').notNull().references(() => accounts.id),
+  status: text('status', { enum: REVIEW_STATUSES }).notNull(),
+  rule: text('rule', { enum: REVIEW_RULES }).notNull(),
+  details: jsonb('details').$type<Record<string, unknown>>().notNull(),
+  /** The refused attempt that triggered it (no foreign key: ledger rows are written at flush). */
+  transactionId: uuid('transaction_id'),
+  createdAt: ts('created_at').notNull(),
+  resolvedAt: ts('resolved_at'),
+  resolvedBy: text('resolved_by'),
+  comment: text('comment'),
+}, (t) => [
+  // At most one OPEN review per wallet.
+  uniqueIndex('reviews_account_open_uq').on(t.accountId).where(sql`status = 'OPEN'`),
+  index('reviews_status_pos_idx').on(t.status, t.pos),
+  check('reviews_status_check', oneOf(t.status, REVIEW_STATUSES)),
+  check('reviews_rule_check', oneOf(t.rule, REVIEW_RULES)),
 ]);

@@ -29,7 +29,7 @@ async function insert(accountId: string, kind: Kind = 'LOW_BALANCE', transaction
   const id = randomUUID();
   await t.app.services.db.transaction((tx) => insertAlert(tx, {
     id, accountId, kind, thresholdMillis: kind === 'LOW_BALANCE' ? 5_000 : null, availableMillis: 4_000, message: `test ${kind}`,
-    transactionId, dedupeKey: null, createdAt: t.clock.now(), readAt: null,
+    transactionId, memberId: null, dedupeKey: null, createdAt: t.clock.now(), readAt: null,
   }));
   const [row] = await t.app.services.db.select().from(alerts).where(eq(alerts.id, id));
   return row;

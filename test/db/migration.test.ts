@@ -36,6 +36,18 @@ const REPORTS_MIGRATION = '0007_reports_aggregates';
 const REPORTS_STATEMENTS = /^(DROP TABLE "usage_daily"|CREATE TABLE "(usage_daily|usage_quarterly|balance_daily|model_costs_daily|failures_daily)")/;
 const UNDO_REPORTS_MIGRATION = 'drop table usage_quarterly, balance_daily, model_costs_daily, failures_daily;';
 
+const TEAMS_MIGRATION = '0009_teams_partners_reviews';
+/** 0009's new columns on the tables this test writes. */
+const TEAMS_STATEMENTS = /^ALTER TABLE "(api_keys|accounts|wallets|holds|ledger_transactions|plan_versions)" ADD COLUMN/;
+const UNDO_TEAMS_MIGRATION = `alter table api_keys drop column partner;
+  alter table accounts drop column partner;
+  alter table holds drop column member_id;
+  alter table ledger_transactions drop column member_id;
+  alter table plan_versions drop column velocity_multiplier, drop column velocity_floor_millis, drop column fingerprint_repeats,
+    drop column fingerprint_window_minutes, drop column requests_per_minute;
+  alter table wallets drop column review_id, drop column velocity_hour_start, drop column velocity_hour_millis,
+    drop column velocity_baseline_millis, drop column velocity_baseline_hour, drop column recent_fingerprints;`;
+
 /** Runs SQL statements (separated by drizzle's breakpoints or by semicolons at line ends) outside the migrator. */
 async function runStatements(database: Awaited<ReturnType<typeof openDatabase>>, text: string, only: RegExp | null = null): Promise<void> {
   const statements = text.split(/--> statement-breakpoint|;\s*\n/).map((part) => part.replace(/^\s*--.*$/gm, '').trim()).filter(Boolean);
@@ -93,6 +105,7 @@ test('migration 0003 applies on a ledger written under the earlier migrations', 
     await runStatements(before, fs.readFileSync(path.join(MIGRATIONS, `${PLANS_MIGRATION}.sql`), 'utf8'));
     await runStatements(before, fs.readFileSync(path.join(MIGRATIONS, `${ALERTS_MIGRATION}.sql`), 'utf8'), ALERTS_STATEMENTS);
     await runStatements(before, fs.readFileSync(path.join(MIGRATIONS, `${REPORTS_MIGRATION}.sql`), 'utf8'), REPORTS_STATEMENTS);
+    await runStatements(before, fs.readFileSync(path.join(MIGRATIONS, `${TEAMS_MIGRATION}.sql`), 'utf8'), TEAMS_STATEMENTS);
     // Every closed-set value the API can write, debt, full and empty buckets.
     const t = await startTestApp({}, { database: before });
     app = t;
@@ -118,6 +131,7 @@ test('migration 0003 applies on a ledger written under the earlier migrations', 
     await t.ok(`mutation { createRateCardDraft(input: { name: "v2" }) { id } }`);
     written = await auditLedger(before.db);
     expect(written).toMatchObject({ ok: true, walletsChecked: 2 });
+    await runStatements(before, UNDO_TEAMS_MIGRATION);
     await runStatements(before, UNDO_REPORTS_MIGRATION);
     await runStatements(before, UNDO_ALERTS_MIGRATION);
     await runStatements(before, UNDO_PLANS_MIGRATION);
@@ -133,10 +147,12 @@ test('migration 0003 applies on a ledger written under the earlier migrations', 
     expect(checks.map((c) => c.conname)).toEqual([
       'accounts_kind_check', 'admin_alerts_kind_check', 'alerts_kind_check', 'api_keys_role_check', 'auto_top_ups_target_check', 'buckets_remaining_check',
       'buckets_source_check', 'credit_packs_amounts_check', 'email_outbox_status_check', 'holds_status_check',
-      'ledger_entries_kind_check', 'ledger_transactions_status_check', 'ledger_transactions_type_check', 'payment_events_outcome_check',
+      'ledger_entries_kind_check', 'ledger_transactions_status_check', 'ledger_transactions_type_check', 'member_usage_quarterly_quarter_check',
+      'payment_events_outcome_check',
       'plan_versions_amounts_check', 'plan_versions_cap_check', 'plan_versions_interval_check', 'plan_versions_rollover_check',
       'purchases_amounts_check', 'purchases_kind_check', 'purchases_status_check',
-      'rate_cards_status_check', 'subscription_periods_kind_check', 'subscriptions_status_check', 'usage_quarterly_quarter_check',
+      'rate_cards_status_check', 'reviews_rule_check', 'reviews_status_check', 'subscription_periods_kind_check', 'subscriptions_status_check',
+      'team_members_budget_check', 'team_members_role_check', 'usage_quarterly_quarter_check',
       'vendor_reconciliation_rows_status_check', 'wallets_debt_check',
     ]);
     expect(await auditLedger(after.db)).toEqual(written);

@@ -49,7 +49,7 @@ export class AccountsService {
     }
     const account: AccountRow = {
       id: newId(), externalId: fields.externalId ?? null, name, kind: fields.kind, planTier: fields.planTier ?? null, email,
-      createdBy, createdAt: this.clock.now(),
+      createdBy, partner: null, createdAt: this.clock.now(),
     };
     // An overdraft limit given here is the wallet's own: a plan's limit does not replace it.
     const wallet = { overdraftLimitMillis: fields.overdraftLimitMillis ?? 0, overdraftLimitOwn: fields.overdraftLimitMillis !== undefined && fields.overdraftLimitMillis !== null };

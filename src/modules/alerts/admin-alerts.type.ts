@@ -3,8 +3,8 @@ import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 import { GraphQLDateTime } from 'graphql-scalars';
 import { PageInfo } from '../../graphql/connection';
 
-export enum AdminAlertKind { VENDOR_VARIANCE = 'VENDOR_VARIANCE' }
-registerEnumType(AdminAlertKind, { name: 'AdminAlertKind', description: 'VENDOR_VARIANCE: a vendor reconciliation has flagged rows.' });
+export enum AdminAlertKind { VENDOR_VARIANCE = 'VENDOR_VARIANCE', REVIEW_HOLD = 'REVIEW_HOLD' }
+registerEnumType(AdminAlertKind, { name: 'AdminAlertKind', description: 'VENDOR_VARIANCE: a vendor reconciliation has flagged rows; REVIEW_HOLD: a wallet was put on hold for review (see reviews).' });
 
 @ObjectType({ description: 'An alert for the operator\'s admins (not an account\'s).' })
 export class AdminAlert {

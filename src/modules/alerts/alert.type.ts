@@ -7,6 +7,7 @@ import { PageInfo } from '../../graphql/connection';
 export enum AlertKind {
   LOW_BALANCE = 'LOW_BALANCE', DEPLETED = 'DEPLETED', RUN_OUT_SOON = 'RUN_OUT_SOON', CREDITS_EXPIRING = 'CREDITS_EXPIRING',
   AUTO_TOP_UP_FAILED = 'AUTO_TOP_UP_FAILED', PAYMENT_FAILED = 'PAYMENT_FAILED', PLAN_DOWNGRADED = 'PLAN_DOWNGRADED',
+  MEMBER_BUDGET = 'MEMBER_BUDGET',
 }
 registerEnumType(AlertKind, {
   name: 'AlertKind',

@@ -26,6 +26,8 @@ export interface NewAlert {
   transactionId?: string | null;
   /** At most one alert per key (e.g. `expiring:<bucketId>`). */
   dedupeKey?: string | null;
+  /** MEMBER_BUDGET: the team member it is about. */
+  memberId?: string | null;
 }
 
 /** Writes an alert's email to the outbox in the alert's database transaction (the email module). */
@@ -56,7 +58,7 @@ export class AlertsService implements LowCreditHooks {
   /** Records an alert and its email; null when an alert with the same dedupe key exists (nothing written). */
   async raise(tx: Tx, alert: NewAlert, at: Date): Promise<AlertRow | null> {
     const row: AlertRow | null = await repo.insertAlert(tx, {
-      id: newId(), ...alert, transactionId: alert.transactionId ?? null, dedupeKey: alert.dedupeKey ?? null, createdAt: at, readAt: null,
+      id: newId(), ...alert, transactionId: alert.transactionId ?? null, memberId: alert.memberId ?? null, dedupeKey: alert.dedupeKey ?? null, createdAt: at, readAt: null,
     });
     if (!row) return null;
     await this.emails?.enqueueForAlert(tx, row);

@@ -57,6 +57,10 @@ const KIND_WORDS: Record<AlertKindName, KindWords> = {
     subject: () => 'Your plan was downgraded',
     meaning: 'The grace period of an unpaid plan payment has ended, so your plan was downgraded.',
   },
+  MEMBER_BUDGET: {
+    subject: () => 'A team member has used most of their budget',
+    meaning: 'A member of your team has used a large share of their credit budget for this period; at 100% their generations are refused until the budget resets or is raised.',
+  },
 };
 
 export function credits(millis: Millis): string {

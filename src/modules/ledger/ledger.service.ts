@@ -19,6 +19,7 @@ import { defaultPriority, postGrant } from './grants';
 import { PlanWallet, type PlanHooks } from './plan-wallet';
 import { PurchaseWallet } from './purchase-wallet';
 import { WalletSession, type PostEntry } from './wallet-session';
+import { UseRuleRuns, type CreditUse, type UseRules } from './use-rules';
 import { requestHash, runIdempotent, storedOutcome, validateIdempotencyKey, type StoredOutcome } from './idempotency';
 import { CoalescingQueue } from '../../shared/coalescing-queue';
 import * as repo from './ledger.repo';
@@ -72,6 +73,10 @@ export interface ChargeRequest {
   quoteId?: string | null;
   pricing?: PricingRecord | null;
   vendorUsage?: unknown;
+  /** A team wallet's charge for one of its members (their budget counts it). */
+  memberId?: string | null;
+  /** The client's fingerprint of the generation (the repeat rule counts identical ones). */
+  fingerprint?: string | null;
 }
 
 export interface ReserveRequest {
@@ -84,6 +89,9 @@ export interface ReserveRequest {
   quoteId?: string | null;
   pricing?: PricingRecord | null;
   comment?: string | null;
+  /** A team wallet's hold for one of its members (counted against their budget while active). */
+  memberId?: string | null;
+  fingerprint?: string | null;
 }
 
 export interface CaptureRequest {
@@ -210,6 +218,12 @@ export class LedgerService {
   private readonly charges: CoalescingQueue<QueuedCharge, ChargeResult>;
   private planHooks: PlanHooks | null = null;
   private lowCreditHooks: LowCreditHooks | null = null;
+  private readonly useRules: UseRules[] = [];
+
+  /** Rules applied to every charge, hold, capture and refund in its database transaction (use-rules.ts), in attach order. */
+  attachUseRules(rules: UseRules): void {
+    this.useRules.push(rules);
+  }
 
   /** The alerts module checks low-credit levels in the database transaction of every operation. */
   attachAlerts(hooks: LowCreditHooks): void {
@@ -318,7 +332,7 @@ export class LedgerService {
    */
   private async execute<T extends TransactionRow | HoldRow>(
     actor: Actor, operation: string, idempotencyKey: string, input: unknown,
-    work: (tx: Tx, sessions: WalletSession[]) => Promise<{ outcome: StoredOutcome; value?: T }>,
+    work: (tx: Tx, sessions: WalletSession[], rules: UseRuleRuns) => Promise<{ outcome: StoredOutcome; value?: T }>,
   ): Promise<T> {
     const result = await this.runOnSessions(actor, operation, idempotencyKey, input, work);
     return this.resolveOutcome<T>(result.outcome, result.value);
@@ -327,7 +341,7 @@ export class LedgerService {
   /** The idempotent run behind `execute`: events of the sessions `work` opened are published after commit. */
   private async runOnSessions<T>(
     actor: Actor, operation: string, idempotencyKey: string, input: unknown,
-    work: (tx: Tx, sessions: WalletSession[]) => Promise<{ outcome: StoredOutcome; value?: T }>,
+    work: (tx: Tx, sessions: WalletSession[], rules: UseRuleRuns) => Promise<{ outcome: StoredOutcome; value?: T }>,
   ): Promise<{ outcome: StoredOutcome; value?: T }> {
     const sessions: WalletSession[] = [];
     let alerts: readonly unknown[] = [];
@@ -335,8 +349,10 @@ export class LedgerService {
       scope: actor.scope, key: idempotencyKey, operation, input,
       keyTtlSeconds: this.config.idempotencyKeyTtlSeconds, keyLengthMax: this.config.idempotencyKeyLengthMax,
     }, async (tx) => {
-      const out = await work(tx, sessions);
-      alerts = await this.flush(tx, sessions);
+      const rules = UseRuleRuns.begin(this.useRules, tx, this.clock.now());
+      const out = await work(tx, sessions, rules);
+      const ruleAlerts = await rules.flush();
+      alerts = [...await this.flush(tx, sessions), ...ruleAlerts];
       return out;
     });
     if (result.fresh) this.publishAll(sessions, alerts);
@@ -355,8 +371,9 @@ export class LedgerService {
     return reviveHold(outcome.snapshot) as T;
   }
 
-  private refuse(session: WalletSession, error: AppError, fields: Omit<Parameters<WalletSession['recordFailure']>[0], 'failureCode' | 'failureMessage'>): { outcome: StoredOutcome } {
+  private refuse(session: WalletSession, error: AppError, fields: Omit<Parameters<WalletSession['recordFailure']>[0], 'failureCode' | 'failureMessage'>, use?: { rules: UseRuleRuns; use: CreditUse }): { outcome: StoredOutcome } {
     const transactionId = session.recordFailure({ ...fields, failureCode: error.code, failureMessage: error.message });
+    use?.rules.refused(session, use.use, error, transactionId);
     return { outcome: { kind: 'refusal', error: error.toJSON(), transactionId } };
   }
 
@@ -453,8 +470,11 @@ export class LedgerService {
         await this.catchUp(session);
       }
       const charged = fresh.filter((i) => opened.has(items[i].input.accountId));
-      for (const i of charged) results[i] = await this.chargeOne(tx, opened.get(items[i].input.accountId)!, items[i]);
-      alerts = await this.flush(tx, sessions);
+      const rules = UseRuleRuns.begin(this.useRules, tx, now);
+      await rules.load(charged.map((i) => ({ accountId: items[i].input.accountId, memberId: items[i].input.memberId ?? null })));
+      for (const i of charged) results[i] = await this.chargeOne(tx, opened.get(items[i].input.accountId)!, items[i], rules);
+      const ruleAlerts = await rules.flush();
+      alerts = [...await this.flush(tx, sessions), ...ruleAlerts];
       await repo.storeIdempotencyResponses(tx, charged.map((i) => ({
         scope: items[i].actor.scope, key: items[i].input.idempotencyKey, response: (results[i] as ChargeResult).outcome,
       })));
@@ -474,22 +494,29 @@ export class LedgerService {
     }));
   }
 
-  private async chargeOne(tx: Tx, session: WalletSession, item: QueuedCharge): Promise<{ outcome: StoredOutcome; value?: TransactionRow }> {
+  private async chargeOne(tx: Tx, session: WalletSession, item: QueuedCharge, rules: UseRuleRuns): Promise<{ outcome: StoredOutcome; value?: TransactionRow }> {
     const { actor, hooks } = item;
     const { input, refusal } = await applyPricing(tx, item.input, hooks.prepare);
     const fields = {
       type: 'CHARGE' as const, actor: actor.id, action: input.action ?? null, model: input.model ?? null,
       params: input.params ?? null, comment: input.comment ?? null, idempotencyKey: input.idempotencyKey,
       quoteId: input.quoteId ?? null, pricing: input.pricing ?? null, vendorUsage: input.vendorUsage ?? null,
-      requestedMillis: input.amountMillis,
+      requestedMillis: input.amountMillis, memberId: input.memberId ?? null,
     };
     if (refusal) return this.refuse(session, refusal, fields);
+    const use: CreditUse = {
+      kind: 'CHARGE', amountMillis: input.amountMillis, memberId: fields.memberId, action: fields.action, model: fields.model,
+      params: fields.params, fingerprint: input.fingerprint ?? null,
+    };
+    const ruled = await rules.check(session, use);
+    if (ruled) return this.refuse(session, ruled, fields, { rules, use });
     const payment = session.planPayment({ action: input.action, model: input.model }, input.amountMillis, 'CHARGE');
     const cannotPay = paymentRefusal(payment, input.amountMillis);
-    if (cannotPay) return this.refuse(session, (await this.gatingRefusal(payment, tx)) ?? cannotPay, fields);
+    if (cannotPay) return this.refuse(session, (await this.gatingRefusal(payment, tx)) ?? cannotPay, fields, { rules, use });
     const entries: PostEntry[] = payment.allocations.map((a) => ({ bucketId: a.bucketId, millis: -a.millis }));
     if (payment.debtMillis > 0) entries.push({ bucketId: null, millis: -payment.debtMillis });
     const posted = await session.post({ ...fields, entries });
+    rules.record(session, use, posted);
     await hooks.afterPost?.(tx, posted);
     return { outcome: { kind: 'transaction', id: posted.id }, value: posted };
   }
@@ -501,29 +528,37 @@ export class LedgerService {
     if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > this.config.holdTtlSecondsMax) {
       throw badInput(`ttlSeconds must be between 1 and ${this.config.holdTtlSecondsMax}`, 'ttlSeconds');
     }
-    return this.execute<HoldRow>(actor, 'reserveCredits', input.idempotencyKey, hashInput, async (tx, sessions) => {
+    return this.execute<HoldRow>(actor, 'reserveCredits', input.idempotencyKey, hashInput, async (tx, sessions, rules) => {
       const session = await this.open(tx, input.accountId);
       sessions.push(session);
+      await rules.load([{ accountId: input.accountId, memberId: input.memberId ?? null }]);
       const { input: priced, refusal } = await applyPricing(tx, input, hooks.prepare);
       input = priced;
       const fields = {
         type: 'HOLD' as const, actor: actor.id, action: input.action ?? null, model: input.model ?? null,
         comment: input.comment ?? null, idempotencyKey: input.idempotencyKey, quoteId: input.quoteId ?? null,
-        pricing: input.pricing ?? null, requestedMillis: input.amountMillis,
+        pricing: input.pricing ?? null, requestedMillis: input.amountMillis, memberId: input.memberId ?? null,
       };
       if (refusal) return this.refuse(session, refusal, fields);
+      const use: CreditUse = {
+        kind: 'HOLD', amountMillis: input.amountMillis, memberId: fields.memberId, action: fields.action, model: fields.model,
+        params: input.pricing?.params ?? null, fingerprint: input.fingerprint ?? null,
+      };
+      const ruled = await rules.check(session, use);
+      if (ruled) return this.refuse(session, ruled, fields, { rules, use });
       const payment = session.planPayment({ action: input.action, model: input.model }, input.amountMillis, 'HOLD');
       const cannotPay = paymentRefusal(payment, input.amountMillis);
-      if (cannotPay) return this.refuse(session, (await this.gatingRefusal(payment, tx)) ?? cannotPay, fields);
+      if (cannotPay) return this.refuse(session, (await this.gatingRefusal(payment, tx)) ?? cannotPay, fields, { rules, use });
       const hold: HoldRow = {
         id: newId(), accountId: input.accountId, amountMillis: input.amountMillis, status: 'ACTIVE',
         action: input.action ?? null, model: input.model ?? null, quoteId: input.quoteId ?? null,
-        pricing: input.pricing ?? null, expiresAt: new Date(session.now.getTime() + ttlSeconds * 1000),
+        pricing: input.pricing ?? null, memberId: fields.memberId, expiresAt: new Date(session.now.getTime() + ttlSeconds * 1000),
         createdAt: session.now, closedAt: null,
       };
       await repo.insertHold(tx, hold, payment.allocations.map((a) => ({ holdId: hold.id, bucketId: a.bucketId, amountMillis: a.millis })));
       for (const a of payment.allocations) session.adjustHeld(a.bucketId, a.millis);
-      await session.post({ ...fields, entries: [], heldChangeMillis: input.amountMillis, holdId: hold.id });
+      const posted = await session.post({ ...fields, entries: [], heldChangeMillis: input.amountMillis, holdId: hold.id });
+      rules.record(session, use, posted);
       await hooks.afterHold?.(tx, hold);
       return { outcome: { kind: 'hold', id: hold.id, snapshot: snapshotHold(hold) }, value: hold };
     });
@@ -547,7 +582,7 @@ export class LedgerService {
    */
   async capture(actor: Actor, input: CaptureRequest, sent: { amountMillis: Millis | null; generation: unknown }): Promise<TransactionRow> {
     const hashInput = { holdId: input.holdId, amount: sent.amountMillis, generation: sent.generation, comment: input.comment ?? null, vendorUsage: input.vendorUsage ?? null };
-    return this.execute<TransactionRow>(actor, 'captureHold', input.idempotencyKey, hashInput, async (tx, sessions) => {
+    return this.execute<TransactionRow>(actor, 'captureHold', input.idempotencyKey, hashInput, async (tx, sessions, rules) => {
       const { session, hold, lapsed } = await this.openHold(tx, input.holdId);
       sessions.push(session);
       const amount = input.amountMillis ?? hold.amountMillis;
@@ -555,6 +590,7 @@ export class LedgerService {
         type: 'CAPTURE' as const, actor: actor.id, action: hold.action, model: hold.model, holdId: hold.id,
         quoteId: hold.quoteId, pricing: input.pricing ?? hold.pricing, comment: input.comment ?? null,
         idempotencyKey: input.idempotencyKey, vendorUsage: input.vendorUsage ?? null, requestedMillis: amount,
+        memberId: hold.memberId,
       };
       if (amount > hold.amountMillis) {
         throw badInput(`the capture (${formatCredits(amount)}) exceeds the hold (${formatCredits(hold.amountMillis)})`, 'amount');
@@ -577,6 +613,9 @@ export class LedgerService {
       assert(left === 0, 'a capture up to the hold is covered by what the hold secured');
       await repo.closeHold(tx, hold.id, 'CAPTURED', session.now);
       const posted = await session.post({ ...fields, entries, heldChangeMillis: -hold.amountMillis });
+      // A capture up to the hold never fails (the hold secured it): the rules only count it.
+      await rules.load([{ accountId: session.accountId, memberId: hold.memberId }]);
+      rules.record(session, { kind: 'CAPTURE', amountMillis: amount, memberId: hold.memberId, action: hold.action, model: hold.model, params: null, fingerprint: null, hold }, posted);
       await session.expireLapsedBuckets('system:expiry');
       return { outcome: { kind: 'transaction', id: posted.id }, value: posted };
     });
@@ -589,6 +628,7 @@ export class LedgerService {
       const fields = {
         type: 'RELEASE' as const, actor: actor.id, action: hold.action, model: hold.model, holdId: hold.id,
         comment: input.comment ?? null, idempotencyKey: input.idempotencyKey, requestedMillis: hold.amountMillis,
+        memberId: hold.memberId,
       };
       if (lapsed) return this.refuse(session, new AppError(ErrorCode.HOLD_EXPIRED, 'the hold expired; its credits were already returned', { holdStatus: 'EXPIRED' }), fields);
       if (hold.status !== 'ACTIVE') return this.refuse(session, holdClosed(hold), fields);
@@ -605,7 +645,7 @@ export class LedgerService {
   // ---------------------------------------------------------------- refunds and reversals
 
   async refund(actor: Actor, input: RefundRequest): Promise<TransactionRow> {
-    return this.execute<TransactionRow>(actor, 'refund', input.idempotencyKey, input, async (tx, sessions) => {
+    return this.execute<TransactionRow>(actor, 'refund', input.idempotencyKey, input, async (tx, sessions, rules) => {
       const original = await repo.findTransaction(tx, input.transactionId);
       if (!original) throw notFound('transaction');
       if (original.status !== 'SUCCEEDED' || (original.type !== 'CHARGE' && original.type !== 'CAPTURE') || original.amountMillis >= 0) {
@@ -613,7 +653,7 @@ export class LedgerService {
       }
       const session = await this.open(tx, original.accountId);
       sessions.push(session);
-      const posted = await this.returnCredits(session, original, input.amountMillis, 'REFUND', actor, input.idempotencyKey, input.comment ?? null);
+      const posted = await this.returnCredits(session, original, input.amountMillis, 'REFUND', actor, input.idempotencyKey, input.comment ?? null, rules);
       return { outcome: { kind: 'transaction', id: posted.id }, value: posted };
     });
   }
@@ -623,7 +663,7 @@ export class LedgerService {
    * the debt part reduces debt; a bucket still live gets its credits back; a bucket that expired
    * meanwhile is replaced by a new REFUND bucket (expiring after `refundBucketTtlSeconds`).
    */
-  private async returnCredits(session: WalletSession, original: TransactionRow, amountMillis: Millis | null, type: 'REFUND' | 'REVERSAL', actor: Actor, idempotencyKey: string, comment: string | null): Promise<TransactionRow> {
+  private async returnCredits(session: WalletSession, original: TransactionRow, amountMillis: Millis | null, type: 'REFUND' | 'REVERSAL', actor: Actor, idempotencyKey: string, comment: string | null, rules: UseRuleRuns): Promise<TransactionRow> {
     const tx = session.tx;
     const related = await repo.relatedTransactions(tx, original.id);
     if (related.some((t) => t.type === 'REVERSAL')) throw badInput('this transaction was reversed', 'transactionId');
@@ -662,10 +702,14 @@ export class LedgerService {
       entries.push({ bucketId: target, millis: give, originBucketId: entry.bucketId });
     }
     assert(left === 0, 'refund fully allocated to the original entries');
-    return session.post({
+    const posted = await session.post({
       type, entries, actor: actor.id, relatedTransactionId: original.id, action: original.action, model: original.model,
-      idempotencyKey, comment, requestedMillis: amount,
+      idempotencyKey, comment, requestedMillis: amount, memberId: original.memberId,
     });
+    // A member's charge given back is no longer theirs to count (their budget, reports by member).
+    await rules.load([{ accountId: session.accountId, memberId: original.memberId }]);
+    rules.record(session, { kind: 'REFUND', amountMillis: amount, memberId: original.memberId, action: original.action, model: original.model, params: null, fingerprint: null, original }, posted);
+    return posted;
   }
 
   /** A new REFUND bucket for credits whose original bucket expired (or for a refunded debt part). */
@@ -686,7 +730,7 @@ export class LedgerService {
   static readonly REVERSIBLE = ['GRANT', 'PURCHASE', 'ADJUSTMENT', 'ROLLOVER', 'CHARGE', 'CAPTURE', 'REFUND'];
 
   async reverse(actor: Actor, input: ReverseRequest): Promise<TransactionRow> {
-    return this.execute<TransactionRow>(actor, 'reverseTransaction', input.idempotencyKey, input, async (tx, sessions) => {
+    return this.execute<TransactionRow>(actor, 'reverseTransaction', input.idempotencyKey, input, async (tx, sessions, rules) => {
       const original = await repo.findTransaction(tx, input.transactionId);
       if (!original) throw notFound('transaction');
       if (original.status !== 'SUCCEEDED' || !LedgerService.REVERSIBLE.includes(original.type)) {
@@ -695,7 +739,7 @@ export class LedgerService {
       const session = await this.open(tx, original.accountId);
       sessions.push(session);
       if (original.type === 'CHARGE' || original.type === 'CAPTURE') {
-        const posted = await this.returnCredits(session, original, null, 'REVERSAL', actor, input.idempotencyKey, input.comment ?? null);
+        const posted = await this.returnCredits(session, original, null, 'REVERSAL', actor, input.idempotencyKey, input.comment ?? null, rules);
         return { outcome: { kind: 'transaction', id: posted.id }, value: posted };
       }
       const related = await repo.relatedTransactions(tx, original.id);

@@ -137,7 +137,7 @@ export class WalletSession {
       pos: 0,
       vendorUsage: null, pricing: null, params: null, action: null, model: null, comment: null,
       idempotencyKey: null, quoteId: null, holdId: null, relatedTransactionId: null, failureCode: null,
-      failureMessage: null, requestedMillis: null, heldChangeMillis: 0,
+      failureMessage: null, requestedMillis: null, heldChangeMillis: 0, memberId: null,
       ...fields,
       id,
       accountId: this.accountId,
@@ -220,7 +220,7 @@ export class WalletSession {
     const figures = this.figures();
     const row: NewTransactionRow = {
       vendorUsage: null, pricing: null, params: null, action: null, model: null, comment: null,
-      idempotencyKey: null, quoteId: null, holdId: null, relatedTransactionId: null, requestedMillis: null,
+      idempotencyKey: null, quoteId: null, holdId: null, relatedTransactionId: null, requestedMillis: null, memberId: null,
       ...input,
       heldChangeMillis: 0, id, accountId: this.accountId, sequence: null, status: 'FAILED', amountMillis: 0, debtChangeMillis: 0,
       balanceAfterMillis: figures.balanceMillis, availableAfterMillis: figures.availableMillis, createdAt: this.now,

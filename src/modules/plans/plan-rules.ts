@@ -32,10 +32,19 @@ export interface PlanTerms {
   /** Levels in percent of the allowance (1–100). */
   lowCreditThresholdPercents: number[];
   seats: number;
+  // Review-hold thresholds and the plan's requests per minute (absent or null: the server's defaults; see the reviews module).
+  velocityMultiplier?: number | null;
+  velocityFloorMillis?: Millis | null;
+  fingerprintRepeats?: number | null;
+  fingerprintWindowMinutes?: number | null;
+  requestsPerMinute?: number | null;
 }
 
+/** Terms as stored: every optional threshold present (null: the default). */
+export type StoredTerms = PlanTerms & { [K in 'velocityMultiplier' | 'velocityFloorMillis' | 'fingerprintRepeats' | 'fingerprintWindowMinutes' | 'requestsPerMinute']: number | null };
+
 /** Checks a plan's terms as a whole; the first problem is BAD_USER_INPUT naming the field. Returns them normalized. */
-export function validateTerms(terms: PlanTerms): PlanTerms {
+export function validateTerms(terms: PlanTerms): StoredTerms {
   const name = terms.name.trim();
   if (!name || name.length > PLAN_NAME_LENGTH_MAX) throw badInput(`name must be 1 to ${PLAN_NAME_LENGTH_MAX} characters`, 'name');
   if (!Number.isSafeInteger(terms.intervalCount) || terms.intervalCount < 1 || terms.intervalCount > INTERVAL_COUNT_MAX) {
@@ -57,6 +66,9 @@ export function validateTerms(terms: PlanTerms): PlanTerms {
   if (!Number.isSafeInteger(terms.seats) || terms.seats < 1 || terms.seats > SEATS_MAX) throw badInput(`seats must be 1 to ${SEATS_MAX}`, 'seats');
   return {
     ...terms, name, tier, models, actions,
+    velocityMultiplier: terms.velocityMultiplier ?? null, velocityFloorMillis: terms.velocityFloorMillis ?? null,
+    fingerprintRepeats: terms.fingerprintRepeats ?? null, fingerprintWindowMinutes: terms.fingerprintWindowMinutes ?? null,
+    requestsPerMinute: terms.requestsPerMinute ?? null,
     lowCreditThresholds: [...new Set(terms.lowCreditThresholds)].sort((a, b) => b - a),
     lowCreditThresholdPercents: [...new Set(terms.lowCreditThresholdPercents)].sort((a, b) => b - a),
   };
