@@ -27,6 +27,9 @@
  *
  * Then the fan-out shape (bench/fanout.ts: two more instances with Redis, live subscribers; env there;
  * BENCH_FANOUT_SUBSCRIBERS=0 skips it). `npm run bench -- fanout` runs the fan-out shape alone.
+ * The team shape (bench/teams.ts): charges on BENCH_TEAMS team wallets (default 2,000; 0 skips it),
+ * each for one of BENCH_TEAM_MEMBERS members with a budget (default 3), each with its own fingerprint,
+ * compared round by round with `charge uniform` (target ≥ 0.9).
  * Last, the report shape (bench/report.ts: a one-year usageReport on 1,000,000 vs 1,000 ledger
  * transactions, on a database of its own after the others; BENCH_REPORT=0 skips it).
  * `npm run bench -- report` runs it alone.
@@ -43,6 +46,7 @@ import type { RenewalRun, RenewerReply, RenewerRequest } from './renewer';
 // fanout.ts imports from this file too: it uses nothing of it while loading, only when it runs.
 import { fanoutLines, fanoutMain, runFanoutShape } from './fanout';
 import { reportLines, reportMain, runReportShape, type ReportBenchResult } from './report';
+import { seedTeams, teamShape, type TeamFixture } from './teams';
 
 const run = promisify(execFile);
 // Compiled to dist/bench/run.js; sources at bench/run.ts. Either way the repo root is two levels up
@@ -161,6 +165,8 @@ export interface Fixture {
   leveledWallets: string[];
   /** Unique per process run, so idempotency keys never repeat across runs on the same database. */
   runTag: string;
+  /** Team wallets with members and budgets (the team shape); null: skipped. */
+  teams: TeamFixture | null;
 }
 
 /** A key unique per (run, shape, round, connection, request). */
@@ -214,6 +220,7 @@ export function shapes(fixture: Fixture, round: number): Shape[] {
       body: () => ({ query: QUOTE, variables: { id: wallets[pick(wallets.length)], g: { action: 'image.generate', model: 'sdxl', params: { count: 2, resolution: '1080p', quality: 'hd' } } } }),
       ok: (r) => Boolean(r.data?.quote?.id),
     },
+    ...(fixture.teams ? [teamShape(fixture.teams, round)] : []),
     // Every shape runs once per round, interleaved with the others, and is reported as a median.
   ];
 }
@@ -221,7 +228,7 @@ export function shapes(fixture: Fixture, round: number): Shape[] {
 /** Which floor figure a shape is compared with (shapes without one show no ratio). */
 function floorFor(shape: string, floor: Floor | null): number | null {
   if (!floor) return null;
-  if (shape === 'charge uniform' || shape === 'charge uniform, levels set') return floor.uniform_tps;
+  if (shape === 'charge uniform' || shape === 'charge uniform, levels set' || shape === 'charge uniform, team members') return floor.uniform_tps;
   if (shape === 'charge hot wallet') return floor.hot_tps;
   return null;
 }
@@ -572,7 +579,10 @@ async function main(): Promise<void> {
     const leveledWallets = await seed(target, walletCount, '1000000', `${runTag}-levels`, 32);
     await setLevels(target, leveledWallets);
     log(`seeded ${leveledWallets.length} wallets with low-credit levels`);
-    const fixture: Fixture = { wallets, leveledWallets, runTag };
+    const teamCount = envInt('BENCH_TEAMS', 2_000, 0);
+    const teams = teamCount === 0 ? null : await seedTeams(target, teamCount, envInt('BENCH_TEAM_MEMBERS', 3), `${runTag}-teams`);
+    if (teams) log(`seeded ${teams.teams.length} team wallets with ${teams.teams[0]?.memberIds.length ?? 0} members each`);
+    const fixture: Fixture = { wallets, leveledWallets, runTag, teams };
     await publishBenchRateCard(target);
 
     // Warm-up: JIT, connection pools, caches. Not reported.
@@ -615,6 +625,8 @@ async function main(): Promise<void> {
     const quoteVsWallet = median(quoteRatios);
     // Charges with levels set vs without (target ≥ 0.95): median over rounds of the same round's ratio.
     const levelsVsWithout = median(perRound('charge uniform, levels set').map((l, i) => l / perRound('charge uniform')[i]));
+    // Team charges (member budgets, fingerprints, velocity) vs plain charges (target ≥ 0.9), likewise.
+    const teamsVsPlain = teams ? median(perRound('charge uniform, team members').map((m, i) => m / perRound('charge uniform')[i])) : null;
     const note = [
       `charges over HTTP: ${connections} keep-alive connections, ${seconds} s per shape, median of ${repeats} round(s); ${walletCount} wallets;`,
       `floor: pgbench ${floorClients} clients, ${seconds} s each, once per round: ${floor ? `median ${floor.uniform_tps.toFixed(0)} uniform / ${floor.hot_tps.toFixed(0)} hot tps; ratio = median over rounds of (shape / same round's floor)` : `skipped (${(floors[0] as { skipped: string }).skipped})`};`,
@@ -629,10 +641,10 @@ async function main(): Promise<void> {
       '',
     ].join('\n') + '\n' : '';
     const fanoutText = fanout ? `${fanoutLines(fanout)}\n\n` : '';
-    process.stdout.write(`\n${table(rows)}\n\nquote vs wallet query: ${quoteVsWallet.toFixed(3)} (median of per-round ratios; target ≥ 0.8)\ncharges with low-credit levels set vs without: ${levelsVsWithout.toFixed(3)} (median of per-round ratios; target ≥ 0.95)\n\n${renewalLines}${fanoutText}${note}\n\n`);
+    process.stdout.write(`\n${table(rows)}\n\nquote vs wallet query: ${quoteVsWallet.toFixed(3)} (median of per-round ratios; target ≥ 0.8)\ncharges with low-credit levels set vs without: ${levelsVsWithout.toFixed(3)} (median of per-round ratios; target ≥ 0.95)\n${teamsVsPlain === null ? '' : `team member charges (budgets, fingerprints, velocity) vs plain charges: ${teamsVsPlain.toFixed(3)} (median of per-round ratios; target ≥ 0.9)\n`}\n${renewalLines}${fanoutText}${note}\n\n`);
     process.stdout.write(JSON.stringify({
       seconds, repeats, connections, wallets: walletCount, cpus: os.cpus().length, node: process.version,
-      floor: floorResult, floorRounds: floors, totalSeconds: (Date.now() - started) / 1000, quoteVsWallet, levelsVsWithout,
+      floor: floorResult, floorRounds: floors, totalSeconds: (Date.now() - started) / 1000, quoteVsWallet, levelsVsWithout, teamsVsPlain,
       renewals, fanout,
       shapes: rows.map(({ rounds, ...row }) => ({ ...row, rounds: rounds.map(({ firstFailure, ...r }) => ({ ...r, ...(firstFailure ? { firstFailure } : {}) })) })),
     }) + '\n');
