@@ -22,6 +22,11 @@
  *
  * An account's partner never changes, so accountId → partner is cached in-process (bounded). Team
  * memberships change, so they are read each time (only for a user token reading another account).
+ *
+ * Coverage: test/api/access-matrix.test.ts has one row per root field (it fails when a field has no
+ * row) with a partner key's and another partner's answer; the CSV routes are in test/api/partners.test.ts.
+ * A new root field taking an account or object id calls `access.account` / `access.owned` here, and
+ * its matrix row's partner columns follow from its SERVICE column (override where needed).
  */
 import type { Context } from '../graphql/context';
 import type { Db } from '../db/client';
