@@ -6,6 +6,7 @@
  *   const viewer = await access.account(ctx, accountId, 'own');    // what a user may do to its own account: ADMIN/SERVICE keys, its own token
  *   const viewer = await access.account(ctx, accountId, 'move');   // moving credits, subscriptions, user tokens: ADMIN/SERVICE keys
  *   const viewer = await access.account(ctx, accountId, 'admin');  // ADMIN keys
+ *   const viewer = await access.accounts(ctx, accountIds, 'move'); // a batch: one statement for the partners not yet known
  *   const viewer = await access.owned(ctx, 'hold', holdId, 'move'); // an id in an input: the role, then (partner keys) the owning account
  *   if (!row) return access.absent(ctx, 'transaction');           // a nullable lookup that found nothing
  *   const partner = access.partnerOf(ctx.viewer);                  // lists: filter by it (null: every account)
@@ -94,6 +95,31 @@ export class AccessService {
   }
 
   /**
+   * Many accounts at once (a batch of charges): the role once; for partner keys the partners not yet
+   * known are read in one statement; any account the caller may not use refuses the whole batch.
+   */
+  async accounts(viewer: Viewer, accountIds: readonly string[], use: AccountUse, as: Target = 'account'): Promise<Authenticated> {
+    const v = checkRole(viewer, use);
+    const unique = [...new Set(accountIds)];
+    if (v.kind === 'user') {
+      for (const id of unique) await this.account(v, id, use, as);
+      return v;
+    }
+    if (v.partner === null) return v;
+    if (!unique.every(isUuid)) throw missing(as);
+    const known = new Map<string, string | null>();
+    for (const id of unique) if (this.partners.has(id)) known.set(id, this.partners.get(id)!);
+    const read = await repo.partnersOf(this.db, unique.filter((id) => !known.has(id)));
+    for (const [id, partner] of read) {
+      known.set(id, partner);
+      this.remember(id, partner);
+    }
+    // An account that does not exist is absent from `known`: get() is undefined, never the partner.
+    for (const id of unique) if (known.get(id) !== v.partner) throw missing(as);
+    return v;
+  }
+
+  /**
    * An object id in an input (a hold, a transaction, a quote, a purchase, an alert): the role first;
    * then, for partner keys only, the object's account must be the partner's (one statement). Operator
    * keys are not looked up here: the service answers a missing id as it always did.
@@ -136,6 +162,7 @@ export class AccessService {
 /** The calls resolvers make, with their request context. */
 export const access = {
   account: (ctx: Context, accountId: string, use: AccountUse, as: Target = 'account') => ctx.services.access.account(ctx.viewer, accountId, use, as),
+  accounts: (ctx: Context, accountIds: readonly string[], use: AccountUse, as: Target = 'account') => ctx.services.access.accounts(ctx.viewer, accountIds, use, as),
   owned: (ctx: Context, kind: OwnedKind, id: string, use: AccountUse) => ctx.services.access.owned(ctx.viewer, kind, id, use),
   ownedMany: (ctx: Context, kind: OwnedKind, ids: readonly string[], use: AccountUse) => ctx.services.access.ownedMany(ctx.viewer, kind, ids, use),
   /** A nullable lookup found nothing: null, except for partner keys, which get `missing(target)` (as for another partner's). */

@@ -150,6 +150,13 @@ describe('partner keys', () => {
     const fresh = await createAccount(keys.b, 'fresh partner account');
     expect(await t.countQueries(() => access.account(partner, fresh, 'move'))).toBe(1);
     expect(await t.countQueries(() => access.account(partner, fresh, 'move'))).toBe(0);
+    // A batch (for charge batches): the partners not yet known in one statement; one foreign account refuses all.
+    const fresher = [await createAccount(keys.b, 'fresh 1'), await createAccount(keys.b, 'fresh 2')];
+    expect(await t.countQueries(() => access.accounts(partner, [fresh, ...fresher, fresher[0]], 'move'))).toBe(1);
+    await expect(access.accounts(partner, [fresh, acc.a], 'move')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(access.accounts(partner, [fresh, '00000000-0000-4000-8000-000000000000'], 'move')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await t.countQueries(() => access.accounts(operator, [acc.a, acc.b], 'move'))).toBe(0);
+    await expect(access.accounts({ kind: 'key', keyId: 'k', role: 'READONLY', partner: PARTNER_B }, [fresh], 'move')).rejects.toMatchObject({ code: 'FORBIDDEN' });
   });
 });
 
