@@ -13,6 +13,7 @@ import { openDatabase, type Database } from './db/client';
 import { systemClock, type Clock } from './shared/clock';
 import { logger } from './shared/logger';
 import { AuthService } from './auth/auth.service';
+import { AccessService } from './auth/access';
 import { AccountsService } from './modules/accounts';
 import { WalletsService } from './modules/wallets';
 import { AuditService, LedgerService, type LedgerObserver } from './modules/ledger';
@@ -107,6 +108,7 @@ export async function createServices(config: Readonly<Config>, database: Databas
     usageReport: new UsageReportService(database),
     adminAlerts, reconciliation: new ReconciliationService(database, clock, adminAlerts),
     advice: new AdviceService(database, clock, accounts, plans, purchases),
+    access: new AccessService(db),
     createLoaders: loadersFor(db, accounts, plans, purchases, usage),
   };
 }

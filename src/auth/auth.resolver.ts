@@ -1,7 +1,8 @@
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../graphql/context';
 import { badInput, notFound } from '../shared/errors';
-import { assertAdmin, assertKeyRole, requireViewer } from './viewer';
+import { assertAdmin, requireViewer } from './viewer';
+import { access } from './access';
 import { ApiKeyRole, CreateApiKeyInput, CreatedApiKey, CredentialKind, UserToken, Viewer } from './auth.type';
 import { isUuid } from '../shared/validate';
 
@@ -11,14 +12,14 @@ export class AuthResolver {
   viewer(@Ctx() ctx: Context): Viewer {
     const viewer = requireViewer(ctx.viewer);
     return viewer.kind === 'key'
-      ? { kind: CredentialKind.API_KEY, role: viewer.role as ApiKeyRole, accountId: null }
+      ? { kind: CredentialKind.API_KEY, role: viewer.role as ApiKeyRole, accountId: null, partner: viewer.partner }
       : { kind: CredentialKind.USER_TOKEN, role: null, accountId: viewer.accountId };
   }
 
   @Mutation(() => CreatedApiKey, { description: 'Admin: a new API key; its secret is returned once.' })
   async createApiKey(@Ctx() ctx: Context, @Arg('input', () => CreateApiKeyInput) input: CreateApiKeyInput) {
     assertAdmin(ctx.viewer);
-    return ctx.services.auth.createApiKey(input.name, input.role);
+    return ctx.services.auth.createApiKey(input.name, input.role, input.partner ?? null);
   }
 
   @Mutation(() => Boolean, { description: 'Admin: the key stops working at once.' })
@@ -34,7 +35,7 @@ export class AuthResolver {
     @Arg('accountId', () => ID) accountId: string,
     @Arg('ttlSeconds', () => Int, { nullable: true }) ttlSeconds?: number | null,
   ): Promise<UserToken> {
-    assertKeyRole(ctx.viewer, ['ADMIN', 'SERVICE']);
+    await access.account(ctx, accountId, 'move'); // ADMIN or SERVICE keys; a partner's on its own accounts
     const { userTokenTtlSecondsDefault, userTokenTtlSecondsMax } = ctx.services.config;
     const ttl = ttlSeconds ?? userTokenTtlSecondsDefault;
     if (ttl < 1 || ttl > userTokenTtlSecondsMax) throw badInput(`ttlSeconds must be between 1 and ${userTokenTtlSecondsMax}`, 'ttlSeconds');

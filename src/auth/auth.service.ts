@@ -23,7 +23,11 @@ export interface NewApiKey {
   secret: string;
   role: ApiKeyRole;
   name: string;
+  partner: string | null;
 }
+
+/** A partner's name: trimmed, 1 to PARTNER_LENGTH_MAX characters. */
+const PARTNER_LENGTH_MAX = 100;
 
 /** `here`: revoked through this instance; `elsewhere`: another instance said so (Redis), or the database shows it. */
 export type RevokeListener = (keyId: string, where: 'here' | 'elsewhere') => void;
@@ -42,12 +46,19 @@ export class AuthService {
     return new AuthService(db, clock, Buffer.from(secret));
   }
 
-  async createApiKey(name: string, role: ApiKeyRole): Promise<NewApiKey> {
+  /**
+   * A partner key (README, Partners) is SERVICE or READONLY: an ADMIN key is the operator's and sees
+   * every account, so ADMIN with a partner is refused rather than silently unscoped.
+   */
+  async createApiKey(name: string, role: ApiKeyRole, partnerGiven: string | null = null): Promise<NewApiKey> {
     if (!name.trim() || name.length > 200) throw badInput('name must be 1 to 200 characters', 'name');
+    const partner = partnerGiven === null ? null : partnerGiven.trim();
+    if (partner !== null && (!partner || partner.length > PARTNER_LENGTH_MAX)) throw badInput(`partner must be 1 to ${PARTNER_LENGTH_MAX} characters`, 'partner');
+    if (partner !== null && role === 'ADMIN') throw badInput('a partner key is SERVICE or READONLY: an ADMIN key sees every account', 'role');
     const secret = API_KEY_PREFIX + randomSecret(32);
     const id = newId();
-    await repo.insertApiKey(this.db, { id, name, role, secretHash: hash(secret), partner: null, createdAt: this.clock.now(), revokedAt: null });
-    return { id, secret, role, name };
+    await repo.insertApiKey(this.db, { id, name, role, secretHash: hash(secret), partner, createdAt: this.clock.now(), revokedAt: null });
+    return { id, secret, role, name, partner };
   }
 
   async revokeApiKey(id: string): Promise<boolean> {
@@ -98,7 +109,7 @@ export class AuthService {
     if (cached && cached.until > Date.now()) return cached.viewer;
     const row = await repo.findApiKeyByHash(this.db, secretHash);
     if (!row || row.revokedAt) throw unauthenticated('invalid or revoked API key');
-    const viewer: Viewer = { kind: 'key', keyId: row.id, role: row.role };
+    const viewer: Viewer = { kind: 'key', keyId: row.id, role: row.role, partner: row.partner };
     if (this.keyCache.size >= KEY_CACHE_SIZE_MAX) this.keyCache.clear();
     this.keyCache.set(secretHash, { viewer, keyId: row.id, until: Date.now() + KEY_CACHE_TTL_MS });
     return viewer;

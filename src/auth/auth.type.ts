@@ -11,6 +11,9 @@ export class CreateApiKeyInput {
 
   @Field(() => ApiKeyRole)
   role: ApiKeyRole;
+
+  @Field(() => String, { nullable: true, description: 'Binds the key to a partner (1–100 characters): it sees and acts only on the accounts created with that partner\'s keys. SERVICE or READONLY only.' })
+  partner?: string | null;
 }
 
 @ObjectType({ description: 'The secret is shown only here, once.' })
@@ -26,6 +29,9 @@ export class CreatedApiKey {
 
   @Field()
   name: string;
+
+  @Field(() => String, { nullable: true, description: 'The partner the key is bound to (null: an operator key).' })
+  partner: string | null;
 }
 
 @ObjectType()
@@ -50,4 +56,7 @@ export class Viewer {
 
   @Field(() => ID, { nullable: true, description: 'A user token\'s account.' })
   accountId: string | null;
+
+  @Field(() => String, { nullable: true, description: 'An API key\'s partner (null: an operator key, or a user token).' })
+  partner?: string | null;
 }

@@ -7,7 +7,8 @@ export type ApiKeyRole = ApiKeyRoleName;
 
 export type Viewer =
   | { kind: 'anonymous' }
-  | { kind: 'key'; keyId: string; role: ApiKeyRole }
+  /** `partner`: the partner the key is bound to (it sees only that partner's accounts, src/auth/access.ts); null for operator keys. */
+  | { kind: 'key'; keyId: string; role: ApiKeyRole; partner: string | null }
   | { kind: 'user'; accountId: string };
 
 export type Authenticated = Exclude<Viewer, { kind: 'anonymous' }>;
@@ -23,7 +24,10 @@ export function actorOf(viewer: Authenticated): { id: string; scope: string } {
   return { id, scope: id };
 }
 
-/** Reading an account: any key, or the user token of that account. */
+/**
+ * Reading an account: any key, or the user token of that account. Role only: resolvers call
+ * src/auth/access.ts, which adds partner scopes and team roles on top of these checks.
+ */
 export function assertCanRead(viewer: Viewer, accountId: string): Authenticated {
   const v = requireViewer(viewer);
   if (v.kind === 'user' && v.accountId !== accountId) throw forbidden('a user token reads only its own account');

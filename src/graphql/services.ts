@@ -20,6 +20,7 @@ import type { AdminAlertsService } from '../modules/alerts';
 import type { ReconciliationService } from '../modules/reconciliation';
 import type { AdviceService } from '../modules/advice';
 import type { Loaders } from './loaders';
+import type { AccessService } from '../auth/access';
 
 export interface Services {
   config: Readonly<Config>;
@@ -44,5 +45,7 @@ export interface Services {
   adminAlerts: AdminAlertsService;
   reconciliation: ReconciliationService;
   advice: AdviceService;
+  /** Who may use which account (src/auth/access.ts): partner scopes, team roles. */
+  access: AccessService;
   createLoaders(): Loaders;
 }

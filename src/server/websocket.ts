@@ -80,7 +80,8 @@ export function startGraphQLWebSocket(options: {
   const shared = new SharedExecution({
     accessOf: (context) => {
       const viewer = (context as Context).viewer;
-      return viewer.kind === 'user' ? `user:${viewer.accountId}` : viewer.kind === 'key' ? `key:${viewer.role}` : null;
+      // A partner key's results are shared only with keys of the same partner and role (src/auth/access.ts).
+      return viewer.kind === 'user' ? `user:${viewer.accountId}` : viewer.kind === 'key' ? `key:${viewer.role}${viewer.partner === null ? '' : `:partner:${viewer.partner}`}` : null;
     },
     freshContext: (context) => createContext((context as Context).viewer, services),
     onExecution: options.onLiveExecution,

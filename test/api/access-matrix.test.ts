@@ -18,7 +18,12 @@ import type { TestPaymentProvider } from '../../src/modules/purchases';
 
 let t: TestApp;
 
-const CALLERS = ['anonymous', 'badToken', 'readonly', 'service', 'admin', 'ownUser', 'otherUser'] as const;
+/**
+ * `partnerKey`: a SERVICE key of partner A on an account created by partner A's key (it acts as any
+ * SERVICE key). `otherPartner`: a SERVICE key of partner B on that same account of partner A, which
+ * must answer as an id naming nothing would (README, Partners).
+ */
+const CALLERS = ['anonymous', 'badToken', 'readonly', 'service', 'admin', 'ownUser', 'otherUser', 'partnerKey', 'otherPartner'] as const;
 type Caller = (typeof CALLERS)[number];
 
 /**
@@ -29,10 +34,16 @@ type Outcome = 'allowed' | ErrorCode | 'closed 4403';
 const OK = 'allowed';
 const UNAUTH = 'UNAUTHENTICATED';
 const FORBID = 'FORBIDDEN';
+const NOT_FOUND = 'NOT_FOUND';
 
-/** One row of the matrix, in the column order of the table below. */
+/**
+ * One row of the matrix, in the column order of the table below. The partner columns follow from the
+ * SERVICE column: a partner key on its own account is any SERVICE key; another partner's key gets the
+ * same refusal, and where SERVICE succeeds, NOT_FOUND (the account is not there for it). A row whose
+ * field is not account-scoped (or answers another not-found code) overrides `otherPartner`.
+ */
 function who(anonymous: Outcome, badToken: Outcome, readonly: Outcome, service: Outcome, admin: Outcome, ownUser: Outcome, otherUser: Outcome): Record<Caller, Outcome> {
-  return { anonymous, badToken, readonly, service, admin, ownUser, otherUser };
+  return { anonymous, badToken, readonly, service, admin, ownUser, otherUser, partnerKey: service, otherPartner: service === OK ? NOT_FOUND : service };
 }
 
 const GENERATION = { action: 'matrix.generate' };
@@ -62,8 +73,11 @@ interface Fixture {
   alert(): Promise<string>;
 }
 
-async function realFixture(): Promise<Fixture> {
-  const accountId = await t.createAccount('access matrix');
+/** `creator`: the key that creates the account (a partner's key makes it that partner's); default the admin key. */
+async function realFixture(creator?: string): Promise<Fixture> {
+  const accountId = creator
+    ? (await t.ok<{ createAccount: { id: string } }>(`mutation { createAccount(input: { name: "access matrix, a partner's" }) { id } }`, {}, creator)).createAccount.id
+    : await t.createAccount('access matrix');
   const grant = await t.grant(accountId, '1000');
   const purchase = await t.ok<{ purchaseCredits: { id: string } }>(`mutation($i: PurchaseCreditsInput!) { purchaseCredits(input: $i) { id } }`, {
     i: { accountId, packCode: sharedPack.code, idempotencyKey: uniqueKey('m-buy') },
@@ -165,7 +179,7 @@ const ROWS: Row[] = [
     variables: (f) => ({ id: f.accountId }),
   },
   {
-    field: 'Query.rateCard', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK),
+    field: 'Query.rateCard', expected: { ...who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK), otherPartner: OK },
     operation: `query { rateCard { version rates } }`,
     variables: () => ({}),
   },
@@ -195,7 +209,7 @@ const ROWS: Row[] = [
     variables: (f) => ({ id: f.accountId }),
   },
   {
-    field: 'Mutation.createAccount', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
+    field: 'Mutation.createAccount', expected: { ...who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID), otherPartner: OK },
     operation: `mutation($i: CreateAccountInput!) { createAccount(input: $i) { id } }`,
     variables: () => ({ i: { name: 'access matrix new' } }),
   },
@@ -215,12 +229,12 @@ const ROWS: Row[] = [
     variables: (f) => ({ i: { accountId: f.accountId, amount: '1', idempotencyKey: uniqueKey('m') } }),
   },
   {
-    field: 'Mutation.captureHold', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
+    field: 'Mutation.captureHold', expected: { ...who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID), otherPartner: 'HOLD_NOT_FOUND' },
     operation: `mutation($i: CaptureInput!) { captureHold(input: $i) { id type } }`,
     variables: async (f) => ({ i: { holdId: await f.hold(), amount: '1', idempotencyKey: uniqueKey('m') } }),
   },
   {
-    field: 'Mutation.releaseHold', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
+    field: 'Mutation.releaseHold', expected: { ...who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID), otherPartner: 'HOLD_NOT_FOUND' },
     operation: `mutation($i: ReleaseInput!) { releaseHold(input: $i) { id status } }`,
     variables: async (f) => ({ i: { holdId: await f.hold(), idempotencyKey: uniqueKey('m') } }),
   },
@@ -270,12 +284,12 @@ const ROWS: Row[] = [
     variables: async (f) => ({ i: { accountId: f.accountId, quoteId: await f.quote(), idempotencyKey: uniqueKey('m') } }),
   },
   {
-    field: 'Query.plans', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK),
+    field: 'Query.plans', expected: { ...who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK), otherPartner: OK },
     operation: `query { plans { code } }`,
     variables: () => ({}),
   },
   {
-    field: 'Query.plan', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK),
+    field: 'Query.plan', expected: { ...who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK), otherPartner: OK },
     operation: `query($c: String!) { plan(code: $c) { code allowance } }`,
     variables: () => ({ c: plansUsed.basic }),
   },
@@ -306,17 +320,17 @@ const ROWS: Row[] = [
     variables: (f) => ({ i: { accountId: f.accountId, atPeriodEnd: false, idempotencyKey: uniqueKey('m') } }),
   },
   {
-    field: 'Query.creditPacks', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK),
+    field: 'Query.creditPacks', expected: { ...who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK), otherPartner: OK },
     operation: `query { creditPacks { code price { amount } } }`,
     variables: () => ({}),
   },
   {
-    field: 'Query.creditPriceTiers', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK),
+    field: 'Query.creditPriceTiers', expected: { ...who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK), otherPartner: OK },
     operation: `query { creditPriceTiers { version tiers { from unitPrice } } }`,
     variables: () => ({}),
   },
   {
-    field: 'Query.creditPrice', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK),
+    field: 'Query.creditPrice', expected: { ...who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK), otherPartner: OK },
     operation: `query($c: Credits!) { creditPrice(credits: $c) { amount currency } }`,
     variables: () => ({ c: '100' }),
   },
@@ -441,13 +455,13 @@ const ROWS: Row[] = [
     variables: () => ({ ids: [randomUUID()] }),
   },
   {
-    field: 'Query.viewer', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK),
+    field: 'Query.viewer', expected: { ...who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK), otherPartner: OK },
     operation: `query { viewer { kind role accountId } }`,
     variables: () => ({}),
   },
   {
     // Any API key searches every account; a user token is refused even when the search names its own account.
-    field: 'Query.accounts', expected: who(UNAUTH, UNAUTH, OK, OK, OK, FORBID, FORBID),
+    field: 'Query.accounts', expected: { ...who(UNAUTH, UNAUTH, OK, OK, OK, FORBID, FORBID), otherPartner: OK }, // OK, yet empty: another partner's account is not found (test/api/partners.test.ts)
     operation: `query($s: String) { accounts(search: $s, first: 5) { edges { node { id name } } } }`,
     variables: (f) => ({ s: f.accountId }),
   },
@@ -477,13 +491,14 @@ const ROWS: Row[] = [
 ];
 
 const BAD_TOKEN = 'garbage-bearer-token';
+const MATRIX_PARTNER = uniqueKey('matrix-partner');
 /** The volume price table (global: set in beforeAll so creditPrice has one, and again by its row). */
 const PRICE_TIERS = { currency: 'USD', minimum: '10', maximum: '10000', tiers: [{ from: '10', unitPrice: '0.10' }, { from: '1000', unitPrice: '0.08' }] };
 /** The pack purchases and auto top-ups name (created in beforeAll). */
 const sharedPack = { code: '' };
 /** Plans the subscription rows use (created in beforeAll). */
 const plansUsed = { basic: '', pro: '' };
-const tokens = {} as Record<'readonly' | 'service' | 'admin' | 'otherUser', string>;
+const tokens = {} as Record<'readonly' | 'service' | 'admin' | 'otherUser' | 'partnerKey' | 'otherPartner', string>;
 const fixtures = {} as Record<Caller, Fixture>;
 
 function tokenFor(caller: Caller, fixture: Fixture): Promise<string | null> | string | null {
@@ -578,7 +593,10 @@ beforeAll(async () => {
   tokens.service = await t.key('SERVICE');
   tokens.admin = await t.key('ADMIN');
   tokens.otherUser = await t.userToken(await t.createAccount('access matrix, another account'));
-  for (const caller of CALLERS) fixtures[caller] = await realFixture();
+  tokens.partnerKey = (await t.app.services.auth.createApiKey('access matrix, partner A', 'SERVICE', MATRIX_PARTNER)).secret;
+  tokens.otherPartner = (await t.app.services.auth.createApiKey('access matrix, partner B', 'SERVICE', `${MATRIX_PARTNER}-other`)).secret;
+  // Both partner callers act on accounts created by partner A's key.
+  for (const caller of CALLERS) fixtures[caller] = await realFixture(caller === 'partnerKey' || caller === 'otherPartner' ? tokens.partnerKey : undefined);
 });
 afterAll(async () => { await t.close(); });
 
@@ -650,6 +668,39 @@ describe('role refusals do not depend on the target existing', () => {
   });
 });
 
+/**
+ * A partner key cannot tell another partner's account, or its holds, transactions, purchases and
+ * alerts, from ids that name nothing: each not-found answer of `otherPartner` is exactly what the
+ * same key gets for a ghost fixture (README, Partners).
+ */
+describe('another partner\'s ids answer as ids that name nothing', () => {
+  const cases = ROWS.filter((row) => row.expected.otherPartner === NOT_FOUND || row.expected.otherPartner === 'HOLD_NOT_FOUND').map((row) => [row.field, row] as const);
+
+  test.each(cases)('%s', async (_field, row) => {
+    const ghost = ghostFixture();
+    expect(await outcomeOf(row, 'otherPartner', ghost, await row.variables(ghost))).toBe(row.expected.otherPartner);
+  });
+});
+
+test('a partner key using another partner\'s quote on its own account: NOT_FOUND, and nothing written (no FAILED row, no idempotency key)', async () => {
+  const own = (await t.ok<{ createAccount: { id: string } }>(`mutation { createAccount(input: { name: "partner B's own" }) { id } }`, {}, tokens.otherPartner)).createAccount.id;
+  await t.grant(own, '100');
+  const quoteOfA = await fixtures.otherPartner.quote();
+  const before = await snapshot(own);
+  const keys = { charge: uniqueKey('p-charge'), hold: uniqueKey('p-hold') };
+  const charge = `mutation($i: ChargeGenerationInput!) { chargeGeneration(input: $i) { id } }`;
+  const reserve = `mutation($i: ReserveInput!) { reserveCredits(input: $i) { id } }`;
+  expect((await t.fails(charge, { i: { accountId: own, quoteId: quoteOfA, idempotencyKey: keys.charge } }, tokens.otherPartner)).extensions.code).toBe(NOT_FOUND);
+  expect((await t.fails(reserve, { i: { accountId: own, quoteId: quoteOfA, idempotencyKey: keys.hold } }, tokens.otherPartner)).extensions.code).toBe(NOT_FOUND);
+  expect(await snapshot(own)).toBe(before);
+  expect(await t.history(own, { statuses: ['FAILED'] })).toEqual([]);
+  // The idempotency keys were never stored: they serve a different, valid request now.
+  await t.ok(charge, { i: { accountId: own, generation: GENERATION, idempotencyKey: keys.charge } }, tokens.otherPartner);
+  await t.ok(reserve, { i: { accountId: own, amount: '1', idempotencyKey: keys.hold } }, tokens.otherPartner);
+  // Partner A's quote is still unused: partner A's key charges with it.
+  await t.ok(charge, { i: { accountId: fixtures.otherPartner.accountId, quoteId: quoteOfA, idempotencyKey: uniqueKey('p-a') } }, tokens.partnerKey);
+});
+
 test('alerts without an accountId (every account\'s) are for admins only', async () => {
   const query = `query { alerts(first: 1) { edges { node { id } } } }`;
   const actual = {} as Record<Caller, string>;
@@ -657,7 +708,7 @@ test('alerts without an accountId (every account\'s) are for admins only', async
     const result = await t.gql<{ alerts?: unknown }>(query, {}, await tokenFor(caller, fixtures[caller]));
     actual[caller] = result.errors?.length ? codesOf(result.errors) : result.data?.alerts ? OK : 'no data and no error';
   }
-  expect(actual).toEqual({ anonymous: UNAUTH, badToken: UNAUTH, readonly: FORBID, service: FORBID, admin: OK, ownUser: FORBID, otherUser: FORBID });
+  expect(actual).toEqual({ anonymous: UNAUTH, badToken: UNAUTH, readonly: FORBID, service: FORBID, admin: OK, ownUser: FORBID, otherUser: FORBID, partnerKey: FORBID, otherPartner: FORBID });
 });
 
 test('markAlertsRead with a user token marks only its own account\'s alerts; another account\'s are refused and stay unread', async () => {

@@ -46,6 +46,8 @@ export async function searchAccounts(
   search: { text: string; isId: boolean } | null,
   after: { sortName: string; id: string } | null,
   limit: number,
+  /** Only this partner's accounts (a partner key's search); null: every account. */
+  partner: string | null = null,
 ): Promise<FoundAccountRow[]> {
   const sortName = sql<string>`lower(${accounts.name})`;
   // LIKE's wildcards and its escape character in the search are literal characters.
@@ -59,6 +61,7 @@ export async function searchAccounts(
         sql`${sortName} like lower(${prefix})`,
       ) : undefined,
       // Written so the first half is an index condition (a bare OR would be a filter over the rows before the cursor).
+      partner !== null ? eq(accounts.partner, partner) : undefined,
       after ? sql`${sortName} ~>=~ ${after.sortName} and (${sortName} ~>~ ${after.sortName} or ${accounts.id} > ${after.id})` : undefined,
     ))
     .orderBy(sql`${sortName} using ~<~`, asc(accounts.id))

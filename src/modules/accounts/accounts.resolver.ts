@@ -1,6 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../graphql/context';
-import { assertAdmin, assertCanRead, assertKeyRole, actorOf, requireViewer } from '../../auth/viewer';
+import { assertAdmin, assertKeyRole, actorOf, requireViewer } from '../../auth/viewer';
+import { access } from '../../auth/access';
 import { badInput, forbidden } from '../../shared/errors';
 import { connectionComplexity, PAGE_SIZE_DEFAULT, pageOf, pageSize } from '../../graphql/connection';
 import { Account, AccountConnection, CreateAccountInput, UpdateAccountInput } from './account.type';
@@ -30,8 +31,8 @@ export class AccountsResolver {
     requireViewer(ctx.viewer);
     if ((id ? 1 : 0) + (externalId ? 1 : 0) !== 1) throw badInput('give exactly one of id and externalId');
     const account = id ? await ctx.loaders.account.load(id) : (await ctx.services.accounts.findByExternalId(externalId!)) ?? null;
-    if (!account) return null;
-    assertCanRead(ctx.viewer, account.id);
+    if (!account) return access.absent(ctx, 'account');
+    await access.account(ctx, account.id, 'read');
     return account;
   }
 
@@ -47,7 +48,8 @@ export class AccountsResolver {
   ): Promise<AccountConnection> {
     if (requireViewer(ctx.viewer).kind !== 'key') throw forbidden('searching accounts needs an API key');
     const limit = pageSize(first, ctx.services.config.pageSizeMax);
-    const rows = await ctx.services.accounts.search(search ?? null, after ? decodeAccountCursor(after) : null, limit + 1);
+    // A partner key finds only its partner's accounts.
+    const rows = await ctx.services.accounts.search(search ?? null, after ? decodeAccountCursor(after) : null, limit + 1, access.partnerOf(ctx.viewer));
     for (const row of rows.slice(0, limit)) ctx.loaders.account.prime(row.id, row);
     return pageOf<FoundAccountRow, Account>(rows, limit, (row) => encodeAccountCursor(row.sortName, row.id));
   }
@@ -64,7 +66,7 @@ export class AccountsResolver {
     const plan = input.planId || input.planCode ? await ctx.services.plans.findForSubscribing(input.planId ?? null, input.planCode ?? null) : null;
     const account = await ctx.services.accounts.create({
       name: input.name, kind: input.kind, externalId: input.externalId, planTier: input.planTier,
-      overdraftLimitMillis: input.overdraftLimit ?? null, email: input.email,
+      overdraftLimitMillis: input.overdraftLimit ?? null, email: input.email, partner: viewer.partner,
     }, actorOf(viewer).id);
     if (plan) await ctx.services.plans.subscribe(actorOf(viewer), { accountId: account.id, planCode: plan.plan.code, idempotencyKey: `createAccount:${account.id}` });
     return account;
@@ -72,8 +74,7 @@ export class AccountsResolver {
 
   @Mutation(() => Account, { description: 'Name and email: ADMIN or SERVICE keys, or a user token on its own account.' })
   async updateAccount(@Ctx() ctx: Context, @Arg('input', () => UpdateAccountInput) input: UpdateAccountInput): Promise<AccountRow> {
-    const viewer = assertCanRead(ctx.viewer, input.accountId);
-    if (viewer.kind === 'key') assertKeyRole(viewer, ['ADMIN', 'SERVICE']);
+    await access.account(ctx, input.accountId, 'own');
     const account = await ctx.services.accounts.update(input.accountId, { name: input.name, email: input.email });
     if (!account) throw notFound('account');
     return account;

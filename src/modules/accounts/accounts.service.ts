@@ -13,6 +13,8 @@ export interface CreateAccountFields {
   planTier?: string | null;
   overdraftLimitMillis?: number | null;
   email?: string | null;
+  /** The partner of the key creating it (README, Partners); fixed for life. */
+  partner?: string | null;
 }
 
 const EMAIL_LENGTH_MAX = 254;
@@ -49,7 +51,7 @@ export class AccountsService {
     }
     const account: AccountRow = {
       id: newId(), externalId: fields.externalId ?? null, name, kind: fields.kind, planTier: fields.planTier ?? null, email,
-      createdBy, partner: null, createdAt: this.clock.now(),
+      createdBy, partner: fields.partner ?? null, createdAt: this.clock.now(),
     };
     // An overdraft limit given here is the wallet's own: a plan's limit does not replace it.
     const wallet = { overdraftLimitMillis: fields.overdraftLimitMillis ?? 0, overdraftLimitOwn: fields.overdraftLimitMillis !== undefined && fields.overdraftLimitMillis !== null };
@@ -80,11 +82,11 @@ export class AccountsService {
    * Accounts by exact id, exact externalId, email (ignoring case) or name prefix (ignoring case),
    * ordered by name; every account when `search` is empty. `limit` rows after the cursor.
    */
-  async search(search: string | null, after: { sortName: string; id: string } | null, limit: number): Promise<FoundAccountRow[]> {
+  async search(search: string | null, after: { sortName: string; id: string } | null, limit: number, partner: string | null = null): Promise<FoundAccountRow[]> {
     const text = (search ?? '').trim();
     if (text.length > ACCOUNT_SEARCH_LENGTH_MAX) throw badInput(`search must be at most ${ACCOUNT_SEARCH_LENGTH_MAX} characters`, 'search');
     if (after && !isUuid(after.id)) throw badInput('after is not a valid cursor', 'after');
-    return repo.searchAccounts(this.db, text ? { text, isId: isUuid(text) } : null, after, limit);
+    return repo.searchAccounts(this.db, text ? { text, isId: isUuid(text) } : null, after, limit, partner);
   }
 
   async byIds(ids: readonly string[]): Promise<AccountRow[]> {

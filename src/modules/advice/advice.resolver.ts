@@ -1,7 +1,7 @@
 /** Thin resolver of plan advice: authorize, call AdviceService, shape for GraphQL. */
 import { Arg, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
 import type { Context } from '../../graphql/context';
-import { assertCanRead } from '../../auth/viewer';
+import { access } from '../../auth/access';
 import { dayStart } from '../../shared/utc-days';
 import { moneyOf } from '../plans/plan.type';
 import { ADVICE_DAYS_DEFAULT, type AdviceOption } from './advice.rules';
@@ -44,7 +44,7 @@ export class AdviceResolver {
     @Arg('days', () => Int, { nullable: true, defaultValue: ADVICE_DAYS_DEFAULT }) days: number,
     @Arg('currency', () => String, { nullable: true, description: 'Compare in this ISO 4217 currency (default: the current plan\'s, else the catalogue\'s main one).' }) currency: string | null,
   ): Promise<PlanAdvice> {
-    assertCanRead(ctx.viewer, accountId);
+    await access.account(ctx, accountId, 'read');
     return planAdviceView(await ctx.services.advice.planAdvice(accountId, days ?? ADVICE_DAYS_DEFAULT, currency ?? null));
   }
 }

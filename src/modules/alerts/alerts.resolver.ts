@@ -1,7 +1,8 @@
 /** Thin resolvers of alerts: authorize, page, call AlertsService. */
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../../graphql/context';
-import { assertAdmin, assertCanRead, requireViewer } from '../../auth/viewer';
+import { assertAdmin, requireViewer } from '../../auth/viewer';
+import { access } from '../../auth/access';
 import { badInput } from '../../shared/errors';
 import { connectionComplexity, PAGE_SIZE_DEFAULT, pageOf, pageSize } from '../../graphql/connection';
 import { LowCreditAlert, LowCreditAlertConnection } from './alert.type';
@@ -28,7 +29,7 @@ export class AlertsResolver {
     @Arg('first', () => Int, { nullable: true, defaultValue: PAGE_SIZE_DEFAULT }) first: number,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<LowCreditAlertConnection> {
-    if (accountId) assertCanRead(ctx.viewer, accountId);
+    if (accountId) await access.account(ctx, accountId, 'read');
     else assertAdmin(ctx.viewer);
     const limit = pageSize(first, ctx.services.config.pageSizeMax);
     const rows = await ctx.services.alerts.list(accountId ?? null, unreadOnly ?? false, after ? decodeAlertCursor(after) : null, limit + 1);
@@ -40,6 +41,7 @@ export class AlertsResolver {
     const viewer = requireViewer(ctx.viewer);
     if (ids.length > MARK_READ_IDS_MAX) throw badInput(`at most ${MARK_READ_IDS_MAX} ids`, 'ids');
     if (viewer.kind === 'key' && viewer.role === 'READONLY') assertAdmin(viewer);
+    await access.ownedMany(ctx, 'alert', ids, 'read'); // partner keys: alerts of their own accounts only (NOT_FOUND otherwise)
     return ctx.services.alerts.markRead(ids, viewer.kind === 'user' ? viewer.accountId : null);
   }
 }

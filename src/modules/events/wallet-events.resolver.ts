@@ -1,6 +1,7 @@
 import { Arg, ID, Int, Resolver, Root, Subscription } from 'type-graphql';
 import type { Context } from '../../graphql/context';
-import { assertAdmin, assertCanRead } from '../../auth/viewer';
+import { assertAdmin } from '../../auth/viewer';
+import { access } from '../../auth/access';
 import { badInput, notFound } from '../../shared/errors';
 import { isUuid } from '../../shared/validate';
 import { LowCreditAlert, type AlertRow } from '../alerts';
@@ -14,7 +15,7 @@ export class WalletEventsResolver {
     subscribe: async ({ args, context }) => {
       const ctx = context as Context;
       const { accountId, afterSequence } = args as { accountId: string; afterSequence?: number | null };
-      assertCanRead(ctx.viewer, accountId);
+      await access.account(ctx, accountId, 'read');
       if (afterSequence !== null && afterSequence !== undefined && afterSequence < 0) throw badInput('afterSequence must be ≥ 0', 'afterSequence');
       const wallet = isUuid(accountId) ? await ctx.services.wallets.get(accountId) : null;
       if (!wallet) throw notFound('account');
@@ -44,7 +45,7 @@ export class WalletEventsResolver {
         assertAdmin(ctx.viewer);
         return ctx.services.events.subscribeAlerts(null);
       }
-      assertCanRead(ctx.viewer, accountId);
+      await access.account(ctx, accountId, 'read');
       const wallet = isUuid(accountId) ? await ctx.services.wallets.get(accountId) : null;
       if (!wallet) throw notFound('account');
       return ctx.services.events.subscribeAlerts(accountId);

@@ -1,6 +1,6 @@
 /**
  * GET /reports/transactions.csv and /reports/usage.csv. Authenticated as GraphQL is (Authorization:
- * Bearer <API key or user token>, the same rate limits, assertCanRead); refusals are JSON with the
+ * Bearer <API key or user token>, the same rate limits, src/auth/access.ts); refusals are JSON with the
  * GraphQL error codes and the matching HTTP status. The transaction log is streamed: one page of the
  * ledger at a time, written with backpressure (the next page is read only once the client took the
  * previous one), and a client that goes away stops the reading.
@@ -8,7 +8,7 @@
 import type { ServerResponse } from 'node:http';
 import express from 'express';
 import { stringify } from 'csv-stringify/sync';
-import { requireViewer, assertCanRead, type Viewer } from '../../auth/viewer';
+import { requireViewer, type Viewer } from '../../auth/viewer';
 import { AppError, ErrorCode, serviceUnavailable } from '../../shared/errors';
 import { isDatabaseUnavailable } from '../../db/faults';
 import { logger } from '../../shared/logger';
@@ -26,7 +26,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 const csv = (records: readonly (readonly string[])[]) => stringify(records as string[][], { record_delimiter: 'windows' });
 
 export interface ExportsRouteDeps {
-  services: Pick<Services, 'auth' | 'database'>;
+  services: Pick<Services, 'auth' | 'database' | 'access'>;
   rateLimits?: RateLimits;
   isStopping?: () => boolean;
   /** The usage report (src/modules/reports; NOT_FOUND for an unknown account); without it /usage.csv answers 404. */
@@ -50,9 +50,9 @@ export function exportsRoute(deps: ExportsRouteDeps): express.Router {
     }
   }
 
-  /** The caller may read the account (FORBIDDEN otherwise), within the caller's and the account's rate limits. */
+  /** The caller may read the account (src/auth/access.ts: FORBIDDEN, or NOT_FOUND for a partner key), within the caller's and the account's rate limits. */
   async function authorize(viewer: Viewer, req: express.Request, accountId: string): Promise<void> {
-    assertCanRead(viewer, accountId);
+    await deps.services.access.account(viewer, accountId, 'read');
     await admitted(viewer, req.ip, accountId);
   }
 

@@ -1,6 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../graphql/context';
-import { actorOf, assertAdmin, assertCanMoveCredits, assertCanRead, requireViewer } from '../../auth/viewer';
+import { actorOf, assertAdmin, requireViewer } from '../../auth/viewer';
+import { access } from '../../auth/access';
 import { connectionComplexity, decodeCursor, encodeCursor, PAGE_SIZE_DEFAULT, pageOf, pageSize } from '../../graphql/connection';
 import { AppError, ErrorCode, badInput, notFound } from '../../shared/errors';
 import { checkedVendorUsage } from './flows';
@@ -30,7 +31,7 @@ export class LedgerResolver {
     @Arg('after', () => String, { nullable: true }) after?: string | null,
     @Arg('filter', () => TransactionFilter, { nullable: true }) filter?: TransactionFilter | null,
   ): Promise<LedgerTransactionConnection> {
-    assertCanRead(ctx.viewer, accountId);
+    await access.account(ctx, accountId, 'read');
     const limit = pageSize(first, ctx.services.config.pageSizeMax);
     if (!isUuid(accountId)) return { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
     const rows = await ctx.services.ledger.history(accountId, filter ?? {}, after ? decodeCursor(after) : null, limit + 1);
@@ -42,8 +43,8 @@ export class LedgerResolver {
   async transaction(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<TransactionRow | null> {
     requireViewer(ctx.viewer); // before the lookup: anonymous callers learn nothing about which ids exist
     const row = isUuid(id) ? await ctx.loaders.transaction.load(id) : null;
-    if (!row) return null;
-    assertCanRead(ctx.viewer, row.accountId);
+    if (!row) return access.absent(ctx, 'transaction');
+    await access.account(ctx, row.accountId, 'read', 'transaction');
     return row;
   }
 
@@ -55,7 +56,7 @@ export class LedgerResolver {
 
   @Mutation(() => LedgerTransaction, { description: 'Admin: adds a bucket of credits.' })
   async grantCredits(@Ctx() ctx: Context, @Arg('input', () => GrantCreditsInput) input: GrantCreditsInput): Promise<TransactionRow> {
-    const viewer = assertAdmin(ctx.viewer);
+    const viewer = await access.account(ctx, input.accountId, 'admin');
     const listMax = 50;
     if ((input.applicableActions?.length ?? 0) > listMax || (input.applicableModels?.length ?? 0) > listMax) throw badInput(`at most ${listMax} applicable actions/models`);
     if (input.priority !== null && input.priority !== undefined && (input.priority < 0 || input.priority > 1000)) throw badInput('priority must be between 0 and 1000', 'priority');
@@ -70,7 +71,7 @@ export class LedgerResolver {
 
   @Mutation(() => LedgerTransaction, { description: 'Debits an amount now (overdraft down to the limit creates debt).' })
   async charge(@Ctx() ctx: Context, @Arg('input', () => ChargeInput) input: ChargeInput): Promise<TransactionRow> {
-    const viewer = assertCanMoveCredits(ctx.viewer);
+    const viewer = await access.account(ctx, input.accountId, 'move');
     return ctx.services.ledger.charge(actorOf(viewer), {
       accountId: requireAccountId(input.accountId), amountMillis: requirePositive(input.amount), idempotencyKey: input.idempotencyKey,
       action: boundedText(input.action, 'action'), model: boundedText(input.model, 'model'), comment: boundedText(input.comment, 'comment'),
@@ -80,7 +81,8 @@ export class LedgerResolver {
 
   @Mutation(() => Hold, { description: 'Secures credits (an amount, a quote or a generation) for work that takes time; capture or release it later.' })
   async reserveCredits(@Ctx() ctx: Context, @Arg('input', () => ReserveInput) input: ReserveInput) {
-    const viewer = assertCanMoveCredits(ctx.viewer);
+    const viewer = await access.account(ctx, input.accountId, 'move');
+    if (input.quoteId != null) await access.owned(ctx, 'quote', input.quoteId, 'move'); // partner keys: a quote of their own accounts only
     const accountId = requireAccountId(input.accountId);
     const ways = [input.amount != null, input.quoteId != null, input.generation != null].filter(Boolean).length;
     if (ways !== 1) throw badInput('give exactly one of amount, quoteId and generation', 'amount');
@@ -97,7 +99,7 @@ export class LedgerResolver {
 
   @Mutation(() => LedgerTransaction, { description: 'Debits up to the hold (an amount, or the actual usage priced by the hold\'s card); the rest returns.' })
   async captureHold(@Ctx() ctx: Context, @Arg('input', () => CaptureInput) input: CaptureInput): Promise<TransactionRow> {
-    const viewer = assertCanMoveCredits(ctx.viewer);
+    const viewer = await access.owned(ctx, 'hold', input.holdId, 'move');
     if (input.amount !== null && input.amount !== undefined && input.amount < 0) throw badInput('amount must be ≥ 0', 'amount');
     if (input.amount != null && input.generation != null) throw badInput('give an amount or a generation, not both', 'amount');
     if (!isUuid(input.holdId)) throw new AppError(ErrorCode.HOLD_NOT_FOUND, 'no hold with this id');
@@ -111,14 +113,14 @@ export class LedgerResolver {
 
   @Mutation(() => Hold)
   async releaseHold(@Ctx() ctx: Context, @Arg('input', () => ReleaseInput) input: ReleaseInput) {
-    const viewer = assertCanMoveCredits(ctx.viewer);
+    const viewer = await access.owned(ctx, 'hold', input.holdId, 'move');
     if (!isUuid(input.holdId)) throw new AppError(ErrorCode.HOLD_NOT_FOUND, 'no hold with this id');
     return ctx.services.ledger.release(actorOf(viewer), { holdId: input.holdId, idempotencyKey: input.idempotencyKey, comment: boundedText(input.comment, 'comment') });
   }
 
   @Mutation(() => LedgerTransaction, { description: 'Returns credits of a charge to the buckets they came from (never more than was charged).' })
   async refund(@Ctx() ctx: Context, @Arg('input', () => RefundInput) input: RefundInput): Promise<TransactionRow> {
-    const viewer = assertCanMoveCredits(ctx.viewer);
+    const viewer = await access.owned(ctx, 'transaction', input.transactionId, 'move');
     if (input.amount !== null && input.amount !== undefined) requirePositive(input.amount);
     if (!isUuid(input.transactionId)) throw notFound('transaction');
     return ctx.services.ledger.refund(actorOf(viewer), {
@@ -128,7 +130,7 @@ export class LedgerResolver {
 
   @Mutation(() => LedgerTransaction, { description: 'Admin: undoes a posted transaction with a new one pointing at it.' })
   async reverseTransaction(@Ctx() ctx: Context, @Arg('input', () => ReverseInput) input: ReverseInput): Promise<TransactionRow> {
-    const viewer = assertAdmin(ctx.viewer);
+    const viewer = await access.owned(ctx, 'transaction', input.transactionId, 'admin');
     if (!isUuid(input.transactionId)) throw notFound('transaction');
     return ctx.services.ledger.reverse(actorOf(viewer), { transactionId: input.transactionId, idempotencyKey: input.idempotencyKey, comment: boundedText(input.comment, 'comment') });
   }

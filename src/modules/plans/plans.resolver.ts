@@ -1,7 +1,8 @@
 /** Thin resolvers of plans and subscriptions: authorize, map inputs, call PlansService. */
 import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../graphql/context';
-import { actorOf, assertAdmin, assertCanMoveCredits, assertCanRead, requireViewer } from '../../auth/viewer';
+import { actorOf, assertAdmin, requireViewer } from '../../auth/viewer';
+import { access } from '../../auth/access';
 import { Account } from '../accounts/account.type';
 import type { AccountRow } from '../accounts';
 import { parseMoney } from '../../shared/money';
@@ -83,19 +84,19 @@ export class PlansResolver {
 
   @Mutation(() => PlanSubscription, { description: 'Starts an ACTIVE subscription with a period anchored now; the allowance is granted at once.' })
   async subscribe(@Ctx() ctx: Context, @Arg('input', () => SubscribeInput) input: SubscribeInput): Promise<SubscriptionRow> {
-    const viewer = assertCanMoveCredits(ctx.viewer);
+    const viewer = await access.account(ctx, input.accountId, 'move');
     return ctx.services.plans.subscribe(actorOf(viewer), { accountId: input.accountId, planCode: input.planCode, idempotencyKey: input.idempotencyKey });
   }
 
   @Mutation(() => PlanSubscription, { description: 'Upgrade at once (prorated allowance now), downgrade at the period end (scheduledPlan).' })
   async changePlan(@Ctx() ctx: Context, @Arg('input', () => ChangePlanInput) input: ChangePlanInput): Promise<SubscriptionRow> {
-    const viewer = assertCanMoveCredits(ctx.viewer);
+    const viewer = await access.account(ctx, input.accountId, 'move');
     return ctx.services.plans.changePlan(actorOf(viewer), { accountId: input.accountId, planCode: input.planCode, idempotencyKey: input.idempotencyKey });
   }
 
   @Mutation(() => PlanSubscription, { description: 'At the period end (default) or at once.' })
   async cancelSubscription(@Ctx() ctx: Context, @Arg('input', () => CancelSubscriptionInput) input: CancelSubscriptionInput): Promise<SubscriptionRow> {
-    const viewer = assertCanMoveCredits(ctx.viewer);
+    const viewer = await access.account(ctx, input.accountId, 'move');
     return ctx.services.plans.cancel(actorOf(viewer), { accountId: input.accountId, atPeriodEnd: input.atPeriodEnd, idempotencyKey: input.idempotencyKey });
   }
 }
@@ -135,7 +136,7 @@ export class SubscriptionPeriodResolver {
 export class AccountSubscriptionResolver {
   @FieldResolver(() => PlanSubscription, { nullable: true })
   async subscription(@Root() account: AccountRow, @Ctx() ctx: Context): Promise<SubscriptionRow | null> {
-    assertCanRead(ctx.viewer, account.id);
+    await access.account(ctx, account.id, 'read');
     return ctx.loaders.subscription.load(account.id);
   }
 }

@@ -1,6 +1,7 @@
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../../graphql/context';
-import { actorOf, assertAdmin, assertCanMoveCredits, assertCanRead, requireViewer } from '../../auth/viewer';
+import { actorOf, assertAdmin, requireViewer } from '../../auth/viewer';
+import { access } from '../../auth/access';
 import { badInput, notFound } from '../../shared/errors';
 import { boundedText, isUuid } from '../../shared/validate';
 import { LedgerTransaction, checkedVendorUsage, type TransactionRow } from '../ledger';
@@ -60,7 +61,7 @@ export class PricingResolver {
     @Arg('accountId', () => ID) accountId: string,
     @Arg('generation', () => GenerationInput) generation: GenerationInput,
   ): Promise<QuoteView> {
-    assertCanRead(ctx.viewer, accountId);
+    await access.account(ctx, accountId, 'read');
     const quotesMax = ctx.services.config.quotesPerRequestMax;
     if (++ctx.quotesRun > quotesMax) throw badInput(`at most ${quotesMax} quotes per request`, 'quote');
     if (!isUuid(accountId)) throw notFound('account');
@@ -69,7 +70,8 @@ export class PricingResolver {
 
   @Mutation(() => LedgerTransaction, { description: 'Charges a generation priced by the rate card, or at most the locked price of a quote.' })
   async chargeGeneration(@Ctx() ctx: Context, @Arg('input', () => ChargeGenerationInput) input: ChargeGenerationInput): Promise<TransactionRow> {
-    const viewer = assertCanMoveCredits(ctx.viewer);
+    const viewer = await access.account(ctx, input.accountId, 'move');
+    if (input.quoteId) await access.owned(ctx, 'quote', input.quoteId, 'move'); // partner keys: a quote of their own accounts only
     if (!isUuid(input.accountId)) throw notFound('account');
     if (!input.generation && !input.quoteId) throw badInput('give a generation or a quoteId', 'generation');
     return ctx.services.pricing.chargeGeneration(actorOf(viewer), {

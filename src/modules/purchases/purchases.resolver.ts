@@ -1,7 +1,8 @@
 /** Thin resolvers of packs, custom-amount prices, purchases and auto top-up: authorize, map inputs, call PurchasesService. */
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../graphql/context';
-import { actorOf, assertAdmin, assertCanRead, requireViewer, type Authenticated } from '../../auth/viewer';
+import { actorOf, assertAdmin, requireViewer, type Authenticated } from '../../auth/viewer';
+import { access } from '../../auth/access';
 import { forbidden } from '../../shared/errors';
 import { connectionComplexity, decodeCursor, encodeCursor, PAGE_SIZE_DEFAULT, pageOf, pageSize } from '../../graphql/connection';
 import { Money, moneyOf } from '../plans/plan.type';
@@ -32,11 +33,9 @@ function toTiers(row: PriceTableRow): CreditPriceTiers {
   };
 }
 
-/** Buying for an account: ADMIN or SERVICE keys, or the account's own user token. */
-function assertCanBuy(ctx: Context, accountId: string): Authenticated {
-  const viewer = assertCanRead(ctx.viewer, accountId);
-  if (viewer.kind === 'key' && viewer.role === 'READONLY') throw forbidden('a READONLY key cannot buy credits');
-  return viewer;
+/** Buying for an account: ADMIN or SERVICE keys (a partner's on its accounts), or the account's own user token. */
+function assertCanBuy(ctx: Context, accountId: string): Promise<Authenticated> {
+  return access.account(ctx, accountId, 'own');
 }
 
 @Resolver(() => Purchase)
@@ -98,7 +97,7 @@ export class PurchasesResolver {
 
   @Mutation(() => Purchase, { description: 'A PENDING purchase of a pack or a custom amount with its checkoutUrl; the credits arrive when the provider confirms the payment.' })
   async purchaseCredits(@Ctx() ctx: Context, @Arg('input', () => PurchaseCreditsInput) input: PurchaseCreditsInput): Promise<PurchaseRow> {
-    const viewer = assertCanBuy(ctx, input.accountId);
+    const viewer = await assertCanBuy(ctx, input.accountId);
     return ctx.services.purchases.purchase(actorOf(viewer), {
       accountId: input.accountId, packCode: input.packCode ?? null, creditsMillis: input.credits ?? null, idempotencyKey: input.idempotencyKey,
     });
@@ -111,7 +110,7 @@ export class PurchasesResolver {
     @Arg('first', () => Int, { nullable: true, defaultValue: PAGE_SIZE_DEFAULT }) first: number,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<PurchaseConnection> {
-    assertCanRead(ctx.viewer, accountId);
+    await access.account(ctx, accountId, 'read');
     const limit = pageSize(first, ctx.services.config.pageSizeMax);
     const rows = await ctx.services.purchases.purchasesOf(accountId, after ? decodeCursor(after) : null, limit + 1);
     return pageOf<PurchaseRow, Purchase>(rows, limit, (row) => encodeCursor(row.pos));
@@ -121,8 +120,8 @@ export class PurchasesResolver {
   async purchase(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<PurchaseRow | null> {
     requireViewer(ctx.viewer);
     const row = await ctx.services.purchases.purchaseById(id);
-    if (!row) return null;
-    assertCanRead(ctx.viewer, row.accountId);
+    if (!row) return access.absent(ctx, 'purchase');
+    await access.account(ctx, row.accountId, 'read', 'purchase');
     return row;
   }
 
@@ -134,7 +133,7 @@ export class PurchasesResolver {
 
   @Mutation(() => Wallet, { description: 'Auto top-up: when a committed charge leaves available below `below`, buy the pack (or up to targetBalance), at most maxPerMonth a month.' })
   async setAutoTopUp(@Ctx() ctx: Context, @Arg('input', () => AutoTopUpInput) input: AutoTopUpInput): Promise<WalletView> {
-    assertCanBuy(ctx, input.accountId);
+    await assertCanBuy(ctx, input.accountId);
     await ctx.services.purchases.setAutoTopUp({
       accountId: input.accountId, enabled: input.enabled, belowMillis: input.below, packCode: input.packCode ?? null,
       targetBalanceMillis: input.targetBalance ?? null, maxPerMonth: input.maxPerMonth,
@@ -146,7 +145,7 @@ export class PurchasesResolver {
 
   @Mutation(() => Boolean, { description: 'Admin, test provider only: makes the account\'s saved test card decline (true) or pay (false).' })
   async setTestPaymentCard(@Ctx() ctx: Context, @Arg('accountId', () => ID) accountId: string, @Arg('declines') declines: boolean): Promise<boolean> {
-    assertAdmin(ctx.viewer);
+    await access.account(ctx, accountId, 'admin');
     await ctx.services.purchases.setTestCardDeclines(accountId, declines);
     return true;
   }

@@ -2,7 +2,7 @@
 import { Arg, Ctx, ID, Query, Resolver } from 'type-graphql';
 import { GraphQLDateTime } from 'graphql-scalars';
 import type { Context } from '../../graphql/context';
-import { assertCanRead } from '../../auth/viewer';
+import { access } from '../../auth/access';
 import { ReportGranularity, UsageReport } from './usage-report.type';
 import type { UsageReportView } from './usage-report.service';
 
@@ -20,7 +20,7 @@ export class UsageReportResolver {
     @Arg('granularity', () => ReportGranularity, { nullable: true, defaultValue: ReportGranularity.MONTH }) granularity: ReportGranularity,
     @Arg('timeZone', () => String, { nullable: true, defaultValue: 'UTC', description: 'IANA name, e.g. "Europe/Berlin".' }) timeZone: string,
   ): Promise<UsageReportView> {
-    assertCanRead(ctx.viewer, accountId);
+    await access.account(ctx, accountId, 'read');
     return ctx.services.usageReport.usageReport({ accountId, from, to, granularity: granularity ?? ReportGranularity.MONTH, timeZone: timeZone ?? 'UTC' });
   }
 }

@@ -1,7 +1,7 @@
 /** Thin resolvers of usage: authorize, call UsageService. */
 import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../graphql/context';
-import { assertCanRead } from '../../auth/viewer';
+import { access } from '../../auth/access';
 import { Wallet } from '../wallets/wallet.type';
 import type { WalletView } from '../wallets/wallets.service';
 import type { Forecast } from './forecast-rules';
@@ -16,7 +16,7 @@ export class UsageResolver {
     @Arg('accountId', () => ID) accountId: string,
     @Arg('days', () => Int, { nullable: true, defaultValue: 30 }) days: number,
   ): Promise<UsageDayView[]> {
-    assertCanRead(ctx.viewer, accountId);
+    await access.account(ctx, accountId, 'read');
     return ctx.services.usage.usageByDay(accountId, days ?? 30);
   }
 }
