@@ -8,8 +8,9 @@ export type AccountKind =
   | 'TEAM'
   | 'USER';
 
-/** VENDOR_VARIANCE: a vendor reconciliation has flagged rows. */
+/** VENDOR_VARIANCE: a vendor reconciliation has flagged rows; REVIEW_HOLD: a wallet was put on hold for review (see reviews). */
 export type AdminAlertKind =
+  | 'REVIEW_HOLD'
   | 'VENDOR_VARIANCE';
 
 /** PAYMENT_FAILED: a plan payment failed (the subscription is PAST_DUE); PLAN_DOWNGRADED: the grace period ended unpaid. */
@@ -18,6 +19,7 @@ export type AlertKind =
   | 'CREDITS_EXPIRING'
   | 'DEPLETED'
   | 'LOW_BALANCE'
+  | 'MEMBER_BUDGET'
   | 'PAYMENT_FAILED'
   | 'PLAN_DOWNGRADED'
   | 'RUN_OUT_SOON';
@@ -117,6 +119,8 @@ export type CreateAccountInput = {
 
 export type CreateApiKeyInput = {
   name: string;
+  /** Binds the key to a partner (1–100 characters): it sees and acts only on the accounts created with that partner's keys. SERVICE or READONLY only. */
+  partner?: string | null | undefined;
   role: ApiKeyRole;
 };
 
