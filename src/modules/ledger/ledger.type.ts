@@ -254,6 +254,9 @@ export class ChargeInput {
 
   @Field(() => GraphQLJSON, { nullable: true, description: "The vendor's usage record (vendor, requestId, cost, currency, units)." })
   vendorUsage?: unknown;
+
+  @Field(() => ID, { nullable: true, description: 'A TEAM wallet\'s member this use is for: counted against their budget (BUDGET_EXCEEDED beyond it).' })
+  memberId?: string | null;
 }
 
 @InputType()
@@ -344,4 +347,7 @@ export class ReserveInput {
 
   @Field(() => String, { nullable: true })
   comment?: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'A TEAM wallet\'s member this use is for: counted against their budget (BUDGET_EXCEEDED beyond it).' })
+  memberId?: string | null;
 }

@@ -3,7 +3,7 @@ import type { Context } from '../../graphql/context';
 import { actorOf, assertAdmin, assertCanMoveCredits, assertCanRead, requireViewer } from '../../auth/viewer';
 import { badInput, notFound } from '../../shared/errors';
 import { boundedText, isUuid } from '../../shared/validate';
-import { LedgerTransaction, checkedVendorUsage, type TransactionRow } from '../ledger';
+import { LedgerTransaction, checkedMemberId, checkedVendorUsage, type TransactionRow } from '../ledger';
 import { readStored } from './rate-card.content';
 import type { RateCardRow } from './pricing.repo';
 import { ChargeGenerationInput, CreateRateCardDraftInput, GenerationInput, Quote, RateCard, SetRateInput, SetRatesInput } from './pricing.type';
@@ -75,6 +75,7 @@ export class PricingResolver {
     return ctx.services.pricing.chargeGeneration(actorOf(viewer), {
       accountId: input.accountId, idempotencyKey: input.idempotencyKey, generation: input.generation ?? null, quoteId: input.quoteId ?? null,
       comment: boundedText(input.comment, 'comment'), vendorUsage: checkedVendorUsage(input.vendorUsage),
+      memberId: checkedMemberId(input.memberId),
     });
   }
 }
