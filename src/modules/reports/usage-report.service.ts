@@ -13,6 +13,7 @@ import * as repo from './usage-report.repo';
 
 export type {
   ReportGranularityName, UsagePeriodView, UsageReportView, UsageSliceView, UsageTotalsView,
+  MemberUsageView,
 } from './usage-report.rules';
 
 export interface UsageReportRequest {
@@ -38,7 +39,8 @@ export class UsageReportService {
       if (!(await repo.accountExists(tx, accountId))) throw notFound('account');
       const opening = await repo.openingStocks(tx, accountId, range.firstUtcDay);
       const flows = await repo.periodFlows(tx, accountId, range.firstUtcDay, range.lastUtcDay, splitDayReads(range), boundaryQuarters(range));
-      return assembleUsageReport(accountId, range, opening, flows);
+      const members = await repo.memberFlows(tx, accountId, range.firstUtcDay, range.lastUtcDay, splitDayReads(range), boundaryQuarters(range));
+      return assembleUsageReport(accountId, range, opening, flows, members);
     }, { isolationLevel: 'repeatable read', accessMode: 'read only' });
   }
 }

@@ -49,7 +49,7 @@ export class TeamsResolver {
 
 @Resolver(() => Account)
 export class TeamAccountResolver {
-  @FieldResolver(() => [TeamMember], { description: 'A TEAM account\'s members, oldest first ([] for a USER account).' })
+  @FieldResolver(() => [TeamMember], { description: 'A TEAM account\'s members, oldest first (ties by account id); [] for a USER account.' })
   async members(@Root() account: AccountRow, @Ctx() ctx: Context): Promise<TeamMemberView[]> {
     if (account.kind !== 'TEAM') return [];
     return membersLoader(ctx).load(account.id);
