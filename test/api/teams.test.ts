@@ -8,6 +8,8 @@ import { sql } from 'drizzle-orm';
 import { rows } from '../../src/db/client';
 import { startTestApp, uniqueKey, type TestApp } from '../helpers/harness';
 import { planSteps } from '../helpers/plans';
+import { stream } from '../helpers/live';
+import { LowCreditAlertsDocument } from '../../src/client';
 
 let t: TestApp;
 beforeAll(async () => { t = await startTestApp(); });
@@ -308,6 +310,28 @@ describe('budgets', () => {
   });
 });
 
+describe('generations', () => {
+  test('chargeGeneration and reserveCredits with a generation take memberId and count the priced amount', async () => {
+    t.clock.set(new Date('2031-11-03T10:00:00Z'));
+    const action = `teams.generate.${uniqueKey('a')}`;
+    const draft = await t.ok<{ createRateCardDraft: { id: string } }>(`mutation { createRateCardDraft(input: { name: "teams", empty: true }) { id } }`);
+    const draftId = draft.createRateCardDraft.id;
+    await t.ok(`mutation($i: SetRatesInput!) { setRateCardRates(input: $i) { id } }`, { i: { draftId, rates: [{ action, components: [{ unit: 'REQUEST', pricePerUnit: '3' }] }] } });
+    await t.ok(`mutation($id: ID!) { publishRateCard(draftId: $id) { version } }`, { id: draftId });
+    const { teamId, memberId } = await teamWithMember('7');
+    const generate = `mutation($i: ChargeGenerationInput!) { chargeGeneration(input: $i) { amount memberId } }`;
+    expect(await t.ok(generate, { i: { accountId: teamId, generation: { action }, memberId, idempotencyKey: uniqueKey('g') } }))
+      .toEqual({ chargeGeneration: { amount: '-3', memberId } });
+    const hold = `mutation($i: ReserveInput!) { reserveCredits(input: $i) { amount memberId } }`;
+    expect(await t.ok(hold, { i: { accountId: teamId, generation: { action }, memberId, idempotencyKey: uniqueKey('g') } }))
+      .toEqual({ reserveCredits: { amount: '3', memberId } });
+    // 3 used + 3 held + 3 > 7
+    expect((await t.fails(generate, { i: { accountId: teamId, generation: { action }, memberId, idempotencyKey: uniqueKey('g') } })).extensions)
+      .toMatchObject({ code: 'BUDGET_EXCEEDED', used: '3', held: '3', remaining: '1' });
+    expect(await member(teamId, memberId)).toMatchObject({ budgetUsed: '3' });
+  });
+});
+
 describe('alerts and reports', () => {
   test('MEMBER_BUDGET alerts at 80% and 100%, once per level per period, on the team account', async () => {
     t.clock.set(new Date('2031-08-05T10:00:00Z'));
@@ -328,6 +352,19 @@ describe('alerts and reports', () => {
     t.clock.set(new Date('2031-09-01T00:00:00Z'));
     await charge(teamId, '8', memberId);
     expect((await alerts()).map((a) => a.threshold).sort()).toEqual(['10', '8', '8']);
+  });
+
+  test('a MEMBER_BUDGET alert is pushed live once, after commit', async () => {
+    t.clock.set(new Date('2031-08-20T10:00:00Z'));
+    const { teamId, memberId } = await teamWithMember('10');
+    const before = t.app.services.events.alertSubscriberCount();
+    const pushed = stream(t.client(), LowCreditAlertsDocument, { accountId: teamId }, (data) => data.lowCreditAlerts);
+    for (let i = 0; i < 100 && t.app.services.events.alertSubscriberCount() <= before; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    await charge(teamId, '9', memberId);
+    await pushed.until(1);
+    await new Promise((resolve) => setTimeout(resolve, 150)); // a duplicate would arrive by now
+    pushed.stop();
+    expect(pushed.items.map((a) => [a.kind, a.threshold, a.accountId])).toEqual([['MEMBER_BUDGET', '8', teamId]]);
   });
 
   test('usageReport.byMember: consumed, refunded and transactions per member over the range, cut at a zone\'s midnight', async () => {

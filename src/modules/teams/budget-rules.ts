@@ -26,7 +26,7 @@ interface MemberBudget {
   heldInRunMillis: Millis;
   dirty: boolean;
   /** Levels reached in this run, raised at flush. */
-  reached: { pct: number; usedMillis: Millis; transactionId: string; availableMillis: Millis }[];
+  reached: { pct: number; usedMillis: Millis; availableMillis: Millis }[];
 }
 
 const keyOf = (teamId: string, memberId: string) => `${teamId}\0${memberId}`;
@@ -111,7 +111,7 @@ class TeamBudgetRun implements UseRulesRun {
         member.dirty = true;
         for (const pct of crossedLevels(member.row.budgetMillis, member.usedMillis, member.alerted)) {
           member.alerted.push(pct);
-          member.reached.push({ pct, usedMillis: member.usedMillis, transactionId: posted.id, availableMillis: posted.availableAfterMillis ?? 0 });
+          member.reached.push({ pct, usedMillis: member.usedMillis, availableMillis: posted.availableAfterMillis ?? 0 });
         }
         return;
       case 'REFUND': {
@@ -147,7 +147,8 @@ class TeamBudgetRun implements UseRulesRun {
           thresholdMillis: levelMillis(budget, reached.pct),
           availableMillis: reached.availableMillis,
           message: budgetAlertMessage(m.row.memberId, reached.pct, reached.usedMillis, budget, m.period!.resetsAt),
-          transactionId: reached.transactionId,
+          // Not on the charge's wallet event (that carries low-credit levels): pushed on lowCreditAlerts.
+          transactionId: null,
           dedupeKey: budgetAlertKey(m.row.teamId, m.row.memberId, m.period!.key, reached.pct),
         }, this.now);
         if (alert) raised.push(alert);
