@@ -149,7 +149,8 @@ export async function openingStocks(executor: Executor, accountId: string, day: 
   return r ? { balanceMillis: Number(r.balance), debtMillis: Number(r.debt) } : { balanceMillis: 0, debtMillis: 0 };
 }
 
-export async function accountExists(executor: Executor, accountId: string): Promise<boolean> {
-  const found = await rows<{ one: number }>(executor, sql`select 1 as one from ${accounts} where id = ${accountId}`);
-  return found.length > 0;
+/** The account's kind (USER, TEAM), or null when there is none. */
+export async function accountKind(executor: Executor, accountId: string): Promise<string | null> {
+  const found = await rows<{ kind: string }>(executor, sql`select kind from ${accounts} where id = ${accountId}`);
+  return found[0]?.kind ?? null;
 }
