@@ -225,6 +225,13 @@ describe('budgets', () => {
     await cleanAudit();
   });
 
+  test('a memberId in capitals names the same member', async () => {
+    const { teamId, memberId } = await teamWithMember('10');
+    const posted = await t.ok<{ charge: { memberId: string } }>(CHARGE, { i: { accountId: teamId, amount: '4', memberId: memberId.toUpperCase(), idempotencyKey: uniqueKey('c') } });
+    expect(posted.charge.memberId).toBe(memberId);
+    expect(await member(teamId, memberId)).toMatchObject({ budgetUsed: '4' });
+  });
+
   test('a memberId that is not a member of that team is BAD_USER_INPUT (field memberId)', async () => {
     const { teamId } = await teamWithMember('10');
     const stranger = await user('stranger');

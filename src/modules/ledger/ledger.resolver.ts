@@ -157,5 +157,5 @@ export class LedgerTransactionResolver {
 export function checkedMemberId(memberId: string | null | undefined): string | undefined {
   if (memberId === null || memberId === undefined) return undefined;
   if (!isUuid(memberId)) throw badInput('memberId must be the id of a member of the team', 'memberId');
-  return memberId;
+  return memberId.toLowerCase(); // as the database spells it: the same member hashes the same (idempotency)
 }

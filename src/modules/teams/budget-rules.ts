@@ -29,7 +29,8 @@ interface MemberBudget {
   reached: { pct: number; usedMillis: Millis; availableMillis: Millis }[];
 }
 
-const keyOf = (teamId: string, memberId: string) => `${teamId}\0${memberId}`;
+/** Ids as the database spells them (lowercase), however the request spelled them. */
+const keyOf = (teamId: string, memberId: string) => `${teamId.toLowerCase()}\0${memberId.toLowerCase()}`;
 
 /** Moves a member's counters into `period`: a new period starts from 0 used, no level fired. */
 function rollTo(member: MemberBudget, period: BudgetPeriod): void {
