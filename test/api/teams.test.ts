@@ -225,6 +225,14 @@ describe('budgets', () => {
     await cleanAudit();
   });
 
+  test('a member\'s charge costs two statements more than the operator\'s (one read, one write); a charge without memberId none', async () => {
+    const { teamId, memberId } = await teamWithMember('100');
+    await charge(teamId, '1', memberId); // warm: authentication cached
+    const plain = await t.countQueries(() => charge(teamId, '1'));
+    const ofMember = await t.countQueries(() => charge(teamId, '1', memberId));
+    expect(ofMember - plain).toBe(2);
+  });
+
   test('a memberId in capitals names the same member', async () => {
     const { teamId, memberId } = await teamWithMember('10');
     const posted = await t.ok<{ charge: { memberId: string } }>(CHARGE, { i: { accountId: teamId, amount: '4', memberId: memberId.toUpperCase(), idempotencyKey: uniqueKey('c') } });
