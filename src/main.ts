@@ -31,6 +31,7 @@ import { exportsRoute } from './modules/exports';
 import { AdminAlertsService } from './modules/alerts';
 import { ReconciliationService } from './modules/reconciliation';
 import { AdviceService } from './modules/advice';
+import { TeamBudgetRules, TeamsService } from './modules/teams';
 import { getOrCreateSetting } from './auth/auth.repo';
 import { randomSecret } from './shared/ids';
 import { buildAppSchema } from './graphql/schema';
@@ -89,6 +90,9 @@ export async function createServices(config: Readonly<Config>, database: Databas
   alerts.attachEmails(email); // an alert's email goes to the outbox in the alert's database transaction
   const plans = new PlansService(database, clock, ledger, config, alerts);
   ledger.attachPlans(plans); // due renewals run lazily under the wallet lock; gating refusals name plans
+  ledger.attachUseRules(new TeamBudgetRules(alerts)); // member budgets are checked and counted in each charge's database transaction
+  const teams = new TeamsService(database, clock, config);
+  teams.attachSettle((accountId) => ledger.settleWallet(accountId)); // a read after a period end renews it first
   wallets.attachSettle((accountId) => ledger.settleWallet(accountId));
   purchases = new PurchasesService(database, clock, config, ledger, plans, alerts);
   plans.attachBilling(purchases); // paid plan periods are paid through the provider
@@ -109,6 +113,7 @@ export async function createServices(config: Readonly<Config>, database: Databas
     adminAlerts, reconciliation: new ReconciliationService(database, clock, adminAlerts),
     advice: new AdviceService(database, clock, accounts, plans, purchases),
     access: new AccessService(db),
+    teams,
     createLoaders: loadersFor(db, accounts, plans, purchases, usage),
   };
 }

@@ -91,6 +91,8 @@ export interface Config {
   runOutSoonDays: number;
   /** Forecasts: CREDITS_EXPIRING and Wallet.forecast.expiringSoon look this many days ahead. */
   creditsExpiringDays: number;
+  /** Members a TEAM account may have while it has no plan (with one: the plan version's seats). */
+  teamSeatsWithoutPlan: number;
 }
 
 function int(name: string, fallback: number, min = 0): number {
@@ -213,6 +215,7 @@ export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
     forecastWindowDays: intBetween('FORECAST_WINDOW_DAYS', 7, 1, 90),
     runOutSoonDays: intBetween('RUN_OUT_SOON_DAYS', 3, 1, 90),
     creditsExpiringDays: intBetween('CREDITS_EXPIRING_DAYS', 7, 1, 90),
+    teamSeatsWithoutPlan: intBetween('TEAM_SEATS_WITHOUT_PLAN', 5, 1, 100_000),
     ...overrides,
   };
   return Object.freeze(config);

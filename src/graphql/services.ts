@@ -19,6 +19,7 @@ import type { ActivityService } from '../modules/activity';
 import type { AdminAlertsService } from '../modules/alerts';
 import type { ReconciliationService } from '../modules/reconciliation';
 import type { AdviceService } from '../modules/advice';
+import type { TeamsService } from '../modules/teams';
 import type { Loaders } from './loaders';
 import type { AccessService } from '../auth/access';
 
@@ -47,5 +48,6 @@ export interface Services {
   advice: AdviceService;
   /** Who may use which account (src/auth/access.ts): partner scopes, team roles. */
   access: AccessService;
+  teams: TeamsService;
   createLoaders(): Loaders;
 }

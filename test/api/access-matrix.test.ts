@@ -488,7 +488,48 @@ const ROWS: Row[] = [
       services.events.publishAlerts(await services.alerts.list(f.accountId, true, null, 1)); // after commit, as jobs do
     },
   },
+  // Teams: management by ADMIN or SERVICE keys; a member's own token reads its membership (README, Teams and member budgets).
+  {
+    field: 'Query.teamMember', expected: who(UNAUTH, UNAUTH, OK, OK, OK, OK, FORBID),
+    operation: `query($t: ID!, $a: ID!) { teamMember(teamId: $t, accountId: $a) { accountId role budgetUsed } }`,
+    variables: async (f) => ({ t: await teamOf(f), a: f.accountId }),
+  },
+  {
+    field: 'Mutation.addTeamMember', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
+    operation: `mutation($i: AddTeamMemberInput!) { addTeamMember(input: $i) { accountId } }`,
+    variables: async () => ({ i: { teamId: await t.createAccount('matrix team', { kind: 'TEAM' }), accountId: await t.createAccount('matrix member'), role: 'OWNER' } }),
+  },
+  {
+    field: 'Mutation.updateTeamMember', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
+    operation: `mutation($i: UpdateTeamMemberInput!) { updateTeamMember(input: $i) { budget } }`,
+    variables: async (f) => ({ i: { teamId: await teamOf(f), accountId: f.accountId, budget: '500' } }),
+  },
+  {
+    field: 'Mutation.removeTeamMember', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
+    operation: `mutation($i: RemoveTeamMemberInput!) { removeTeamMember(input: $i) }`,
+    variables: async (f) => {
+      const teamId = await teamOf(f);
+      const accountId = await t.createAccount('matrix removable');
+      if (await accountExists(f.accountId)) await t.ok(`mutation($i: AddTeamMemberInput!) { addTeamMember(input: $i) { accountId } }`, { i: { teamId, accountId } });
+      return { i: { teamId, accountId } };
+    },
+  },
 ];
+
+/** The team a fixture's account is the OWNER of (made once; a ghost fixture's is an id naming nothing). */
+const teams = new Map<string, string>();
+async function accountExists(id: string): Promise<boolean> {
+  return (await t.ok<{ account: { id: string } | null }>(`query($id: ID) { account(id: $id) { id } }`, { id })).account !== null;
+}
+async function teamOf(f: Fixture): Promise<string> {
+  let teamId = teams.get(f.accountId);
+  if (teamId) return teamId;
+  if (!(await accountExists(f.accountId))) return randomUUID();
+  teamId = await t.createAccount('matrix team', { kind: 'TEAM' });
+  await t.ok(`mutation($i: AddTeamMemberInput!) { addTeamMember(input: $i) { accountId } }`, { i: { teamId, accountId: f.accountId, role: 'OWNER' } });
+  teams.set(f.accountId, teamId);
+  return teamId;
+}
 
 const BAD_TOKEN = 'garbage-bearer-token';
 const MATRIX_PARTNER = uniqueKey('matrix-partner');

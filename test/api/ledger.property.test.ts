@@ -27,6 +27,13 @@
  * purchased credits, so only the webhook settles it). Taking back an unpaid or already taken-back
  * purchase, and an event delivered again, change nothing.
  *
+ * Teams too: the run's account is a TEAM with two members, each with a random budget (or none);
+ * charges and holds name a member (or none). The model counts each member's use per budget period
+ * (the plan period, or the UTC month without a plan): charges and captures add, refunds of a charge of
+ * the current period give back; a charge or hold beyond used + active holds + amount > budget is
+ * BUDGET_EXCEEDED (recorded). After every step, per member: teamMember.budgetUsed equals the model's
+ * (the sum of its succeeded charges and captures less refunds, in the period) and never exceeds the budget.
+ *
  * After every step: wallet { balance available held debt overdraftLimit buckets } equals the model,
  * and auditLedger finds no violation. Refusals the model predicts must come back with the predicted code
  * (INSUFFICIENT_CREDITS with required/available/shortfall, HOLD_NOT_FOUND, HOLD_EXPIRED,
@@ -171,6 +178,8 @@ interface MHold {
   expiresAt: number;
   status: HoldStatus;
   allocations: { bucketId: string; millis: Millis }[];
+  /** The team member it is for (an index of the run's members), or null. */
+  member?: number | null;
 }
 
 /** A succeeded CHARGE or CAPTURE (or a grant, which must not be refundable). */
@@ -181,6 +190,17 @@ interface MDebit {
   entries: { origin: string | null; millis: Millis }[];
   /** What each origin (bucket id, or "DEBT") has had back. */
   returned: Map<string, Millis>;
+  /** The team member it was for, and when it was posted (refunds give budget back within its period). */
+  member?: number | null;
+  at?: number;
+}
+
+/** A member of the run's team: its budget and what the model counted in its budget period. */
+interface MMember {
+  id: string;
+  budget: Millis | null;
+  periodKey: string;
+  used: Millis;
 }
 
 /** A purchase of the run: the webhook's outcome, and the grant and bucket when paid. */
@@ -567,8 +587,8 @@ type HoldPick = { pick: 'active' | 'any'; index: number } | { pick: 'unknown' };
 
 type Op =
   | { kind: 'grant'; millis: Millis; source: string; priority: number | null; expiresIn: number | null; asNumber: boolean }
-  | { kind: 'charge'; amount: AmountSpec; asNumber: boolean }
-  | { kind: 'reserve'; amount: AmountSpec; ttl: number | null }
+  | { kind: 'charge'; amount: AmountSpec; asNumber: boolean; member?: number | null }
+  | { kind: 'reserve'; amount: AmountSpec; ttl: number | null; member?: number | null }
   | { kind: 'capture'; hold: HoldPick; part: PartSpec }
   | { kind: 'release'; hold: HoldPick }
   | { kind: 'refund'; debit: number; open: boolean; part: PartSpec }
@@ -669,11 +689,16 @@ const deliveriesArb: fc.Arbitrary<Deliveries> = fc.oneof(
   { weight: 4, arbitrary: fc.constant('once' as const) }, { weight: 1, arbitrary: fc.constant('again' as const) }, { weight: 1, arbitrary: fc.constant('concurrent' as const) },
 );
 
+/** Which member of the team a charge or hold is for: none (the operator's), or one of the two. */
+const memberPick = fc.oneof({ weight: 2, arbitrary: fc.constant(null) }, { weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.constant(1) });
+/** A member's budget: none, or up to 30 credits (0 refuses every use). */
+const budgetArb = fc.oneof({ weight: 1, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constant(0) }, { weight: 5, arbitrary: fc.integer({ min: 1, max: 30_000 }) });
+
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: grantArb },
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('charge' as const), amount: amountSpec(25_000), asNumber: fc.boolean() }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('charge' as const), amount: amountSpec(25_000), asNumber: fc.boolean(), member: memberPick }) },
   { weight: 5, arbitrary: fc.record({
-    kind: fc.constant('reserve' as const), amount: amountSpec(20_000),
+    kind: fc.constant('reserve' as const), amount: amountSpec(20_000), member: memberPick,
     ttl: fc.oneof(
       { weight: 6, arbitrary: fc.oneof(fc.integer({ min: 1, max: 600 }), fc.constantFrom(60, 120, 300, 600)) },
       { weight: 1, arbitrary: fc.constant(null) }, // default 15 minutes
@@ -792,6 +817,8 @@ interface Req {
   plan?: number;
   /** cancel: as the server takes it (true when not sent). */
   atPeriodEnd?: boolean;
+  /** charge, reserve: the team member (an index of the run's members), or null. */
+  member?: number | null;
 }
 
 interface Sent {
@@ -860,9 +887,51 @@ class Run {
   private readonly purchases: MPurchase[] = [];
   private readonly events: WebhookBody[] = [];
 
-  /** overdraft: the wallet's own limit, or null for its plan's. */
-  constructor(readonly accountId: string, overdraft: Millis | null) {
+  /** overdraft: the wallet's own limit, or null for its plan's. members: the team's members and their budgets. */
+  constructor(readonly accountId: string, overdraft: Millis | null, readonly members: MMember[] = []) {
     this.model = new WalletModel(t.clock.now().getTime(), overdraft);
+  }
+
+  // ---------------------------------------------------------------- member budgets (the model's)
+
+  /** The budget period now: the live plan period (key: its end), or the UTC month. */
+  private budgetPeriod(): { key: string; start: number } {
+    const m = this.model;
+    const live = m.live;
+    if (live && live.end > m.now) return { key: iso(live.end), start: live.start };
+    const month = new Date(m.now);
+    return { key: iso(m.now).slice(0, 7), start: Date.UTC(month.getUTCFullYear(), month.getUTCMonth(), 1) };
+  }
+
+  /** The member's count moved into the current period (a new period starts from 0). */
+  private memberNow(index: number): MMember {
+    const member = this.members[index];
+    const { key } = this.budgetPeriod();
+    if (member.periodKey !== key) {
+      member.periodKey = key;
+      member.used = 0;
+    }
+    return member;
+  }
+
+  /** The member's active holds (not captured, released or past their TTL). */
+  private heldBy(index: number): Millis {
+    return this.model.holds.filter((h) => h.member === index && this.model.holdStatus(h) === 'ACTIVE').reduce((sum, h) => sum + h.amount, 0);
+  }
+
+  /** BUDGET_EXCEEDED as the server must answer a use of `amount` by a member, or null when the budget allows it. */
+  private budgetRefusal(index: number | null | undefined, amount: Millis): Expectation | null {
+    if (index === null || index === undefined) return null;
+    const member = this.memberNow(index);
+    const held = this.heldBy(index);
+    if (member.budget === null || member.used + held + amount <= member.budget) return null;
+    count('budget exceeded');
+    return {
+      refused: 'BUDGET_EXCEEDED', stored: true, details: {
+        memberId: member.id, budget: fmt(member.budget), used: fmt(member.used), held: fmt(held),
+        remaining: fmt(Math.max(0, member.budget - member.used - held)),
+      },
+    };
   }
 
   // ---------------------------------------------------------------- translating ops to requests
@@ -905,13 +974,16 @@ class Run {
       }
       case 'charge': {
         const millis = this.amountOf(op.amount, m.freeTotal() + m.overdraftRoom());
-        return { kind: 'charge', input: { accountId: this.accountId, amount: creditsInput(millis, op.asNumber), idempotencyKey: key }, millis };
+        const input: Input = { accountId: this.accountId, amount: creditsInput(millis, op.asNumber), idempotencyKey: key };
+        if (op.member !== undefined && op.member !== null) input.memberId = this.members[op.member].id;
+        return { kind: 'charge', input, millis, member: op.member ?? null };
       }
       case 'reserve': {
         const millis = this.amountOf(op.amount, m.freeTotal());
         const input: Input = { accountId: this.accountId, amount: fmt(millis), idempotencyKey: key };
         if (op.ttl !== null) input.ttlSeconds = op.ttl;
-        return { kind: 'reserve', input, millis, ttl: op.ttl };
+        if (op.member !== undefined && op.member !== null) input.memberId = this.members[op.member].id;
+        return { kind: 'reserve', input, millis, ttl: op.ttl, member: op.member ?? null };
       }
       case 'capture': {
         const holdId = this.pickHold(op.hold);
@@ -983,6 +1055,8 @@ class Run {
       }
       case 'charge': {
         const amount = req.millis!;
+        const overBudget = this.budgetRefusal(req.member, amount);
+        if (overBudget) return overBudget;
         const plan = m.allocate(amount);
         const room = m.overdraftRoom();
         if (plan.short > room) {
@@ -1002,7 +1076,8 @@ class Run {
             if (plan.short > 0) count('charge into overdraft');
             const entries = plan.allocations.map((a): { origin: string | null; millis: Millis } => ({ origin: a.bucketId, millis: a.millis }));
             if (plan.short > 0) entries.push({ origin: null, millis: plan.short });
-            m.debits.push({ transactionId: data.id, kind: 'CHARGE', entries, returned: new Map() });
+            m.debits.push({ transactionId: data.id, kind: 'CHARGE', entries, returned: new Map(), member: req.member ?? null, at: m.now });
+            if (req.member !== undefined && req.member !== null) this.memberNow(req.member).used += amount;
             expect(data.balanceAfter).toBe(fmt(m.figures().balance));
           },
         };
@@ -1011,6 +1086,8 @@ class Run {
         const ttl = req.ttl ?? HOLD_TTL_DEFAULT_SECONDS;
         if (ttl < 1 || ttl > HOLD_TTL_MAX_SECONDS) return { refused: 'BAD_USER_INPUT', stored: false };
         const amount = req.millis!;
+        const overBudget = this.budgetRefusal(req.member, amount);
+        if (overBudget) return overBudget;
         const plan = m.allocate(amount);
         if (plan.short > 0) {
           const available = m.freeTotal();
@@ -1021,7 +1098,7 @@ class Run {
           commit: (answer) => {
             const data = holdOf(answer);
             expect(data).toMatchObject({ accountId: this.accountId, amount: fmt(amount), status: 'ACTIVE', expiresAt: new Date(expiresAt).toISOString() });
-            m.holds.push({ id: data.id, amount, expiresAt, status: 'ACTIVE', allocations: plan.allocations });
+            m.holds.push({ id: data.id, amount, expiresAt, status: 'ACTIVE', allocations: plan.allocations, member: req.member ?? null });
             if (m.live && expiresAt > m.live.end) count('hold over the period end');
           },
         };
@@ -1053,7 +1130,9 @@ class Run {
             expect(sortEntries(entriesOf(data))).toEqual(sortEntries(taken.map((a) => ({ bucketId: a.bucketId, amount: fmt(-a.millis), originBucketId: null }))));
             for (const a of taken) m.buckets.get(a.bucketId)!.remaining -= a.millis;
             hold.status = 'CAPTURED';
-            m.debits.push({ transactionId: data.id, kind: 'CAPTURE', entries: taken.map((a) => ({ origin: a.bucketId, millis: a.millis })), returned: new Map() });
+            m.debits.push({ transactionId: data.id, kind: 'CAPTURE', entries: taken.map((a) => ({ origin: a.bucketId, millis: a.millis })), returned: new Map(), member: hold.member ?? null, at: m.now });
+            // A capture is never refused by the budget (the hold secured it): it counts in the period it happens.
+            if (hold.member !== undefined && hold.member !== null) this.memberNow(hold.member).used += amount;
           },
         };
       }
@@ -1103,6 +1182,14 @@ class Run {
             txBasics(data, 'REFUND', amount);
             expect(data.relatedTransactionId).toBe(debit.transactionId);
             expect(data.debtChange).toBe(fmt(-repaid));
+            // A refund of a member's charge or capture of the current budget period gives it back (never below 0).
+            if (debit.member !== undefined && debit.member !== null) {
+              const member = this.memberNow(debit.member);
+              const period = this.budgetPeriod();
+              const inPeriod = /^\d{4}-\d{2}$/.test(period.key) ? iso(debit.at!).slice(0, 7) === period.key : debit.at! >= period.start;
+              if (inPeriod) member.used = Math.max(0, member.used - amount);
+              count(inPeriod ? 'member refund in period' : 'member refund of an earlier period');
+            }
             const byOrigin = new Map<string, { bucketId: string; amount: string }>();
             for (const e of data.entries) {
               expect(byOrigin.has(originKey(e.originBucketId))).toBe(false);
@@ -1550,9 +1637,23 @@ class Run {
     }
     this.last = { sequence, newest: newest?.id ?? null };
     if (subscription) this.checkSubscription(subscription.account?.subscription ?? null);
+    await this.checkMembers();
     const fresh = auditLedger.violations.filter((v) => !baselineViolations.has(v));
     expect(fresh).toEqual([]);
     if (baselineViolations.size === 0) expect(auditLedger.ok).toBe(true);
+  }
+
+  /** Per member: budgetUsed is the model's count of this period, never above the budget. */
+  private async checkMembers(): Promise<void> {
+    if (this.members.length === 0) return;
+    const { account } = await t.ok<{ account: { members: { accountId: string; budget: string | null; budgetUsed: string }[] } }>(
+      `query($id: ID) { account(id: $id) { members { accountId budget budgetUsed } } }`, { id: this.accountId });
+    const expected = this.members.map((_, i) => {
+      const member = this.memberNow(i);
+      return { accountId: member.id, budget: member.budget === null ? null : fmt(member.budget), budgetUsed: fmt(member.used) };
+    });
+    expect([...account.members].sort((a, b) => (a.accountId < b.accountId ? -1 : 1))).toEqual(expected.sort((a, b) => (a.accountId < b.accountId ? -1 : 1)));
+    for (const member of this.members) if (member.budget !== null) expect(member.used).toBeLessThanOrEqual(member.budget);
   }
 
   /** account.subscription: the live subscription, or else the latest one; its newest periods. */
@@ -1620,13 +1721,23 @@ test('random ledger operations keep the wallet equal to the model and the audit 
       fc.array(grantArb, { minLength: 1, maxLength: 3 }),
       fc.option(fc.integer({ min: 0, max: PLAN_SPECS.length - 1 }), { freq: 3, nil: null }),
       fc.array(opArb, { minLength: 1, maxLength: MAX_STEPS, size: 'max' }),
-      async (overdraft, start, firstGrants, firstPlan, rest) => {
+      // the team's two members' budgets
+      fc.tuple(budgetArb, budgetArb),
+      async (overdraft, start, firstGrants, firstPlan, rest, budgets) => {
         const first: Op[] = firstPlan === null ? firstGrants : [...firstGrants, { kind: 'subscribe', plan: firstPlan }];
         const ops: Op[] = [...first, ...rest].slice(0, MAX_STEPS);
         runs += 1;
         t.clock.set(new Date(startOfRun(start)));
-        const accountId = await t.createAccount('property', overdraft === null ? {} : { overdraftLimit: fmt(overdraft) });
-        const run = new Run(accountId, overdraft);
+        const accountId = await t.createAccount('property', { kind: 'TEAM', ...(overdraft === null ? {} : { overdraftLimit: fmt(overdraft) }) });
+        const members: MMember[] = [];
+        for (const [i, budget] of budgets.entries()) {
+          const id = await t.createAccount('property member');
+          await t.ok(`mutation($i: AddTeamMemberInput!) { addTeamMember(input: $i) { accountId } }`, {
+            i: { teamId: accountId, accountId: id, role: i === 0 ? 'OWNER' : 'MEMBER', budget: budget === null ? null : fmt(budget) },
+          });
+          members.push({ id, budget, periodKey: '', used: 0 });
+        }
+        const run = new Run(accountId, overdraft, members);
         try {
           for (const [i, op] of ops.entries()) {
             run.log.push(`#${i} ${JSON.stringify(op)} @${new Date(t.clock.now()).toISOString()}:`);
@@ -1636,7 +1747,7 @@ test('random ledger operations keep the wallet equal to the model and the audit 
               await run.check();
             } catch (error) {
               const m = run.model;
-              const trace = `overdraft ${overdraft === null ? "the plan's" : fmt(overdraft)}\n${run.log.join('\n')}\nmodel: ${JSON.stringify({
+              const trace = `overdraft ${overdraft === null ? "the plan's" : fmt(overdraft)}, budgets ${JSON.stringify(budgets)}\n${run.log.join('\n')}\nmodel: ${JSON.stringify({
                 ...m.figures(), buckets: [...m.buckets.values()], holds: m.holds, subscriptions: m.subs,
               })}`;
               throw new Error(`step ${i} failed: ${error instanceof Error ? error.message : String(error)}\n--- trace ---\n${trace}`, { cause: error });

@@ -37,6 +37,9 @@ export class LowCreditAlert {
   @Field(() => ID, { nullable: true, description: 'The ledger transaction that crossed the level (LOW_BALANCE, DEPLETED).' })
   transactionId: string | null;
 
+  @Field(() => ID, { nullable: true, description: 'MEMBER_BUDGET: the team member whose budget reached the level (threshold: that share of the budget).' })
+  memberId: string | null;
+
   @Field(() => GraphQLDateTime)
   createdAt: Date;
 

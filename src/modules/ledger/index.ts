@@ -1,6 +1,6 @@
 /** What other modules may use of the ledger. */
 export { LedgerService, type LedgerObserver, type Actor, type PricingRecord, type Priced } from './ledger.service';
-export { LedgerResolver, LedgerTransactionResolver } from './ledger.resolver';
+export { LedgerResolver, LedgerTransactionResolver, checkedMemberId } from './ledger.resolver';
 export { AuditService } from './audit.service';
 export { readWallets, transactionsAfterSequence, entriesByTransactionIds, bucketsByIds, transactionsByIds } from './ledger.repo';
 export type { TransactionRow, EntryRow, BucketRow, HoldRow, BucketWithHeld, WalletRead, WalletRow } from './ledger.repo';
@@ -12,3 +12,5 @@ export { PurchaseWallet, type PurchaseGrant } from './purchase-wallet';
 export type { WalletEventSink, WalletMovement, LowCreditHooks } from './ledger.service';
 export { LedgerTransaction } from './ledger.type';
 export { checkedVendorUsage, flowsOf, creditKindOf, FLOW_KEYS, zeroFlows, addFlows, type FlowFigures } from './flows';
+export type { UseRules, UseRulesRun, CreditUse, PlannedUse } from './use-rules';
+export type { WalletSession } from './wallet-session';

@@ -5,7 +5,7 @@ import { at, rows } from '../../db/client';
 import { executeJsonInsert, jsonInsert } from '../../db/json-rows';
 import {
   accounts, balanceDaily, buckets, effectivePlanTier, failuresDaily, holdAllocations, holds, idempotencyKeys, ledgerEntries, ledgerTransactions,
-  modelCostsDaily, usageDaily, usageQuarterly, wallets,
+  modelCostsDaily, usageDaily, usageQuarterly, wallets, memberUsageDaily, memberUsageQuarterly,
   type HoldStatus, type TransactionStatusName, type TransactionTypeName,
 } from '../../db/schema';
 
@@ -22,6 +22,8 @@ export type UsageQuarterlyRow = typeof usageQuarterly.$inferSelect;
 export type BalanceDailyRow = typeof balanceDaily.$inferSelect;
 export type ModelCostRow = typeof modelCostsDaily.$inferSelect;
 export type FailureDailyRow = typeof failuresDaily.$inferSelect;
+export type MemberUsageDailyRow = typeof memberUsageDaily.$inferSelect;
+export type MemberUsageQuarterlyRow = typeof memberUsageQuarterly.$inferSelect;
 
 /** Locks wallets in account id order (callers pass sorted ids; the ORDER BY makes the lock order explicit). */
 export async function lockWallets(tx: Tx, accountIds: readonly string[]): Promise<WalletRow[]> {
@@ -137,7 +139,12 @@ export interface AggregateRows {
   balances: BalanceDailyRow[];
   costs: ModelCostRow[];
   failures: FailureDailyRow[];
+  /** Team wallets' usage by member (absent: none). */
+  memberDaily?: MemberUsageDailyRow[];
+  memberQuarterly?: MemberUsageQuarterlyRow[];
 }
+
+const MEMBER_COLUMNS = ['consumed_millis', 'refunded_millis', 'transactions'];
 
 const FLOW_COLUMNS = ['consumed_millis', 'consumed_free_millis', 'consumed_purchased_millis', 'transactions', 'refunded_millis', 'allocated_millis',
   'purchased_millis', 'granted_millis', 'expired_millis', 'reversed_millis', 'carried_forward_millis', 'balance_change_millis', 'debt_change_millis'];
@@ -160,6 +167,12 @@ export async function addAggregates(tx: Tx, a: AggregateRows): Promise<void> {
       ${addTo('model_costs_daily', ['revenue', 'vendor_cost', 'vendor_units', 'vendor_charges'])}`));
   }
   if (a.failures.length > 0) parts.push(jsonInsert(failuresDaily, a.failures, `on conflict (account_id, day, failure_code) do update set ${addTo('failures_daily', ['attempts'])}`));
+  if (a.memberDaily && a.memberDaily.length > 0) {
+    parts.push(jsonInsert(memberUsageDaily, a.memberDaily, `on conflict (account_id, day, member_id) do update set ${addTo('member_usage_daily', MEMBER_COLUMNS)}`));
+  }
+  if (a.memberQuarterly && a.memberQuarterly.length > 0) {
+    parts.push(jsonInsert(memberUsageQuarterly, a.memberQuarterly, `on conflict (account_id, day, quarter, member_id) do update set ${addTo('member_usage_quarterly', MEMBER_COLUMNS)}`));
+  }
   if (parts.length === 0) return;
   const [last, ...before] = parts.reverse();
   const ctes = before.map((part, i) => sql`${sql.raw(i === 0 ? 'with ' : ', ')}w${sql.raw(String(i))} as (${part})`);

@@ -75,7 +75,7 @@ export class LedgerResolver {
     return ctx.services.ledger.charge(actorOf(viewer), {
       accountId: requireAccountId(input.accountId), amountMillis: requirePositive(input.amount), idempotencyKey: input.idempotencyKey,
       action: boundedText(input.action, 'action'), model: boundedText(input.model, 'model'), comment: boundedText(input.comment, 'comment'),
-      vendorUsage: checkedVendorUsage(input.vendorUsage),
+      vendorUsage: checkedVendorUsage(input.vendorUsage), memberId: checkedMemberId(input.memberId),
     });
   }
 
@@ -92,6 +92,7 @@ export class LedgerResolver {
       ttlSeconds: input.ttlSeconds, action: boundedText(input.action ?? input.generation?.action, 'action'),
       model: boundedText(input.model ?? input.generation?.model, 'model'), comment: boundedText(input.comment, 'comment'),
       quoteId: input.quoteId ?? null, // recorded on a refused hold too
+      memberId: checkedMemberId(input.memberId),
     };
     if (amountMillis !== null) return ctx.services.ledger.reserve(actorOf(viewer), { ...request, amountMillis });
     return ctx.services.pricing.reserveGeneration(actorOf(viewer), { ...request, generation: input.generation ?? null });
@@ -149,4 +150,14 @@ export class LedgerTransactionResolver {
       return { bucketId: e.bucketId!, bucketSource: bucket.source as LedgerEntry['bucketSource'], amount: e.amountMillis, originBucketId: e.originBucketId };
     });
   }
+}
+
+/**
+ * A memberId is an account id (BAD_USER_INPUT otherwise, before anything is recorded); undefined when
+ * absent, so requests without one hash as they always did (idempotency).
+ */
+export function checkedMemberId(memberId: string | null | undefined): string | undefined {
+  if (memberId === null || memberId === undefined) return undefined;
+  if (!isUuid(memberId)) throw badInput('memberId must be the id of a member of the team', 'memberId');
+  return memberId.toLowerCase(); // as the database spells it: the same member hashes the same (idempotency)
 }

@@ -352,7 +352,7 @@ export class LedgerService {
       const rules = UseRuleRuns.begin(this.useRules, tx, this.clock.now());
       const out = await work(tx, sessions, rules);
       const ruleAlerts = await rules.flush();
-      alerts = [...await this.flush(tx, sessions), ...ruleAlerts];
+      alerts = distinct([...await this.flush(tx, sessions), ...ruleAlerts]);
       return out;
     });
     if (result.fresh) this.publishAll(sessions, alerts);
@@ -474,7 +474,7 @@ export class LedgerService {
       await rules.load(charged.map((i) => ({ accountId: items[i].input.accountId, memberId: items[i].input.memberId ?? null })));
       for (const i of charged) results[i] = await this.chargeOne(tx, opened.get(items[i].input.accountId)!, items[i], rules);
       const ruleAlerts = await rules.flush();
-      alerts = [...await this.flush(tx, sessions), ...ruleAlerts];
+      alerts = distinct([...await this.flush(tx, sessions), ...ruleAlerts]);
       await repo.storeIdempotencyResponses(tx, charged.map((i) => ({
         scope: items[i].actor.scope, key: items[i].input.idempotencyKey, response: (results[i] as ChargeResult).outcome,
       })));
@@ -811,6 +811,11 @@ async function applyPricing<T extends object>(tx: Tx, input: T, prepare: ((tx: T
   const priced = prepare ? await prepare(tx) : null;
   if (priced instanceof AppError) return { input, refusal: priced };
   return { input: priced ? { ...input, ...priced } : input, refusal: null };
+}
+
+/** Each alert once: a rule's alerts raised through the alerts service also come back from its hook. */
+function distinct(alerts: readonly unknown[]): unknown[] {
+  return [...new Set(alerts)];
 }
 
 function holdClosed(hold: HoldRow): AppError {

@@ -43,6 +43,9 @@ export class LedgerTransaction {
   @Field(() => ID)
   accountId: string;
 
+  @Field(() => ID, { nullable: true, description: 'A team wallet\'s member the charge, hold, capture or refund was for.' })
+  memberId: string | null;
+
   @Field(() => Int, { nullable: true, description: 'Per-wallet gap-free sequence; null for FAILED attempts.' })
   sequence: number | null;
 
@@ -137,6 +140,9 @@ export class Hold {
 
   @Field(() => ID, { nullable: true })
   quoteId: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'A team wallet\'s member the hold is for (it counts against their budget while active).' })
+  memberId: string | null;
 
   @Field(() => GraphQLDateTime)
   expiresAt: Date;
@@ -254,6 +260,9 @@ export class ChargeInput {
 
   @Field(() => GraphQLJSON, { nullable: true, description: "The vendor's usage record (vendor, requestId, cost, currency, units)." })
   vendorUsage?: unknown;
+
+  @Field(() => ID, { nullable: true, description: 'A TEAM wallet\'s member this use is for: counted against their budget (BUDGET_EXCEEDED beyond it).' })
+  memberId?: string | null;
 }
 
 @InputType()
@@ -344,4 +353,7 @@ export class ReserveInput {
 
   @Field(() => String, { nullable: true })
   comment?: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'A TEAM wallet\'s member this use is for: counted against their budget (BUDGET_EXCEEDED beyond it).' })
+  memberId?: string | null;
 }

@@ -13,6 +13,7 @@ import { parseUnitPrice } from '../../shared/money';
 import { formatDecimal, sumDecimals } from '../../shared/decimal';
 import * as repo from './ledger.repo';
 import type { BalanceDailyRow, BucketWithHeld, FailureDailyRow, ModelCostRow, NewEntryRow, NewTransactionRow, TransactionRow, UsageQuarterlyRow, UsageRow, WalletRow } from './ledger.repo';
+import type { MemberUsageDailyRow, MemberUsageQuarterlyRow } from './ledger.repo';
 import { addFlows, flowsOf, vendorCostOf, zeroFlows } from './flows';
 import { freeMillis, type UseTarget } from './burn-down';
 import { isLive, walletFigures, type WalletFigures } from './figures';
@@ -45,6 +46,9 @@ export class WalletSession {
   /** Credit revenue (in 10^-9 of the currency) and vendor costs by day × vendor × model × currency. */
   private readonly pendingCosts = new Map<string, { row: Omit<ModelCostRow, 'revenue' | 'vendorCost' | 'vendorUnits'>; revenueNanos: bigint; vendorCost: string[]; vendorUnits: string[] }>();
   private readonly pendingFailures = new Map<string, FailureDailyRow>();
+  /** A team wallet's consumption by member, by UTC day and by quarter-hour (reports' byMember). */
+  private readonly pendingMemberDaily = new Map<string, MemberUsageDailyRow>();
+  private readonly pendingMemberQuarterly = new Map<string, MemberUsageQuarterlyRow>();
   /** `available` when the wallet was locked, before anything was settled or posted (low-credit levels compare with it). */
   availableAtOpenMillis = 0;
 
@@ -190,6 +194,7 @@ export class WalletSession {
     const consumed = row.type === 'CHARGE' || row.type === 'CAPTURE';
     const refund = row.type === 'REFUND' || (row.type === 'REVERSAL' && row.amountMillis > 0);
     if (!consumed && !refund) return;
+    if (row.memberId) this.recordMemberFlows(row.memberId, day, quarter, flows.consumedMillis, flows.refundedMillis, flows.transactions);
     const vendorCost = consumed ? vendorCostOf(row.vendorUsage, (message) => new Error(message)) : null;
     const vendor = vendorCost?.vendor ?? '';
     const costsOf = (currency: string) => {
@@ -211,6 +216,20 @@ export class WalletSession {
       costs.vendorCost.push(vendorCost.cost);
       costs.vendorUnits.push(vendorCost.units);
       costs.row.vendorCharges += 1;
+    }
+  }
+
+  private recordMemberFlows(memberId: string, day: string, quarter: number, consumedMillis: number, refundedMillis: number, transactions: number): void {
+    const dailyKey = `${day}\0${memberId}`;
+    let daily = this.pendingMemberDaily.get(dailyKey);
+    if (!daily) this.pendingMemberDaily.set(dailyKey, (daily = { accountId: this.accountId, day, memberId, consumedMillis: 0, refundedMillis: 0, transactions: 0 }));
+    const quarterKey = `${day}\0${quarter}\0${memberId}`;
+    let quarterly = this.pendingMemberQuarterly.get(quarterKey);
+    if (!quarterly) this.pendingMemberQuarterly.set(quarterKey, (quarterly = { accountId: this.accountId, day, quarter, memberId, consumedMillis: 0, refundedMillis: 0, transactions: 0 }));
+    for (const into of [daily, quarterly]) {
+      into.consumedMillis += consumedMillis;
+      into.refundedMillis += refundedMillis;
+      into.transactions += transactions;
     }
   }
 
@@ -287,6 +306,8 @@ export class WalletSession {
         vendorCost: sumDecimals(c.vendorCost), vendorUnits: sumDecimals(c.vendorUnits),
       }))),
       failures: dirty.flatMap((s) => [...s.pendingFailures.values()]),
+      memberDaily: dirty.flatMap((s) => [...s.pendingMemberDaily.values()]),
+      memberQuarterly: dirty.flatMap((s) => [...s.pendingMemberQuarterly.values()]),
     };
     for (const s of dirty) {
       s.pendingUsage.clear();
@@ -294,6 +315,8 @@ export class WalletSession {
       s.pendingBalances.clear();
       s.pendingCosts.clear();
       s.pendingFailures.clear();
+      s.pendingMemberDaily.clear();
+      s.pendingMemberQuarterly.clear();
     }
     for (const s of dirty) {
       for (const [bucketId, delta] of s.pendingDeltas) if (delta !== 0) deltas.set(bucketId, delta);

@@ -4,7 +4,7 @@ import { actorOf, assertAdmin, requireViewer } from '../../auth/viewer';
 import { access } from '../../auth/access';
 import { badInput, notFound } from '../../shared/errors';
 import { boundedText, isUuid } from '../../shared/validate';
-import { LedgerTransaction, checkedVendorUsage, type TransactionRow } from '../ledger';
+import { LedgerTransaction, checkedMemberId, checkedVendorUsage, type TransactionRow } from '../ledger';
 import { readStored } from './rate-card.content';
 import type { RateCardRow } from './pricing.repo';
 import { ChargeGenerationInput, CreateRateCardDraftInput, GenerationInput, Quote, RateCard, SetRateInput, SetRatesInput } from './pricing.type';
@@ -77,6 +77,7 @@ export class PricingResolver {
     return ctx.services.pricing.chargeGeneration(actorOf(viewer), {
       accountId: input.accountId, idempotencyKey: input.idempotencyKey, generation: input.generation ?? null, quoteId: input.quoteId ?? null,
       comment: boundedText(input.comment, 'comment'), vendorUsage: checkedVendorUsage(input.vendorUsage),
+      memberId: checkedMemberId(input.memberId),
     });
   }
 }

@@ -181,4 +181,7 @@ export class ChargeGenerationInput {
 
   @Field(() => GraphQLJSON, { nullable: true, description: "The vendor's usage: { vendor, requestId, cost, currency, units }." })
   vendorUsage?: unknown;
+
+  @Field(() => ID, { nullable: true, description: 'A TEAM wallet\'s member this use is for: counted against their budget (BUDGET_EXCEEDED beyond it).' })
+  memberId?: string | null;
 }

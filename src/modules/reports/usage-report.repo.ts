@@ -7,8 +7,8 @@
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../../db/client';
 import { rows } from '../../db/client';
-import { accounts, balanceDaily, usageDaily, usageQuarterly } from '../../db/schema';
-import type { OpeningStocks, PeriodFlowRow, SplitDayRead } from './usage-report.rules';
+import { accounts, balanceDaily, memberUsageDaily, memberUsageQuarterly, usageDaily, usageQuarterly } from '../../db/schema';
+import type { MemberFlowRow, OpeningStocks, PeriodFlowRow, SplitDayRead } from './usage-report.rules';
 
 /** Postgres array literal of plain values (digits or dates: nothing to quote). */
 const arrayText = (values: readonly (string | number)[]) => `{${values.join(',')}}`;
@@ -98,6 +98,49 @@ export async function periodFlows(
   return [...daily, ...quarterly].map(periodRow);
 }
 
+/**
+ * A team wallet's usage per period × member, read like periodFlows: member_usage_daily for whole days
+ * (a cut day's total in its anchor's period), member_usage_quarterly for the split days' quarter-hours
+ * (each in its own period and, negated, in the anchor's).
+ */
+export async function memberFlows(
+  executor: Executor, accountId: string, firstDay: string, lastDay: string, splitReads: readonly SplitDayRead[], boundaryQuarters: readonly number[],
+): Promise<MemberFlowRow[]> {
+  const thresholds = sql`${arrayText(boundaryQuarters)}::bigint[]`;
+  const whole = sql`${arrayText(splitReads.filter((r) => r.anchorQuarter === null).map((r) => r.day))}::text[]`;
+  const cut = splitReads.filter((r) => r.anchorQuarter !== null);
+  const days = sql`${arrayText(splitReads.map((r) => r.day))}::text[]`;
+  const los = sql`${arrayText(splitReads.map((r) => r.lo))}::int[]`;
+  const his = sql`${arrayText(splitReads.map((r) => r.hi))}::int[]`;
+  const anchors = sql`${arrayText(splitReads.map((r) => r.anchorQuarter ?? -1))}::int[]`;
+  const dayIndex = sql.raw('(day::date - date \'1970-01-01\') * 96');
+  type Row = { period: number | string; member_id: string; consumed: string; refunded: string; transactions: string };
+  const [daily, quarterly] = await Promise.all([
+    rows<Row>(executor, sql`
+      select width_bucket((${dayIndex} + coalesce(s.anchor, 0))::bigint, ${thresholds}) as period, member_id::text as member_id,
+        sum(consumed_millis)::text as consumed, sum(refunded_millis)::text as refunded, sum(transactions)::text as transactions
+      from ${memberUsageDaily}
+      left join unnest(${sql`${arrayText(cut.map((r) => r.day))}::text[]`}, ${sql`${arrayText(cut.map((r) => r.anchorQuarter!))}::int[]`}) as s(cut_day, anchor)
+        on s.cut_day = member_usage_daily.day
+      where account_id = ${accountId} and day >= ${firstDay} and day <= ${lastDay} and not (day = any(${whole}))
+      group by 1, member_id`),
+    splitReads.length === 0 ? Promise.resolve([]) : rows<Row>(executor, sql`
+      select width_bucket((${dayIndex} + v.q)::bigint, ${thresholds}) as period, member_id::text as member_id,
+        sum(v.sign * consumed_millis)::text as consumed, sum(v.sign * refunded_millis)::text as refunded, sum(v.sign * transactions)::text as transactions
+      from unnest(${days}, ${los}, ${his}, ${anchors}) as s(split_day, lo, hi, anchor)
+      cross join lateral (
+        select * from ${memberUsageQuarterly} u
+        where u.account_id = ${accountId} and u.day = s.split_day and u.quarter >= s.lo and u.quarter < s.hi
+      ) q
+      cross join lateral (values (1, q.quarter), (-1, s.anchor)) as v(sign, q)
+      where v.sign = 1 or s.anchor >= 0
+      group by 1, member_id`),
+  ]);
+  return [...daily, ...quarterly].map((r) => ({
+    period: Number(r.period), memberId: r.member_id, consumedMillis: Number(r.consumed), refundedMillis: Number(r.refunded), transactions: Number(r.transactions),
+  }));
+}
+
 /** The wallet's balance and debt at the end of the last UTC day before `day` with any transaction (0/0: none). */
 export async function openingStocks(executor: Executor, accountId: string, day: string): Promise<OpeningStocks> {
   const [r] = await rows<{ balance: string; debt: string }>(executor, sql`
@@ -106,7 +149,8 @@ export async function openingStocks(executor: Executor, accountId: string, day: 
   return r ? { balanceMillis: Number(r.balance), debtMillis: Number(r.debt) } : { balanceMillis: 0, debtMillis: 0 };
 }
 
-export async function accountExists(executor: Executor, accountId: string): Promise<boolean> {
-  const found = await rows<{ one: number }>(executor, sql`select 1 as one from ${accounts} where id = ${accountId}`);
-  return found.length > 0;
+/** The account's kind (USER, TEAM), or null when there is none. */
+export async function accountKind(executor: Executor, accountId: string): Promise<string | null> {
+  const found = await rows<{ kind: string }>(executor, sql`select kind from ${accounts} where id = ${accountId}`);
+  return found[0]?.kind ?? null;
 }

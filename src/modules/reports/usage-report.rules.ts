@@ -266,6 +266,41 @@ export interface UsageReportView {
   periods: UsagePeriodView[];
   byAction: UsageSliceView[];
   byModel: UsageSliceView[];
+  /** A team wallet's usage by member (empty for other wallets). */
+  byMember: MemberUsageView[];
+}
+
+/** A team wallet's usage by one member in one period (1..n; 0 before from, n + 1 after to), as read. */
+export interface MemberFlowRow {
+  period: number;
+  memberId: string;
+  consumedMillis: number;
+  refundedMillis: number;
+  transactions: number;
+}
+
+export interface MemberUsageView {
+  accountId: string;
+  consumedMillis: number;
+  refundedMillis: number;
+  transactions: number;
+}
+
+/** Usage by member over the periods 1..n, most consumed first (ties by id); at most USAGE_SLICES_MAX. */
+export function membersOf(rows: readonly MemberFlowRow[], periods: number): MemberUsageView[] {
+  const byMember = new Map<string, MemberUsageView>();
+  for (const r of rows) {
+    if (r.period < 1 || r.period > periods) continue;
+    let m = byMember.get(r.memberId);
+    if (!m) byMember.set(r.memberId, (m = { accountId: r.memberId, consumedMillis: 0, refundedMillis: 0, transactions: 0 }));
+    m.consumedMillis += r.consumedMillis;
+    m.refundedMillis += r.refundedMillis;
+    m.transactions += r.transactions;
+  }
+  return [...byMember.values()]
+    .filter((m) => m.consumedMillis !== 0 || m.refundedMillis !== 0 || m.transactions !== 0)
+    .sort((a, b) => b.consumedMillis - a.consumedMillis || (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0))
+    .slice(0, USAGE_SLICES_MAX);
 }
 
 /** The wallet's balance and debt after its last transaction of a UTC day before the range (0/0: none). */
@@ -314,7 +349,7 @@ function slicesOf(rows: readonly PeriodFlowRow[], keyOf: (r: PeriodFlowRow) => s
 }
 
 /** The report from the rows read: flows per period summed in integers, stocks carried period to period. */
-export function assembleUsageReport(accountId: string, range: UsageReportRange, opening: OpeningStocks, rows: readonly PeriodFlowRow[]): UsageReportView {
+export function assembleUsageReport(accountId: string, range: UsageReportRange, opening: OpeningStocks, rows: readonly PeriodFlowRow[], memberRows: readonly MemberFlowRow[] = []): UsageReportView {
   const n = range.boundaries.length - 1;
   const perPeriod = Array.from({ length: n + 2 }, () => zeroFlows());
   for (const r of rows) {
@@ -342,5 +377,6 @@ export function assembleUsageReport(accountId: string, range: UsageReportRange, 
     periods,
     byAction: slicesOf(inRange, (r) => r.action),
     byModel: slicesOf(inRange, (r) => r.model),
+    byMember: membersOf(memberRows, n),
   };
 }

@@ -13,6 +13,7 @@ import * as repo from './usage-report.repo';
 
 export type {
   ReportGranularityName, UsagePeriodView, UsageReportView, UsageSliceView, UsageTotalsView,
+  MemberUsageView,
 } from './usage-report.rules';
 
 export interface UsageReportRequest {
@@ -35,10 +36,13 @@ export class UsageReportService {
     const accountId = request.accountId;
     // One snapshot: a charge committing between the reads cannot be half in the report.
     return this.database.db.transaction(async (tx) => {
-      if (!(await repo.accountExists(tx, accountId))) throw notFound('account');
+      const kind = await repo.accountKind(tx, accountId);
+      if (!kind) throw notFound('account');
       const opening = await repo.openingStocks(tx, accountId, range.firstUtcDay);
       const flows = await repo.periodFlows(tx, accountId, range.firstUtcDay, range.lastUtcDay, splitDayReads(range), boundaryQuarters(range));
-      return assembleUsageReport(accountId, range, opening, flows);
+      // Only a team wallet has members: other reports read nothing more.
+      const members = kind === 'TEAM' ? await repo.memberFlows(tx, accountId, range.firstUtcDay, range.lastUtcDay, splitDayReads(range), boundaryQuarters(range)) : [];
+      return assembleUsageReport(accountId, range, opening, flows, members);
     }, { isolationLevel: 'repeatable read', accessMode: 'read only' });
   }
 }

@@ -84,6 +84,21 @@ export class UsageSlice {
   count: number;
 }
 
+@ObjectType({ description: 'A team member\'s usage of the team wallet over the whole range.' })
+export class MemberUsage {
+  @Field(() => ID, { description: 'The member\'s account.' })
+  accountId: string;
+
+  @Field(() => CreditsScalar, { name: 'consumed', description: 'Consumed by the member\'s charges and captures.' })
+  consumedMillis: number;
+
+  @Field(() => CreditsScalar, { name: 'refunded', description: 'Given back by refunds and reversals of them.' })
+  refundedMillis: number;
+
+  @Field(() => Int, { description: 'Charges and captures.' })
+  transactions: number;
+}
+
 @ObjectType({ description: 'An account\'s credits over whole local days, by day or month, from the usage aggregates (README, Reports).' })
 export class UsageReport {
   @Field(() => ID)
@@ -112,4 +127,7 @@ export class UsageReport {
 
   @Field(() => [UsageSlice], { description: 'Usage by model over the range, most consumed first (ties by key); at most 100.' })
   byModel: UsageSlice[];
+
+  @Field(() => [MemberUsage], { description: 'A team wallet\'s usage by member over the range, most consumed first (ties by id); at most 100. Empty for other wallets.' })
+  byMember: MemberUsage[];
 }
