@@ -57,6 +57,8 @@ const RATES = [{ action: 'matrix.generate', components: [{ unit: 'REQUEST', pric
  */
 interface Fixture {
   accountId: string;
+  /** The key that created the account (a partner's), when not the admin key. */
+  creator?: string;
   /** A posted transaction of the account (its first grant). */
   transactionId: string;
   charge(): Promise<string>;
@@ -84,6 +86,7 @@ async function realFixture(creator?: string): Promise<Fixture> {
   });
   return {
     accountId,
+    creator,
     transactionId: grant.id,
     purchaseId: purchase.purchaseCredits.id,
     pack: newPack,
@@ -497,7 +500,7 @@ const ROWS: Row[] = [
   {
     field: 'Mutation.addTeamMember', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
     operation: `mutation($i: AddTeamMemberInput!) { addTeamMember(input: $i) { accountId } }`,
-    variables: async () => ({ i: { teamId: await t.createAccount('matrix team', { kind: 'TEAM' }), accountId: await t.createAccount('matrix member'), role: 'OWNER' } }),
+    variables: async (f) => ({ i: { teamId: await createLike(f, 'matrix team', 'TEAM'), accountId: await createLike(f, 'matrix member', 'USER'), role: 'OWNER' } }),
   },
   {
     field: 'Mutation.updateTeamMember', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
@@ -509,12 +512,18 @@ const ROWS: Row[] = [
     operation: `mutation($i: RemoveTeamMemberInput!) { removeTeamMember(input: $i) }`,
     variables: async (f) => {
       const teamId = await teamOf(f);
-      const accountId = await t.createAccount('matrix removable');
+      const accountId = await createLike(f, 'matrix removable', 'USER');
       if (await accountExists(f.accountId)) await t.ok(`mutation($i: AddTeamMemberInput!) { addTeamMember(input: $i) { accountId } }`, { i: { teamId, accountId } });
       return { i: { teamId, accountId } };
     },
   },
 ];
+
+/** An account created by the same key as the fixture's (so a partner's fixture gets its partner's accounts). */
+async function createLike(f: Fixture, name: string, kind: 'USER' | 'TEAM'): Promise<string> {
+  if (!f.creator) return t.createAccount(name, { kind });
+  return (await t.ok<{ createAccount: { id: string } }>(`mutation($i: CreateAccountInput!) { createAccount(input: $i) { id } }`, { i: { name, kind } }, f.creator)).createAccount.id;
+}
 
 /** The team a fixture's account is the OWNER of (made once; a ghost fixture's is an id naming nothing). */
 const teams = new Map<string, string>();
@@ -525,7 +534,7 @@ async function teamOf(f: Fixture): Promise<string> {
   let teamId = teams.get(f.accountId);
   if (teamId) return teamId;
   if (!(await accountExists(f.accountId))) return randomUUID();
-  teamId = await t.createAccount('matrix team', { kind: 'TEAM' });
+  teamId = await createLike(f, 'matrix team', 'TEAM');
   await t.ok(`mutation($i: AddTeamMemberInput!) { addTeamMember(input: $i) { accountId } }`, { i: { teamId, accountId: f.accountId, role: 'OWNER' } });
   teams.set(f.accountId, teamId);
   return teamId;
