@@ -91,6 +91,15 @@ export interface Config {
   runOutSoonDays: number;
   /** Forecasts: CREDITS_EXPIRING and Wallet.forecast.expiringSoon look this many days ahead. */
   creditsExpiringDays: number;
+  /** Review holds (README, "Review holds"): defaults for plans that set no threshold of their own. */
+  velocityMultiplierDefault: number;
+  velocityFloorMillisDefault: number;
+  /** The trailing window of the velocity baseline, in hours (whole UTC days before today are read). */
+  velocityBaselineHours: number;
+  fingerprintRepeatsDefault: number;
+  fingerprintWindowMinutesDefault: number;
+  /** How long plan thresholds and an account's plan rate limit are cached in process (a plan change takes effect within this). */
+  planLimitsCacheSeconds: number;
 }
 
 function int(name: string, fallback: number, min = 0): number {
@@ -213,6 +222,12 @@ export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
     forecastWindowDays: intBetween('FORECAST_WINDOW_DAYS', 7, 1, 90),
     runOutSoonDays: intBetween('RUN_OUT_SOON_DAYS', 3, 1, 90),
     creditsExpiringDays: intBetween('CREDITS_EXPIRING_DAYS', 7, 1, 90),
+    velocityMultiplierDefault: intBetween('VELOCITY_MULTIPLIER', 10, 1, 1000),
+    velocityFloorMillisDefault: int('VELOCITY_FLOOR_CREDITS', 1_000, 1) * 1000,
+    velocityBaselineHours: intBetween('VELOCITY_BASELINE_HOURS', 168, 24, 24 * 90),
+    fingerprintRepeatsDefault: intBetween('FINGERPRINT_REPEATS', 20, 2, 100),
+    fingerprintWindowMinutesDefault: intBetween('FINGERPRINT_WINDOW_MINUTES', 10, 1, 1440),
+    planLimitsCacheSeconds: intBetween('PLAN_LIMITS_CACHE_SECONDS', 5, 0, 300),
     ...overrides,
   };
   return Object.freeze(config);

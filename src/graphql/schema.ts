@@ -20,6 +20,7 @@ import { ActivityResolver } from '../modules/activity';
 import { AdminAlertsResolver } from '../modules/alerts';
 import { ReconciliationResolver } from '../modules/reconciliation';
 import { AdviceResolver } from '../modules/advice';
+import { ReviewsResolver, WalletReviewResolver } from '../modules/reviews';
 import { guardArguments } from './input-guard';
 
 export const RESOLVERS = [
@@ -32,6 +33,7 @@ export const RESOLVERS = [
   UsageReportResolver,
   ReconciliationResolver, AdminAlertsResolver,
   AdviceResolver,
+  ReviewsResolver, WalletReviewResolver,
 ] as const;
 
 let cached: GraphQLSchema | null = null;

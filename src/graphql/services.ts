@@ -19,6 +19,7 @@ import type { ActivityService } from '../modules/activity';
 import type { AdminAlertsService } from '../modules/alerts';
 import type { ReconciliationService } from '../modules/reconciliation';
 import type { AdviceService } from '../modules/advice';
+import type { ReviewsService } from '../modules/reviews';
 import type { Loaders } from './loaders';
 
 export interface Services {
@@ -44,5 +45,6 @@ export interface Services {
   adminAlerts: AdminAlertsService;
   reconciliation: ReconciliationService;
   advice: AdviceService;
+  reviews: ReviewsService;
   createLoaders(): Loaders;
 }

@@ -254,6 +254,9 @@ export class ChargeInput {
 
   @Field(() => GraphQLJSON, { nullable: true, description: "The vendor's usage record (vendor, requestId, cost, currency, units)." })
   vendorUsage?: unknown;
+
+  @Field(() => String, { nullable: true, description: 'The generation\'s fingerprint (at most 128 characters): identical ones repeated too often put the wallet on hold for review.' })
+  fingerprint?: string | null;
 }
 
 @InputType()
@@ -344,4 +347,7 @@ export class ReserveInput {
 
   @Field(() => String, { nullable: true })
   comment?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'The generation\'s fingerprint (at most 128 characters): identical ones repeated too often put the wallet on hold for review.' })
+  fingerprint?: string | null;
 }

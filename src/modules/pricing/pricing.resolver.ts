@@ -2,7 +2,7 @@ import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../../graphql/context';
 import { actorOf, assertAdmin, assertCanMoveCredits, assertCanRead, requireViewer } from '../../auth/viewer';
 import { badInput, notFound } from '../../shared/errors';
-import { boundedText, isUuid } from '../../shared/validate';
+import { boundedText, checkedFingerprint, isUuid } from '../../shared/validate';
 import { LedgerTransaction, checkedVendorUsage, type TransactionRow } from '../ledger';
 import { readStored } from './rate-card.content';
 import type { RateCardRow } from './pricing.repo';
@@ -75,6 +75,7 @@ export class PricingResolver {
     return ctx.services.pricing.chargeGeneration(actorOf(viewer), {
       accountId: input.accountId, idempotencyKey: input.idempotencyKey, generation: input.generation ?? null, quoteId: input.quoteId ?? null,
       comment: boundedText(input.comment, 'comment'), vendorUsage: checkedVendorUsage(input.vendorUsage),
+      ...(input.fingerprint != null ? { fingerprint: checkedFingerprint(input.fingerprint)! } : {}),
     });
   }
 }

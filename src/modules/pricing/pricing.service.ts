@@ -44,6 +44,8 @@ export interface GenerationChargeRequest {
   quoteId: string | null;
   comment: string | null;
   vendorUsage: unknown;
+  /** The client's generation fingerprint (review holds), when given. */
+  fingerprint?: string;
 }
 
 export interface GenerationHoldRequest {
@@ -55,6 +57,7 @@ export interface GenerationHoldRequest {
   action: string | null;
   model: string | null;
   comment: string | null;
+  fingerprint?: string;
 }
 
 export interface GenerationCaptureRequest {
@@ -232,14 +235,15 @@ export class PricingService {
   /** Charges a generation priced by the current rate card, or at most the locked price of a quote. */
   async chargeGeneration(actor: Actor, request: GenerationChargeRequest): Promise<TransactionRow> {
     const { accountId, generation, quoteId, comment, vendorUsage } = request;
+    const fingerprint = request.fingerprint ? { fingerprint: request.fingerprint } : {};
     return this.ledger.charge(actor, {
-      accountId, amountMillis: 0, idempotencyKey: request.idempotencyKey, comment, vendorUsage,
+      accountId, amountMillis: 0, idempotencyKey: request.idempotencyKey, comment, vendorUsage, ...fingerprint,
       // Recorded on a refusal too (e.g. QUOTE_EXPIRED), where the pricing step returns no Priced to merge.
       quoteId,
     }, {
       prepare: (tx) => this.prepare(tx, accountId, generation, quoteId, false),
       afterPost: async (tx, posted) => { if (posted.quoteId) await this.markQuoteUsed(tx, posted.quoteId, posted.id); },
-    }, 'chargeGeneration', { accountId, generation, quoteId, comment, vendorUsage });
+    }, 'chargeGeneration', { accountId, generation, quoteId, comment, vendorUsage, ...fingerprint });
   }
 
   /** Holds the price of a generation by the current rate card, or the locked price of a quote (which it uses). */

@@ -181,4 +181,7 @@ export class ChargeGenerationInput {
 
   @Field(() => GraphQLJSON, { nullable: true, description: "The vendor's usage: { vendor, requestId, cost, currency, units }." })
   vendorUsage?: unknown;
+
+  @Field(() => String, { nullable: true, description: 'The generation\'s fingerprint (at most 128 characters): identical ones repeated too often put the wallet on hold for review.' })
+  fingerprint?: string | null;
 }
