@@ -39,6 +39,8 @@ export class ReviewHolds implements UseRules {
 interface Opening {
   row: repo.NewReviewRow;
   error: AppError;
+  /** The admin alert's words. */
+  summary: string;
 }
 
 const counted = (use: CreditUse) => use.kind === 'CHARGE' || use.kind === 'HOLD';
@@ -72,10 +74,10 @@ class ReviewRun implements UseRulesRun {
       }
       const baseline = wallet.velocityBaselineMillis ?? 0;
       if (velocityTrips(hourMillis, baseline, t)) {
-        return this.open(session, 'VELOCITY', {
+        return this.open(session, use, 'VELOCITY', {
           observedHourCredits: formatCredits(hourMillis), baselinePerHourCredits: formatCredits(baseline), multiplier: t.multiplier,
           floorCredits: formatCredits(t.floorMillis), baselineWindowHours: this.rules.baselineHours,
-        }, `This hour's use (${formatCredits(hourMillis)} credits) is over ${t.multiplier} × the account's usual ${formatCredits(baseline)} credits per hour and over the floor of ${formatCredits(t.floorMillis)}; an admin reviews the account before charges resume. Contact support.`);
+        }, `${formatCredits(hourMillis)} credits this hour, usually ${formatCredits(baseline)} per hour`, `This hour's use (${formatCredits(hourMillis)} credits) is over ${t.multiplier} × the account's usual ${formatCredits(baseline)} credits per hour and over the floor of ${formatCredits(t.floorMillis)}; an admin reviews the account before charges resume. Contact support.`);
       }
     }
 
@@ -83,7 +85,8 @@ class ReviewRun implements UseRulesRun {
     if (hash) {
       const repeats = repeatsWith(parseFingerprints(wallet.recentFingerprints), hash, epochSeconds(this.now), t.windowMinutes);
       if (repeats >= t.repeats) {
-        return this.open(session, 'FINGERPRINT', { fingerprint: hash, repeats, repeatsLimit: t.repeats, windowMinutes: t.windowMinutes },
+        return this.open(session, use, 'FINGERPRINT', { fingerprint: hash, repeats, repeatsLimit: t.repeats, windowMinutes: t.windowMinutes },
+          `the same generation ${repeats} times within ${t.windowMinutes} minutes`,
           `The same generation was requested ${repeats} times within ${t.windowMinutes} minutes (the limit is ${t.repeats}); an admin reviews the account before charges resume. Contact support.`);
       }
     }
@@ -108,29 +111,33 @@ class ReviewRun implements UseRulesRun {
 
   async flush(): Promise<readonly unknown[]> {
     if (this.openings.size === 0) return [];
-    const rows = [...this.openings.values()].map((o) => o.row);
+    const openings = [...this.openings.values()];
     this.openings.clear();
-    for (const row of rows) {
+    // Rare (a wallet going on hold): a statement or two each is fine.
+    for (const { row, summary } of openings) {
       await repo.insertReview(this.tx, row);
       await this.adminAlerts.raise(this.tx, {
         kind: 'REVIEW_HOLD', subjectId: row.id, dedupeKey: `review:${row.id}`,
-        message: `Wallet ${row.accountId} is on hold for review (${row.rule}): ${row.rule === 'VELOCITY'
-          ? `${row.details.observedHourCredits} credits this hour, usual ${row.details.baselinePerHourCredits} per hour`
-          : `the same generation ${row.details.repeats} times in ${row.details.windowMinutes} minutes`}.`,
+        message: `Wallet ${row.accountId} is on hold for review (${row.rule}): ${summary}.`,
       });
     }
     return [];
   }
 
-  /** Opens a review (written in flush): the wallet is on hold from this use on, in this run too. */
-  private open(session: WalletSession, rule: ReviewRuleName, numbers: Record<string, unknown>, remedy: string): AppError {
+  /**
+   * Opens a review (written in flush): the wallet is on hold from this use on, in this run too. A use
+   * the wallet could not pay anyway (no credits, a gated model) consumes nothing: it is left to the
+   * ledger's own refusal and opens nothing (null).
+   */
+  private open(session: WalletSession, use: CreditUse, rule: ReviewRuleName, numbers: Record<string, unknown>, summary: string, remedy: string): AppError | null {
+    if (session.planPayment({ action: use.action, model: use.model }, use.amountMillis, use.kind === 'HOLD' ? 'HOLD' : 'CHARGE').refusal) return null;
     const id = newId();
     session.wallet.reviewId = id; // written by the ledger's wallet UPDATE
     const details = { rule, ...numbers };
     const error = walletFrozen(id, { ...details, remedy });
     this.openings.set(session.accountId, {
       row: { id, accountId: session.accountId, status: 'OPEN', rule, details: { ...details, remedy }, transactionId: null, createdAt: this.now },
-      error,
+      error, summary,
     });
     this.onHold.set(session.accountId, error);
     return error;
