@@ -158,6 +158,27 @@ describe('velocity', () => {
     expect((await reviewsOf(id, 'OPEN')).map((r) => r.id)).toEqual([reviewId]);
   });
 
+  test('concurrent charges on several wallets (coalesced into batches): each wallet trips once, at its crossing charge', async () => {
+    const day = startDay();
+    const ids = await Promise.all([0, 1, 2].map(() => funded()));
+    at(day, 8);
+    const outcomes = await Promise.all(ids.flatMap((id) => Array.from({ length: 10 }, async () => {
+      const result = await t.gql(CHARGE, { input: { accountId: id, amount: '150', idempotencyKey: uniqueKey('cc') } });
+      return { id, code: result.errors?.[0]?.extensions?.code ?? 'OK' };
+    })));
+    for (const id of ids) {
+      const mine = outcomes.filter((o) => o.id === id);
+      expect(mine.filter((o) => o.code === 'OK')).toHaveLength(6); // 900 credits; the 7th (1050) is over the floor with no baseline
+      expect(mine.filter((o) => o.code === 'WALLET_FROZEN')).toHaveLength(4);
+      const open = await reviewsOf(id, 'OPEN');
+      expect(open).toHaveLength(1);
+      const failed = (await t.history(id, { statuses: ['FAILED'] })).at(-1)!;
+      expect(open[0]).toMatchObject({ transactionId: failed.id, details: expect.objectContaining({ observedHourCredits: '1050' }) });
+      expect(await wallet(id)).toMatchObject({ onReview: true, reviewId: open[0].id, balance: '999100' });
+    }
+    expect((await t.audit()).ok).toBe(true);
+  });
+
   test('a use the wallet cannot pay consumes nothing: refused as usual, no review', async () => {
     const day = startDay();
     const id = await funded('10');
