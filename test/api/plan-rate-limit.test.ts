@@ -4,6 +4,9 @@
  * HTTP 429 with Retry-After). The account's plan is cached in process for PLAN_LIMITS_CACHE_SECONDS
  * (by the injectable clock): a plan change takes effect within that time.
  */
+import { spawnSync } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { createApp, type App } from '../../src/main';
 import { startTestApp, uniqueKey, type GqlResult, type TestApp } from '../helpers/harness';
 
 let t: TestApp;
@@ -60,4 +63,53 @@ test('a plan change takes effect within the cache TTL', async () => {
   expect((await post(WALLET, { id })).body.errors).toBeUndefined();
   expect((await post(WALLET, { id })).body.errors).toBeUndefined();
   expect((await post(WALLET, { id })).body.errors![0].extensions).toMatchObject({ code: 'RATE_LIMITED', limit: 'plan', limitPerMinute: 2 });
+});
+
+/** Shared through Redis (as rate-limit-redis.test.ts: runs when Redis answers at REDIS_URL or the default address). */
+const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const redisReachable = (() => {
+  const { hostname, port } = new URL(REDIS_URL);
+  const probe = `const s = require('net').connect(${Number(port) || 6379}, ${JSON.stringify(hostname || '127.0.0.1')});
+    s.setTimeout(1000, () => process.exit(1)); s.on('connect', () => process.exit(0)); s.on('error', () => process.exit(1));`;
+  return spawnSync(process.execPath, ['-e', probe], { timeout: 5000 }).status === 0;
+})();
+const describeRedis = redisReachable || process.env.REDIS_URL || process.env.CI ? describe : describe.skip;
+
+describeRedis('per-plan limits shared through Redis', () => {
+  const prefix = `credits-test:${uniqueKey('plan-rl')}`;
+  let a: TestApp;
+  let b: App;
+  let bUrl: string;
+  beforeAll(async () => {
+    a = await startTestApp({ redisUrl: REDIS_URL, rateLimitKeyPrefix: prefix, liveChannel: `${prefix}:live`, rateLimitAccountPerMinute: 0, planLimitsCacheSeconds: 5 });
+    b = await createApp({ config: a.app.services.config, clock: a.clock, database: a.database, runJobs: false });
+    bUrl = await b.listen(0);
+  });
+  afterAll(async () => {
+    await b?.stop();
+    await a?.close();
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  test('two instances count an account\'s plan rate together', async () => {
+    const code = uniqueKey('rpm-redis').toLowerCase();
+    await a.ok(`mutation($input: PlanInput!) { createPlan(input: $input) { code } }`,
+      { input: { code, name: 'Shared', price: { amount: '0', currency: 'USD' }, allowance: '10', requestsPerMinute: 4 } });
+    const id = await a.createAccount(uniqueKey('rpm'));
+    await a.ok(`mutation($input: SubscribeInput!) { subscribe(input: $input) { id } }`, { input: { accountId: id, planCode: code, idempotencyKey: uniqueKey('sub') } });
+    a.clock.set(new Date(a.clock.now().getTime() + 6_000));
+    const ask = async (url: string) => {
+      const response = await fetch(`${url}/graphql`, {
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${a.adminKey}` }, body: JSON.stringify({ query: WALLET, variables: { id } }),
+      });
+      return { status: response.status, body: await response.json() as GqlResult };
+    };
+    for (const url of [a.url, bUrl, a.url, bUrl]) expect((await ask(url)).status).toBe(200);
+    const refused = await ask(bUrl);
+    expect(refused.status).toBe(429);
+    expect(refused.body.errors![0].extensions).toMatchObject({ code: 'RATE_LIMITED', limit: 'plan', limitPerMinute: 4 });
+  });
 });
