@@ -202,6 +202,22 @@ describe('velocity', () => {
   });
 });
 
+describe('cost', () => {
+  test('the rules cost a charge no statement: counters ride on the wallet UPDATE, thresholds are cached, no baseline read under the floor', async () => {
+    const day = startDay();
+    const plan = await createPlan({ fingerprintRepeats: 50 });
+    const plain = await funded();
+    const planned = await funded();
+    await subscribe(planned, plan.code as string);
+    at(day, 9);
+    await charge(plain, '1');
+    await charge(planned, '1'); // the plan's thresholds are cached from here
+    const base = await t.countQueries(() => charge(plain, '1'));
+    expect(await t.countQueries(() => charge(plain, '1', { fingerprint: 'x', action: 'chat', model: 'm' }))).toBe(base);
+    expect(await t.countQueries(() => charge(planned, '1', { action: 'chat' }))).toBe(base);
+  });
+});
+
 describe('per-plan thresholds', () => {
   test('a plan\'s thresholds are shown and override the defaults', async () => {
     const day = startDay();
