@@ -41,6 +41,7 @@ import { limitRules } from './graphql/limits';
 import { loadDemo } from './cli/demo';
 import { Metrics } from './server/metrics';
 import { RateLimits } from './server/rate-limit';
+import { ReviewsService } from './modules/reviews';
 import { startGraphQLWebSocket } from './server/websocket';
 import { graphqlRoute, startApollo } from './server/apollo';
 import { mountHealth } from './server/health';
@@ -100,6 +101,8 @@ export async function createServices(config: Readonly<Config>, database: Databas
   // Forecast alerts are raised by the forecasts job and pushed live after their commit.
   const usage = new UsageService(database, clock, config, alerts, (raised) => events.publishAlerts(raised));
   const adminAlerts = new AdminAlertsService(database, clock); // raised in the transaction of what they announce (a reconciliation)
+  const reviews = new ReviewsService(database, clock, config, adminAlerts);
+  ledger.attachUseRules(reviews.rules); // velocity and fingerprint review holds (after the teams budget rule)
   const auth = await AuthService.create(db, clock, config.tokenSecret);
   // A key revoked through this instance is announced to the others, which close its sockets too.
   auth.onRevoke((keyId, where) => { if (where === 'here') live.send({ type: 'revoked', keyId }); });
@@ -114,6 +117,7 @@ export async function createServices(config: Readonly<Config>, database: Databas
     advice: new AdviceService(database, clock, accounts, plans, purchases),
     access: new AccessService(db),
     teams,
+    reviews,
     createLoaders: loadersFor(db, accounts, plans, purchases, usage),
   };
 }
@@ -132,6 +136,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     createServices(config, database, clock, metrics.ledgerObserver, metrics.liveObserver),
     RateLimits.create(config, { onLimited: metrics.onLimited }),
   ]);
+  rateLimits.attachPlanLimits(services.reviews.planLimits); // per-plan requests per minute (README, "Rate limits")
   const schema = await buildAppSchema();
   const validationRules = limitRules(config);
   let stopping = false;

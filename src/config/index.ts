@@ -93,6 +93,15 @@ export interface Config {
   creditsExpiringDays: number;
   /** Members a TEAM account may have while it has no plan (with one: the plan version's seats). */
   teamSeatsWithoutPlan: number;
+  /** Review holds (README, "Review holds"): defaults for plans that set no threshold of their own. */
+  velocityMultiplierDefault: number;
+  velocityFloorMillisDefault: number;
+  /** The trailing window of the velocity baseline, in hours (whole UTC days before today are read). */
+  velocityBaselineHours: number;
+  fingerprintRepeatsDefault: number;
+  fingerprintWindowMinutesDefault: number;
+  /** How long plan thresholds and an account's plan rate limit are cached in process (a plan change takes effect within this). */
+  planLimitsCacheSeconds: number;
 }
 
 function int(name: string, fallback: number, min = 0): number {
@@ -216,6 +225,12 @@ export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
     runOutSoonDays: intBetween('RUN_OUT_SOON_DAYS', 3, 1, 90),
     creditsExpiringDays: intBetween('CREDITS_EXPIRING_DAYS', 7, 1, 90),
     teamSeatsWithoutPlan: intBetween('TEAM_SEATS_WITHOUT_PLAN', 5, 1, 100_000),
+    velocityMultiplierDefault: intBetween('VELOCITY_MULTIPLIER', 10, 1, 1000),
+    velocityFloorMillisDefault: int('VELOCITY_FLOOR_CREDITS', 1_000, 1) * 1000,
+    velocityBaselineHours: intBetween('VELOCITY_BASELINE_HOURS', 168, 24, 24 * 90),
+    fingerprintRepeatsDefault: intBetween('FINGERPRINT_REPEATS', 20, 2, 100),
+    fingerprintWindowMinutesDefault: intBetween('FINGERPRINT_WINDOW_MINUTES', 10, 1, 1440),
+    planLimitsCacheSeconds: intBetween('PLAN_LIMITS_CACHE_SECONDS', 5, 0, 300),
     ...overrides,
   };
   return Object.freeze(config);

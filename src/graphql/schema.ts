@@ -21,6 +21,7 @@ import { AdminAlertsResolver } from '../modules/alerts';
 import { ReconciliationResolver } from '../modules/reconciliation';
 import { AdviceResolver } from '../modules/advice';
 import { TeamAccountResolver, TeamsResolver } from '../modules/teams';
+import { ReviewsResolver, WalletReviewResolver } from '../modules/reviews';
 import { guardArguments } from './input-guard';
 
 export const RESOLVERS = [
@@ -34,6 +35,7 @@ export const RESOLVERS = [
   ReconciliationResolver, AdminAlertsResolver,
   AdviceResolver,
   TeamsResolver, TeamAccountResolver,
+  ReviewsResolver, WalletReviewResolver,
 ] as const;
 
 let cached: GraphQLSchema | null = null;

@@ -20,6 +20,7 @@ import type { AdminAlertsService } from '../modules/alerts';
 import type { ReconciliationService } from '../modules/reconciliation';
 import type { AdviceService } from '../modules/advice';
 import type { TeamsService } from '../modules/teams';
+import type { ReviewsService } from '../modules/reviews';
 import type { Loaders } from './loaders';
 import type { AccessService } from '../auth/access';
 
@@ -49,5 +50,6 @@ export interface Services {
   /** Who may use which account (src/auth/access.ts): partner scopes, team roles. */
   access: AccessService;
   teams: TeamsService;
+  reviews: ReviewsService;
   createLoaders(): Loaders;
 }

@@ -6,6 +6,9 @@
  * - per **account acted on**: the `accountId` argument, `input.accountId` or `account(id:)` of the
  *   root fields, and a user token's own account. So one hot account cannot be hammered through a
  *   SERVICE key beyond its own limit, whichever keys and instances the requests come through.
+ *   An account whose plan sets `requestsPerMinute` is also counted against that rate (limit "plan"):
+ *   its plan comes from a small in-process cache (PlanLimits, TTL PLAN_LIMITS_CACHE_SECONDS, filled
+ *   by one indexed query on a miss), so a plan change takes effect within that TTL.
  *   Operations that name an account only indirectly (a hold, a transaction, an external id) count
  *   for the caller only: resolving them would cost a database read before the limit.
  *
@@ -39,7 +42,15 @@ const ACCOUNT_ID_LENGTH_MAX = 100;
 /** Bounds the second parse of a WebSocket operation's document (graphql-ws parses it again). */
 const WS_PARSE_TOKENS_MAX = 10_000;
 
-export type LimitName = 'ADMIN' | 'SERVICE' | 'READONLY' | 'user' | 'anonymous' | 'account';
+export type LimitName = 'ADMIN' | 'SERVICE' | 'READONLY' | 'user' | 'anonymous' | 'account' | 'plan';
+
+/** The per-plan rate of an account (the reviews module's cache). */
+export interface PlanRateSource {
+  requestsPerMinuteOf(accountId: string): Promise<number | null>;
+}
+
+/** Points of the per-plan counter: it only counts; each account's plan rate is compared with the count. */
+const PLAN_COUNTER_POINTS = 1_000_000_000;
 
 interface Refusal {
   limit: LimitName;
@@ -57,11 +68,24 @@ export class RateLimits {
     private readonly limiters: ReadonlyMap<LimitName, { limiter: RateLimiterAbstract; points: number }>,
     private readonly redis: Redis | null,
     private readonly onLimited: (limit: LimitName) => void,
+    private readonly planCounter: RateLimiterAbstract,
   ) {}
+
+  private planRates: PlanRateSource | null = null;
+
+  /** Per-plan limits: accounts whose plan sets requests per minute are held to it (main.ts attaches the reviews module's cache). */
+  attachPlanLimits(source: PlanRateSource): void {
+    this.planRates = source;
+  }
+
+  /** Whether requests are counted per account acted on at all (the account limit, or per-plan limits). */
+  private get countsAccounts(): boolean {
+    return this.limiters.has('account') || this.planRates !== null;
+  }
 
   /** Connects to Redis when configured, waiting at most CONNECT_TIMEOUT_MS (the server starts either way). */
   static async create(config: Readonly<Config>, options: RateLimitOptions = {}): Promise<RateLimits> {
-    const perMinute: Record<LimitName, number> = {
+    const perMinute: Record<Exclude<LimitName, 'plan'>, number> = {
       ADMIN: config.rateLimitAdminPerMinute, SERVICE: config.rateLimitServicePerMinute,
       READONLY: config.rateLimitReadonlyPerMinute, user: config.rateLimitUserPerMinute,
       anonymous: config.rateLimitAnonymousPerMinute, account: config.rateLimitAccountPerMinute,
@@ -69,7 +93,7 @@ export class RateLimits {
     const anyLimit = Object.values(perMinute).some((points) => points > 0);
     const redis = config.redisUrl && anyLimit ? await connectRedis(config.redisUrl) : null;
     const limiters = new Map<LimitName, { limiter: RateLimiterAbstract; points: number }>();
-    for (const [name, points] of Object.entries(perMinute) as [LimitName, number][]) {
+    for (const [name, points] of Object.entries(perMinute) as [Exclude<LimitName, 'plan'>, number][]) {
       if (points <= 0) continue; // 0 = no limit
       const keyPrefix = `${config.rateLimitKeyPrefix}:${name.toLowerCase()}`;
       const memory = new RateLimiterMemory({ points, duration: WINDOW_SECONDS, keyPrefix });
@@ -83,7 +107,12 @@ export class RateLimits {
         : memory;
       limiters.set(name, { limiter, points });
     }
-    return new RateLimits(limiters, redis, options.onLimited ?? (() => {}));
+    const planPrefix = `${config.rateLimitKeyPrefix}:plan`;
+    const planMemory = new RateLimiterMemory({ points: PLAN_COUNTER_POINTS, duration: WINDOW_SECONDS, keyPrefix: planPrefix });
+    const planCounter = redis
+      ? new RateLimiterRedis({ storeClient: redis, points: PLAN_COUNTER_POINTS, duration: WINDOW_SECONDS, keyPrefix: planPrefix, rejectIfRedisNotReady: true, insuranceLimiter: planMemory })
+      : planMemory;
+    return new RateLimits(limiters, redis, options.onLimited ?? (() => {}), planCounter);
   }
 
   /** Whether the shared store answers (1 or 0); null without Redis. */
@@ -102,7 +131,7 @@ export class RateLimits {
   readonly plugin: ApolloServerPlugin<{ viewer: Viewer }> = {
     requestDidStart: async () => ({
       didResolveOperation: async ({ contextValue, operation, document, request }) => {
-        if (!this.limiters.has('account')) return;
+        if (!this.countsAccounts) return;
         const refusal = await this.checkAccounts(accountsActedOn(contextValue.viewer, operation, document, request.variables));
         if (refusal) throw httpError(refusal);
       },
@@ -111,13 +140,13 @@ export class RateLimits {
 
   /** Both limits for a plain HTTP route (the CSV exports): the caller's, then the account's; the refusal, if any. */
   async admitRequest(viewer: Viewer, ip: string | undefined, accountId: string | null): Promise<AppError | null> {
-    const refusal = (await this.checkCaller(viewer, ip)) ?? (accountId && this.limiters.has('account') ? await this.checkAccounts([accountId]) : null);
+    const refusal = (await this.checkCaller(viewer, ip)) ?? (accountId && this.countsAccounts ? await this.checkAccounts([accountId]) : null);
     return refusal ? toAppError(refusal) : null;
   }
 
   /** Both limits for an operation over graphql-ws (each subscribe message); the error to send, if refused. */
   async admitWsOperation(viewer: Viewer, ip: string | undefined, payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null }): Promise<GraphQLError | null> {
-    const refusal = (await this.checkCaller(viewer, ip)) ?? (this.limiters.has('account') ? await this.checkAccounts(wsAccounts(viewer, payload)) : null);
+    const refusal = (await this.checkCaller(viewer, ip)) ?? (this.countsAccounts ? await this.checkAccounts(wsAccounts(viewer, payload)) : null);
     if (!refusal) return null;
     const error = toAppError(refusal);
     const { http: _http, ...extensions } = error.toGraphQL().extensions; // no HTTP status over a WebSocket
@@ -138,10 +167,26 @@ export class RateLimits {
 
   private async checkAccounts(accountIds: Iterable<string>): Promise<Refusal | null> {
     for (const accountId of accountIds) {
-      const refusal = await this.consume('account', accountId);
+      const refusal = (await this.consume('account', accountId)) ?? (await this.consumePlan(accountId));
       if (refusal) return refusal;
     }
     return null;
+  }
+
+  /** The account's plan rate, when its plan sets one: same fixed minute window, counted per account. */
+  private async consumePlan(accountId: string): Promise<Refusal | null> {
+    if (!this.planRates) return null;
+    try {
+      const perMinute = await this.planRates.requestsPerMinuteOf(accountId);
+      if (!perMinute || perMinute <= 0) return null;
+      const counted = await this.planCounter.consume(accountId);
+      if (counted.consumedPoints <= perMinute) return null;
+      this.onLimited('plan');
+      return { limit: 'plan', limitPerMinute: perMinute, retryAfterSeconds: Math.max(1, Math.ceil(counted.msBeforeNext / 1000)) };
+    } catch (error) {
+      logger.warn('plan rate limit failed; request let through', { error: String(error) });
+      return null;
+    }
   }
 
   private async consume(name: LimitName, key: string): Promise<Refusal | null> {
@@ -195,7 +240,7 @@ async function connectRedis(url: string): Promise<Redis> {
 }
 
 function toAppError(refusal: Refusal): AppError {
-  const what = refusal.limit === 'account' ? 'this account' : refusal.limit === 'anonymous' ? 'this client address' : refusal.limit === 'user' ? 'this user' : `this ${refusal.limit} key`;
+  const what = refusal.limit === 'account' ? 'this account' : refusal.limit === 'plan' ? "this account's plan" : refusal.limit === 'anonymous' ? 'this client address' : refusal.limit === 'user' ? 'this user' : `this ${refusal.limit} key`;
   return new AppError(ErrorCode.RATE_LIMITED, `rate limit exceeded: at most ${refusal.limitPerMinute} requests per minute for ${what}; retry in ${refusal.retryAfterSeconds} s`, {
     retryAfterSeconds: refusal.retryAfterSeconds, limit: refusal.limit, limitPerMinute: refusal.limitPerMinute,
   });

@@ -20,6 +20,16 @@ export function boundedText(value: string | null | undefined, field: string): st
   return value;
 }
 
+/** Longest client generation fingerprint (the review rules hash it; README, "Review holds"). */
+export const FINGERPRINT_LENGTH_MAX = 128;
+
+/** A client's generation fingerprint: 1 to 128 characters, or absent. */
+export function checkedFingerprint(value: string | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  if (value.length < 1 || value.length > FINGERPRINT_LENGTH_MAX) throw badInput(`fingerprint must be 1 to ${FINGERPRINT_LENGTH_MAX} characters`, 'fingerprint');
+  return value;
+}
+
 export function requirePositive(amount: number | null | undefined, field = 'amount'): number {
   if (amount === null || amount === undefined || amount <= 0) throw badInput(`${field} must be greater than 0`, field);
   return amount;

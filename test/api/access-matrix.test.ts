@@ -458,6 +458,17 @@ const ROWS: Row[] = [
     variables: () => ({ ids: [randomUUID()] }),
   },
   {
+    field: 'Query.reviews', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, OK, FORBID, FORBID),
+    operation: `query { reviews(status: OPEN, limit: 5) { id status rule } }`,
+    variables: () => ({}),
+  },
+  {
+    // An admin gets past the role check; the id names no review.
+    field: 'Mutation.resolveReview', expected: who(UNAUTH, UNAUTH, FORBID, FORBID, 'NOT_FOUND', FORBID, FORBID),
+    operation: `mutation($input: ResolveReviewInput!) { resolveReview(input: $input) { id status } }`,
+    variables: () => ({ input: { id: randomUUID(), approve: true, comment: 'access matrix' } }),
+  },
+  {
     field: 'Query.viewer', expected: { ...who(UNAUTH, UNAUTH, OK, OK, OK, OK, OK), otherPartner: OK },
     operation: `query { viewer { kind role accountId } }`,
     variables: () => ({}),

@@ -77,6 +77,9 @@ function pgliteTemplate(): Blob | undefined {
 }
 
 export async function startTestApp(overrides: Partial<Config> = {}, options: TestAppOptions = {}): Promise<TestApp> {
+  // Review holds (velocity, repeats) are tested where they are the subject (reviews.test.ts passes the real
+  // defaults): elsewhere big charges and repeated generations on fresh accounts must not put wallets on hold.
+  overrides = { velocityFloorMillisDefault: Number.MAX_SAFE_INTEGER, fingerprintRepeatsDefault: Number.MAX_SAFE_INTEGER, ...overrides };
   const config = loadConfig({ port: 0, host: '127.0.0.1', databaseUrl: process.env.DATABASE_URL || null, dataDir: '', loadDemo: false, ...overrides });
   const clock = new ManualClock(new Date());
   let queries = 0;

@@ -134,7 +134,29 @@ describe('validateTerms', () => {
     expect(valid).toEqual(terms({
       name: 'Pro', tier: 'pro', rollover: 'CAPPED', rolloverCapMillis: 2_500_000, overdraftLimitMillis: 100_000,
       models: ['gpt-4o', 'sdxl'], actions: ['chat', 'image'], lowCreditThresholds: [1_000_000, 250_000], lowCreditThresholdPercents: [], seats: 3,
+      // Review thresholds and rate not given: stored as null (the server's defaults).
+      velocityMultiplier: null, velocityFloorMillis: null, fingerprintRepeats: null, fingerprintWindowMinutes: null, requestsPerMinute: null,
     }));
+  });
+
+  test.each<[string, Partial<PlanTerms>, string]>([
+    ['multiplier 0', { velocityMultiplier: 0 }, 'velocityMultiplier'],
+    ['multiplier 1001', { velocityMultiplier: 1001 }, 'velocityMultiplier'],
+    ['multiplier 2.5', { velocityMultiplier: 2.5 }, 'velocityMultiplier'],
+    ['floor 0', { velocityFloorMillis: 0 }, 'velocityFloor'],
+    ['repeats 1', { fingerprintRepeats: 1 }, 'fingerprintRepeats'],
+    ['repeats 101', { fingerprintRepeats: 101 }, 'fingerprintRepeats'],
+    ['window 0', { fingerprintWindowMinutes: 0 }, 'fingerprintWindowMinutes'],
+    ['window 1441', { fingerprintWindowMinutes: 1441 }, 'fingerprintWindowMinutes'],
+    ['0 requests per minute', { requestsPerMinute: 0 }, 'requestsPerMinute'],
+    ['2,000,000 requests per minute', { requestsPerMinute: 2_000_000 }, 'requestsPerMinute'],
+  ])('review thresholds out of bounds: %s names %s', (_label, fields, field) => {
+    expect(refusedField(() => validateTerms(terms(fields)))).toBe(field);
+  });
+
+  test('review thresholds within bounds are kept', () => {
+    const fields = { velocityMultiplier: 1, velocityFloorMillis: 1, fingerprintRepeats: 2, fingerprintWindowMinutes: 1440, requestsPerMinute: 1 };
+    expect(validateTerms(terms(fields))).toMatchObject(fields);
   });
 
   test.each<[string, Partial<PlanTerms>]>([

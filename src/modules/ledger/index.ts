@@ -6,7 +6,7 @@ export { readWallets, transactionsAfterSequence, entriesByTransactionIds, bucket
 export type { TransactionRow, EntryRow, BucketRow, HoldRow, BucketWithHeld, WalletRead, WalletRow } from './ledger.repo';
 export { walletFigures, isLive } from './figures';
 export { compareBurnOrder } from './burn-down';
-export { planPayment, paymentRefusal, type Payment } from './payment';
+export { planPayment, paymentRefusal, walletFrozen, type Payment } from './payment';
 export { PlanWallet, type PlanHooks, type PlanShape } from './plan-wallet';
 export { PurchaseWallet, type PurchaseGrant } from './purchase-wallet';
 export type { WalletEventSink, WalletMovement, LowCreditHooks } from './ledger.service';

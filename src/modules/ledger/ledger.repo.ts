@@ -32,17 +32,34 @@ export async function lockWallets(tx: Tx, accountIds: readonly string[]): Promis
   return tx.select().from(wallets).where(where).orderBy(asc(wallets.accountId)).for('update');
 }
 
-/** Sets sequence and debt of several wallets in one statement. */
-export async function updateWallets(tx: Tx, rows: { accountId: string; sequence: number; debtMillis: number }[], at: Date): Promise<void> {
+/** What the ledger's wallet UPDATE writes: sequence, debt, and the use rules' counters kept on the row (reviews module). */
+export type WalletWrite = Pick<WalletRow, 'accountId' | 'sequence' | 'debtMillis' | 'reviewId' | 'velocityHourStart' | 'velocityHourMillis'
+  | 'velocityBaselineMillis' | 'velocityBaselineHour' | 'recentFingerprints'>;
+
+/**
+ * Sets sequence, debt and the review counters of several wallets in one statement: the counters ride
+ * on the UPDATE every operation makes anyway, so the review rules cost the charge path no statement.
+ */
+export async function updateWallets(tx: Tx, rows: WalletWrite[], at: Date): Promise<void> {
   if (rows.length === 0) return;
   if (rows.length === 1) {
-    await tx.update(wallets).set({ sequence: rows[0].sequence, debtMillis: rows[0].debtMillis, updatedAt: at }).where(eq(wallets.accountId, rows[0].accountId));
+    const r = rows[0];
+    await tx.update(wallets).set({
+      sequence: r.sequence, debtMillis: r.debtMillis, reviewId: r.reviewId, velocityHourStart: r.velocityHourStart, velocityHourMillis: r.velocityHourMillis,
+      velocityBaselineMillis: r.velocityBaselineMillis, velocityBaselineHour: r.velocityBaselineHour, recentFingerprints: r.recentFingerprints, updatedAt: at,
+    }).where(eq(wallets.accountId, r.accountId));
     return;
   }
   // One JSON parameter for all rows (see db/json-rows.ts for why).
-  const json = JSON.stringify(rows.map((r) => ({ id: r.accountId, sequence: r.sequence, debt: r.debtMillis })));
-  await tx.execute(sql`update wallets set sequence = v.sequence, debt_millis = v.debt, updated_at = ${at.toISOString()}::timestamptz
-    from jsonb_to_recordset(${json}::jsonb) as v(id uuid, sequence int, debt bigint) where wallets.account_id = v.id`);
+  const json = JSON.stringify(rows.map((r) => ({
+    id: r.accountId, sequence: r.sequence, debt: r.debtMillis, review: r.reviewId, hour_start: r.velocityHourStart?.toISOString() ?? null,
+    hour_millis: r.velocityHourMillis, baseline: r.velocityBaselineMillis, baseline_hour: r.velocityBaselineHour?.toISOString() ?? null, fps: r.recentFingerprints,
+  })));
+  await tx.execute(sql`update wallets set sequence = v.sequence, debt_millis = v.debt, review_id = v.review, velocity_hour_start = v.hour_start,
+    velocity_hour_millis = v.hour_millis, velocity_baseline_millis = v.baseline, velocity_baseline_hour = v.baseline_hour, recent_fingerprints = v.fps,
+    updated_at = ${at.toISOString()}::timestamptz
+    from jsonb_to_recordset(${json}::jsonb) as v(id uuid, sequence int, debt bigint, review uuid, hour_start timestamptz, hour_millis bigint,
+      baseline bigint, baseline_hour timestamptz, fps jsonb) where wallets.account_id = v.id`);
 }
 
 /** The plan's shape of a wallet (see PlanWallet.shape); the overdraft limit and thresholds as decided there. */

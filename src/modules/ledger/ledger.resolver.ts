@@ -5,7 +5,7 @@ import { access } from '../../auth/access';
 import { connectionComplexity, decodeCursor, encodeCursor, PAGE_SIZE_DEFAULT, pageOf, pageSize } from '../../graphql/connection';
 import { AppError, ErrorCode, badInput, notFound } from '../../shared/errors';
 import { checkedVendorUsage } from './flows';
-import { boundedText, isUuid, requirePositive } from '../../shared/validate';
+import { boundedText, checkedFingerprint, isUuid, requirePositive } from '../../shared/validate';
 import { parseDecimal } from '../../shared/decimal';
 import {
   CaptureInput, ChargeInput, GrantCreditsInput, Hold, LedgerAudit, LedgerEntry, LedgerTransaction,
@@ -20,6 +20,12 @@ function requireAccountId(id: string): string {
   if (!isUuid(id)) throw notFound('account');
   return id;
 }
+
+/** The client's fingerprint, only when given (so requests without one keep their idempotency hash). */
+const fingerprintOf = (input: { fingerprint?: string | null }): { fingerprint?: string } => {
+  const fingerprint = checkedFingerprint(input.fingerprint);
+  return fingerprint ? { fingerprint } : {};
+};
 
 @Resolver()
 export class LedgerResolver {
@@ -76,6 +82,7 @@ export class LedgerResolver {
       accountId: requireAccountId(input.accountId), amountMillis: requirePositive(input.amount), idempotencyKey: input.idempotencyKey,
       action: boundedText(input.action, 'action'), model: boundedText(input.model, 'model'), comment: boundedText(input.comment, 'comment'),
       vendorUsage: checkedVendorUsage(input.vendorUsage), memberId: checkedMemberId(input.memberId),
+      ...fingerprintOf(input),
     });
   }
 
@@ -93,6 +100,7 @@ export class LedgerResolver {
       model: boundedText(input.model ?? input.generation?.model, 'model'), comment: boundedText(input.comment, 'comment'),
       quoteId: input.quoteId ?? null, // recorded on a refused hold too
       memberId: checkedMemberId(input.memberId),
+      ...fingerprintOf(input),
     };
     if (amountMillis !== null) return ctx.services.ledger.reserve(actorOf(viewer), { ...request, amountMillis });
     return ctx.services.pricing.reserveGeneration(actorOf(viewer), { ...request, generation: input.generation ?? null });

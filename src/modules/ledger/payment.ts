@@ -9,6 +9,8 @@ import { overdraftRoomMillis, type FigureWallet } from './figures';
 
 export interface PayingWallet extends FigureWallet {
   frozen: boolean;
+  /** A review hold (the reviews module): refused like a frozen wallet until an admin resolves it. */
+  reviewId?: string | null;
   /** The subscribed plan's gating: null allows every model / action; a list refuses the rest. */
   planModels?: string[] | null;
   planActions?: string[] | null;
@@ -34,6 +36,8 @@ export interface Payment {
   refusal: typeof ErrorCode.WALLET_FROZEN | typeof ErrorCode.MODEL_NOT_IN_PLAN | typeof ErrorCode.INSUFFICIENT_CREDITS | null;
   /** With MODEL_NOT_IN_PLAN: what the plan gates. */
   gated: { field: 'model' | 'action'; value: string } | null;
+  /** With WALLET_FROZEN: the review that holds the wallet (null: frozen by an admin). */
+  reviewId?: string | null;
 }
 
 /** How `amountMillis` for `target` would be paid from `liveBuckets`, or why it cannot be. Pure. */
@@ -41,7 +45,7 @@ export function planPayment(wallet: PayingWallet, liveBuckets: Iterable<BurnBuck
   const plan = allocate(liveBuckets, target, amountMillis);
   const roomMillis = kind === 'CHARGE' ? overdraftRoomMillis(wallet) : 0;
   const gated = gatedBy(wallet, target);
-  const refusal = wallet.frozen ? ErrorCode.WALLET_FROZEN
+  const refusal = wallet.frozen || wallet.reviewId ? ErrorCode.WALLET_FROZEN
     : gated ? ErrorCode.MODEL_NOT_IN_PLAN
       : plan.shortMillis > roomMillis ? ErrorCode.INSUFFICIENT_CREDITS : null;
   return {
@@ -50,12 +54,13 @@ export function planPayment(wallet: PayingWallet, liveBuckets: Iterable<BurnBuck
     availableMillis: plan.applicableFreeMillis + roomMillis,
     refusal,
     gated,
+    reviewId: wallet.reviewId ?? null,
   };
 }
 
 /** The refusal a payment plan decided, as the client sees it; null when the wallet can pay. */
 export function paymentRefusal(payment: Payment, requiredMillis: Millis): AppError | null {
-  if (payment.refusal === ErrorCode.WALLET_FROZEN) return new AppError(ErrorCode.WALLET_FROZEN, 'the wallet is frozen: charges and holds are refused');
+  if (payment.refusal === ErrorCode.WALLET_FROZEN) return walletFrozen(payment.reviewId ?? null);
   if (payment.refusal === ErrorCode.MODEL_NOT_IN_PLAN) return notInPlan(payment.gated!, null);
   if (payment.refusal === ErrorCode.INSUFFICIENT_CREDITS) return insufficientCredits(requiredMillis, payment.availableMillis);
   return null;
@@ -79,5 +84,20 @@ export function insufficientCredits(requiredMillis: Millis, availableMillis: Mil
   const available = Math.max(0, availableMillis);
   return new AppError(ErrorCode.INSUFFICIENT_CREDITS, message ?? `this needs ${formatCredits(requiredMillis)} credits but ${formatCredits(available)} are available`, {
     required: formatCredits(requiredMillis), available: formatCredits(available), shortfall: formatCredits(requiredMillis - available),
+  });
+}
+
+/**
+ * WALLET_FROZEN with why: reason REVIEW (a review hold; the reviews module adds the rule and the numbers
+ * when it refuses) or ADMIN (frozen by an admin with updateWallet).
+ */
+export function walletFrozen(reviewId: string | null, details: Record<string, unknown> = {}): AppError {
+  if (reviewId) {
+    return new AppError(ErrorCode.WALLET_FROZEN, 'the wallet is on hold for review: charges and holds are refused until an admin approves it', {
+      reason: 'REVIEW', reviewId, remedy: 'The wallet is on hold for review of unusual use; charges resume when an admin approves the review. Contact support.', ...details,
+    });
+  }
+  return new AppError(ErrorCode.WALLET_FROZEN, 'the wallet is frozen: charges and holds are refused', {
+    reason: 'ADMIN', remedy: 'An admin froze the wallet; contact support to have it unfrozen.',
   });
 }

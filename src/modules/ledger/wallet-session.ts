@@ -327,6 +327,10 @@ export class WalletSession {
     await repo.insertEntries(tx, entries);
     await repo.addToBuckets(tx, deltas);
     await repo.addAggregates(tx, aggregates);
-    await repo.updateWallets(tx, dirty.map((s) => ({ accountId: s.accountId, sequence: s.wallet.sequence, debtMillis: s.wallet.debtMillis })), dirty[0].now);
+    await repo.updateWallets(tx, dirty.map(({ wallet: w }) => ({
+      accountId: w.accountId, sequence: w.sequence, debtMillis: w.debtMillis, reviewId: w.reviewId, velocityHourStart: w.velocityHourStart,
+      velocityHourMillis: w.velocityHourMillis, velocityBaselineMillis: w.velocityBaselineMillis, velocityBaselineHour: w.velocityBaselineHour,
+      recentFingerprints: w.recentFingerprints,
+    })), dirty[0].now);
   }
 }

@@ -7,6 +7,7 @@ import type { Millis } from '../../shared/credits';
 import { badInput } from '../../shared/errors';
 import { CATALOGUE_CODE_PATTERN, CATALOGUE_CODE_RULE } from '../../shared/validate';
 import { levelsProblem, percentLevelsProblem } from '../alerts/levels';
+import { FINGERPRINT_REPEATS_MAX, FINGERPRINT_REPEATS_MIN, FINGERPRINT_WINDOW_MINUTES_MAX, REQUESTS_PER_MINUTE_MAX, VELOCITY_MULTIPLIER_MAX } from '../reviews/review-rules';
 
 export const PLAN_NAME_LENGTH_MAX = 200;
 export const PLAN_TIER_LENGTH_MAX = 64;
@@ -64,6 +65,11 @@ export function validateTerms(terms: PlanTerms): StoredTerms {
   const percentProblem = percentLevelsProblem(terms.lowCreditThresholdPercents);
   if (percentProblem) throw badInput(`lowCreditThresholdPercents: ${percentProblem}`, 'lowCreditThresholdPercents');
   if (!Number.isSafeInteger(terms.seats) || terms.seats < 1 || terms.seats > SEATS_MAX) throw badInput(`seats must be 1 to ${SEATS_MAX}`, 'seats');
+  optionalBetween(terms.velocityMultiplier, 'velocityMultiplier', 1, VELOCITY_MULTIPLIER_MAX);
+  if (terms.velocityFloorMillis != null && (!Number.isSafeInteger(terms.velocityFloorMillis) || terms.velocityFloorMillis <= 0)) throw badInput('velocityFloor must be > 0 (null: the default)', 'velocityFloor');
+  optionalBetween(terms.fingerprintRepeats, 'fingerprintRepeats', FINGERPRINT_REPEATS_MIN, FINGERPRINT_REPEATS_MAX);
+  optionalBetween(terms.fingerprintWindowMinutes, 'fingerprintWindowMinutes', 1, FINGERPRINT_WINDOW_MINUTES_MAX);
+  optionalBetween(terms.requestsPerMinute, 'requestsPerMinute', 1, REQUESTS_PER_MINUTE_MAX);
   return {
     ...terms, name, tier, models, actions,
     velocityMultiplier: terms.velocityMultiplier ?? null, velocityFloorMillis: terms.velocityFloorMillis ?? null,
@@ -72,6 +78,12 @@ export function validateTerms(terms: PlanTerms): StoredTerms {
     lowCreditThresholds: [...new Set(terms.lowCreditThresholds)].sort((a, b) => b - a),
     lowCreditThresholdPercents: [...new Set(terms.lowCreditThresholdPercents)].sort((a, b) => b - a),
   };
+}
+
+/** A review threshold or rate: null (the server's default) or an integer within bounds. */
+function optionalBetween(value: number | null | undefined, field: string, min: number, max: number): void {
+  if (value === null || value === undefined) return;
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw badInput(`${field} must be ${min} to ${max} (null: the default)`, field);
 }
 
 function gatingList(list: string[] | null, field: string): string[] | null {

@@ -92,6 +92,21 @@ export class Plan {
   @Field(() => Int)
   seats: number;
 
+  @Field(() => Int, { nullable: true, description: 'Review hold: this hour\'s credits above this multiple of the baseline (null: the default, 10).' })
+  velocityMultiplier: number | null;
+
+  @Field(() => CreditsScalar, { name: 'velocityFloor', nullable: true, description: 'Review hold: credits per hour below which the velocity rule never trips (null: the default, 1000).' })
+  velocityFloorMillis: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Review hold: the N-th identical generation fingerprint within the window is refused (null: the default, 20).' })
+  fingerprintRepeats: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Review hold: the fingerprint window in minutes (null: the default, 10).' })
+  fingerprintWindowMinutes: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Requests per minute per subscribed account, on top of the other rate limits (null: none).' })
+  requestsPerMinute: number | null;
+
   @Field()
   active: boolean;
 
@@ -149,6 +164,21 @@ export class PlanInput {
   @Field(() => Int, { defaultValue: 1 })
   seats: number;
 
+  @Field(() => Int, { nullable: true, description: 'Review hold: velocity multiplier, 1–1000 (null: the default).' })
+  velocityMultiplier?: number | null;
+
+  @Field(() => CreditsScalar, { nullable: true, description: 'Review hold: credits per hour the velocity rule never trips below, > 0 (null: the default).' })
+  velocityFloor?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Review hold: identical fingerprints refused at the N-th, 2–100 (null: the default).' })
+  fingerprintRepeats?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Review hold: fingerprint window, 1–1440 minutes (null: the default).' })
+  fingerprintWindowMinutes?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Requests per minute per subscribed account, 1–1000000 (null: none).' })
+  requestsPerMinute?: number | null;
+
   @Field({ defaultValue: true })
   active: boolean;
 }
@@ -196,6 +226,21 @@ export class PlanUpdateInput {
 
   @Field(() => Int, { nullable: true })
   seats?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Review hold: velocity multiplier, 1–1000 (null: the default).' })
+  velocityMultiplier?: number | null;
+
+  @Field(() => CreditsScalar, { nullable: true, description: 'Review hold: credits per hour the velocity rule never trips below, > 0 (null: the default).' })
+  velocityFloor?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Review hold: identical fingerprints refused at the N-th, 2–100 (null: the default).' })
+  fingerprintRepeats?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Review hold: fingerprint window, 1–1440 minutes (null: the default).' })
+  fingerprintWindowMinutes?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Requests per minute per subscribed account, 1–1000000 (null: none).' })
+  requestsPerMinute?: number | null;
 
   @Field(() => Boolean, { nullable: true })
   active?: boolean | null;

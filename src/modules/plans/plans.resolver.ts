@@ -22,6 +22,8 @@ export function toPlan(plan: PlanWithTerms['plan'], terms: PlanVersionRow): Plan
     rollover: terms.rollover as RolloverPolicy, rolloverCapMillis: terms.rolloverCapMillis, overdraftLimitMillis: terms.overdraftLimitMillis,
     tier: terms.tier, models: terms.models, actions: terms.actions, lowCreditThresholdsMillis: terms.lowCreditThresholds,
     lowCreditThresholdPercents: terms.lowCreditThresholdPercents, seats: terms.seats, active: plan.active, version: terms.version, updatedAt: plan.updatedAt,
+    velocityMultiplier: terms.velocityMultiplier, velocityFloorMillis: terms.velocityFloorMillis, fingerprintRepeats: terms.fingerprintRepeats,
+    fingerprintWindowMinutes: terms.fingerprintWindowMinutes, requestsPerMinute: terms.requestsPerMinute,
   };
 }
 
@@ -35,6 +37,8 @@ function termsOf(input: PlanInput): PlanTerms {
     overdraftLimitMillis: input.overdraftLimit ?? 0, tier: input.tier ?? null, models: listOrNull(input.models), actions: listOrNull(input.actions),
     lowCreditThresholds: input.lowCreditThresholds ?? [],
     lowCreditThresholdPercents: input.lowCreditThresholdPercents ?? [], seats: input.seats,
+    velocityMultiplier: input.velocityMultiplier ?? null, velocityFloorMillis: input.velocityFloor ?? null, fingerprintRepeats: input.fingerprintRepeats ?? null,
+    fingerprintWindowMinutes: input.fingerprintWindowMinutes ?? null, requestsPerMinute: input.requestsPerMinute ?? null,
   };
 }
 
@@ -49,6 +53,8 @@ function changesOf(input: PlanUpdateInput): PlanChanges {
     models: input.models ? listOrNull(input.models) : undefined, actions: input.actions ? listOrNull(input.actions) : undefined,
     lowCreditThresholds: given(input.lowCreditThresholds),
     lowCreditThresholdPercents: given(input.lowCreditThresholdPercents), seats: given(input.seats), active: given(input.active),
+    velocityMultiplier: given(input.velocityMultiplier), velocityFloorMillis: given(input.velocityFloor), fingerprintRepeats: given(input.fingerprintRepeats),
+    fingerprintWindowMinutes: given(input.fingerprintWindowMinutes), requestsPerMinute: given(input.requestsPerMinute),
   };
 }
 

@@ -3,7 +3,7 @@ import type { Context } from '../../graphql/context';
 import { actorOf, assertAdmin, requireViewer } from '../../auth/viewer';
 import { access } from '../../auth/access';
 import { badInput, notFound } from '../../shared/errors';
-import { boundedText, isUuid } from '../../shared/validate';
+import { boundedText, checkedFingerprint, isUuid } from '../../shared/validate';
 import { LedgerTransaction, checkedMemberId, checkedVendorUsage, type TransactionRow } from '../ledger';
 import { readStored } from './rate-card.content';
 import type { RateCardRow } from './pricing.repo';
@@ -78,6 +78,7 @@ export class PricingResolver {
       accountId: input.accountId, idempotencyKey: input.idempotencyKey, generation: input.generation ?? null, quoteId: input.quoteId ?? null,
       comment: boundedText(input.comment, 'comment'), vendorUsage: checkedVendorUsage(input.vendorUsage),
       memberId: checkedMemberId(input.memberId),
+      ...(input.fingerprint != null ? { fingerprint: checkedFingerprint(input.fingerprint)! } : {}),
     });
   }
 }

@@ -46,6 +46,8 @@ export interface GenerationChargeRequest {
   vendorUsage: unknown;
   /** A team wallet's member (their budget counts it). */
   memberId?: string | null;
+  /** The client's generation fingerprint (review holds), when given. */
+  fingerprint?: string;
 }
 
 export interface GenerationHoldRequest {
@@ -58,6 +60,7 @@ export interface GenerationHoldRequest {
   model: string | null;
   comment: string | null;
   memberId?: string | null;
+  fingerprint?: string;
 }
 
 export interface GenerationCaptureRequest {
@@ -236,14 +239,15 @@ export class PricingService {
   async chargeGeneration(actor: Actor, request: GenerationChargeRequest): Promise<TransactionRow> {
     const { accountId, generation, quoteId, comment, vendorUsage } = request;
     const memberId = request.memberId ?? null;
+    const fingerprint = request.fingerprint ? { fingerprint: request.fingerprint } : {};
     return this.ledger.charge(actor, {
-      accountId, amountMillis: 0, idempotencyKey: request.idempotencyKey, comment, vendorUsage, memberId,
+      accountId, amountMillis: 0, idempotencyKey: request.idempotencyKey, comment, vendorUsage, memberId, ...fingerprint,
       // Recorded on a refusal too (e.g. QUOTE_EXPIRED), where the pricing step returns no Priced to merge.
       quoteId,
     }, {
       prepare: (tx) => this.prepare(tx, accountId, generation, quoteId, false),
       afterPost: async (tx, posted) => { if (posted.quoteId) await this.markQuoteUsed(tx, posted.quoteId, posted.id); },
-    }, 'chargeGeneration', { accountId, generation, quoteId, comment, vendorUsage, ...(memberId ? { memberId } : {}) });
+    }, 'chargeGeneration', { accountId, generation, quoteId, comment, vendorUsage, ...(memberId ? { memberId } : {}), ...fingerprint });
   }
 
   /** Holds the price of a generation by the current rate card, or the locked price of a quote (which it uses). */

@@ -184,4 +184,6 @@ export class ChargeGenerationInput {
 
   @Field(() => ID, { nullable: true, description: 'A TEAM wallet\'s member this use is for: counted against their budget (BUDGET_EXCEEDED beyond it).' })
   memberId?: string | null;
+  @Field(() => String, { nullable: true, description: 'The generation\'s fingerprint (at most 128 characters): identical ones repeated too often put the wallet on hold for review.' })
+  fingerprint?: string | null;
 }

@@ -65,6 +65,9 @@ export class Wallet {
   @Field()
   frozen: boolean;
 
+  @Field(() => ID, { nullable: true, description: 'The open review holding the wallet (charges and holds are refused WALLET_FROZEN, reason REVIEW), or null.' })
+  reviewId: string | null;
+
   @Field(() => Int)
   sequence: number;
 

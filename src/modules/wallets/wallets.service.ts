@@ -15,6 +15,8 @@ export interface WalletView {
   debtMillis: number;
   overdraftLimitMillis: number;
   frozen: boolean;
+  /** The open review holding the wallet (reviews module), or null. */
+  reviewId: string | null;
   sequence: number;
   lowCreditThresholdsMillis: number[];
   lowCreditThresholdPercents: number[];
@@ -64,7 +66,7 @@ export class WalletsService {
     const figures = walletFigures(buckets, wallet, now);
     return {
       accountId, ...figures, debtMillis: wallet.debtMillis, overdraftLimitMillis: wallet.overdraftLimitMillis,
-      frozen: wallet.frozen, sequence: wallet.sequence, lowCreditThresholdsMillis: wallet.lowCreditThresholds, planTier,
+      frozen: wallet.frozen, reviewId: wallet.reviewId ?? null, sequence: wallet.sequence, lowCreditThresholdsMillis: wallet.lowCreditThresholds, planTier,
       lowCreditThresholdPercents: wallet.lowCreditThresholdPercents,
       lowCreditLevelsMillis: effectiveLevels(wallet.lowCreditThresholds, wallet.lowCreditThresholdPercents, wallet.planAllowanceMillis),
       planModels: wallet.planModels ?? null, planActions: wallet.planActions ?? null,
