@@ -80,9 +80,13 @@ export type ChangePlanInput = {
 export type ChargeGenerationInput = {
   accountId: string | number;
   comment?: string | null | undefined;
+  /** The generation's fingerprint (at most 128 characters): identical ones repeated too often put the wallet on hold for review. */
+  fingerprint?: string | null | undefined;
   /** Priced by the current rate card (or, with quoteId, the quote's card, capped at the quote). */
   generation?: GenerationInput | null | undefined;
   idempotencyKey: string;
+  /** A TEAM wallet's member this use is for: counted against their budget (BUDGET_EXCEEDED beyond it). */
+  memberId?: string | number | null | undefined;
   /** Pay the locked price of this quote (at most once, before it expires). */
   quoteId?: string | number | null | undefined;
   /** The vendor's usage: { vendor, requestId, cost, currency, units }. */
@@ -94,7 +98,11 @@ export type ChargeInput = {
   action?: string | null | undefined;
   amount: string;
   comment?: string | null | undefined;
+  /** The generation's fingerprint (at most 128 characters): identical ones repeated too often put the wallet on hold for review. */
+  fingerprint?: string | null | undefined;
   idempotencyKey: string;
+  /** A TEAM wallet's member this use is for: counted against their budget (BUDGET_EXCEEDED beyond it). */
+  memberId?: string | number | null | undefined;
   model?: string | null | undefined;
   /** The vendor's usage record (vendor, requestId, cost, currency, units). */
   vendorUsage?: unknown;
@@ -237,6 +245,10 @@ export type PlanInput = {
   allowance: string;
   /** Unique: lowercase letters, digits, "-" and "_" (at most 64). */
   code: string;
+  /** Review hold: identical fingerprints refused at the N-th, 2–100 (null: the default). */
+  fingerprintRepeats?: number | null | undefined;
+  /** Review hold: fingerprint window, 1–1440 minutes (null: the default). */
+  fingerprintWindowMinutes?: number | null | undefined;
   interval?: BillingInterval;
   intervalCount?: number;
   /** Percent of the allowance, 1–100. */
@@ -246,11 +258,17 @@ export type PlanInput = {
   name: string;
   overdraftLimit?: string | null | undefined;
   price: MoneyInput;
+  /** Requests per minute per subscribed account, 1–1000000 (null: none). */
+  requestsPerMinute?: number | null | undefined;
   rollover?: RolloverPolicy;
   /** Required exactly when rollover is CAPPED. */
   rolloverCap?: string | null | undefined;
   seats?: number;
   tier?: string | null | undefined;
+  /** Review hold: credits per hour the velocity rule never trips below, > 0 (null: the default). */
+  velocityFloor?: string | null | undefined;
+  /** Review hold: velocity multiplier, 1–1000 (null: the default). */
+  velocityMultiplier?: number | null | undefined;
 };
 
 /** CURRENT: the plan the account is on. UPGRADE / DOWNGRADE: more / less allowance a year than it (same allowance: dearer / cheaper). SWITCH: the same allowance and price a year on other terms, or any plan when the account has none. PACKS_ONLY: no plan, every credit bought. */
@@ -272,6 +290,10 @@ export type PlanUpdateInput = {
   actions?: Array<string> | null | undefined;
   active?: boolean | null | undefined;
   allowance?: string | null | undefined;
+  /** Review hold: identical fingerprints refused at the N-th, 2–100 (null: the default). */
+  fingerprintRepeats?: number | null | undefined;
+  /** Review hold: fingerprint window, 1–1440 minutes (null: the default). */
+  fingerprintWindowMinutes?: number | null | undefined;
   interval?: BillingInterval | null | undefined;
   intervalCount?: number | null | undefined;
   /** Percent of the allowance, 1–100; an empty list removes them. */
@@ -282,11 +304,17 @@ export type PlanUpdateInput = {
   name?: string | null | undefined;
   overdraftLimit?: string | null | undefined;
   price?: MoneyInput | null | undefined;
+  /** Requests per minute per subscribed account, 1–1000000 (null: none). */
+  requestsPerMinute?: number | null | undefined;
   rollover?: RolloverPolicy | null | undefined;
   rolloverCap?: string | null | undefined;
   seats?: number | null | undefined;
   /** An empty string removes the tier. */
   tier?: string | null | undefined;
+  /** Review hold: credits per hour the velocity rule never trips below, > 0 (null: the default). */
+  velocityFloor?: string | null | undefined;
+  /** Review hold: velocity multiplier, 1–1000 (null: the default). */
+  velocityMultiplier?: number | null | undefined;
 };
 
 export type PurchaseCreditsInput = {
@@ -348,9 +376,13 @@ export type ReserveInput = {
   /** The amount to hold (or give quoteId / generation). */
   amount?: string | null | undefined;
   comment?: string | null | undefined;
+  /** The generation's fingerprint (at most 128 characters): identical ones repeated too often put the wallet on hold for review. */
+  fingerprint?: string | null | undefined;
   /** Hold the price of this generation by the current rate card. */
   generation?: GenerationInput | null | undefined;
   idempotencyKey: string;
+  /** A TEAM wallet's member this use is for: counted against their budget (BUDGET_EXCEEDED beyond it). */
+  memberId?: string | number | null | undefined;
   model?: string | null | undefined;
   /** Hold the locked price of this quote (uses the quote). */
   quoteId?: string | number | null | undefined;
