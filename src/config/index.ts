@@ -226,7 +226,7 @@ export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
     creditsExpiringDays: intBetween('CREDITS_EXPIRING_DAYS', 7, 1, 90),
     teamSeatsWithoutPlan: intBetween('TEAM_SEATS_WITHOUT_PLAN', 5, 1, 100_000),
     velocityMultiplierDefault: intBetween('VELOCITY_MULTIPLIER', 10, 1, 1000),
-    velocityFloorMillisDefault: int('VELOCITY_FLOOR_CREDITS', 1_000, 1) * 1000,
+    velocityFloorMillisDefault: int('VELOCITY_FLOOR_CREDITS', 10_000, 1) * 1000,
     velocityBaselineHours: intBetween('VELOCITY_BASELINE_HOURS', 168, 24, 24 * 90),
     fingerprintRepeatsDefault: intBetween('FINGERPRINT_REPEATS', 20, 2, 100),
     fingerprintWindowMinutesDefault: intBetween('FINGERPRINT_WINDOW_MINUTES', 10, 1, 1440),
