@@ -32,6 +32,7 @@ describe('renderAlertEmail: every kind', () => {
     ['AUTO_TOP_UP_FAILED', null, 'automatic top-up', 'could not be paid'],
     ['PAYMENT_FAILED', null, 'payment for your plan failed', 'grace period'],
     ['PLAN_DOWNGRADED', null, 'downgraded', 'plan was downgraded'],
+    ['MEMBER_BUDGET', 100_000, 'team member has used most of their budget', 'budget resets or is raised'],
   ];
 
   test('the table covers every alert kind', () => {

@@ -96,7 +96,7 @@ describe('planPayment', () => {
   const imagesOnly = bucket({ priority: 5, remainingMillis: 5_000, applicableActions: ['image.generate'] });
   const buckets = [purchase, imagesOnly, promo];
 
-  test.each<[string, PayingWallet, { action?: string; model?: string }, number, PaymentKind, { allocations: [string, number][]; debtMillis: number; availableMillis: number; refusal: string | null; gated: { field: string; value: string } | null }]>([
+  test.each<[string, PayingWallet, { action?: string; model?: string }, number, PaymentKind, { allocations: [string, number][]; debtMillis: number; availableMillis: number; refusal: string | null; gated: { field: string; value: string } | null; reviewId?: string }]>([
     ['burns promo before purchase, only free credits', wallet(), {}, 5_000, 'CHARGE',
       { allocations: [[promo.id, 3_000], [purchase.id, 2_000]], debtMillis: 0, availableMillis: 9_000, refusal: null, gated: null }],
     ['a filtered bucket pays for its action first', wallet(), { action: 'image.generate' }, 6_000, 'CHARGE',
@@ -119,9 +119,11 @@ describe('planPayment', () => {
       { allocations: [[promo.id, 1_000]], debtMillis: 0, availableMillis: 9_000, refusal: null, gated: null }],
     ['a frozen wallet is refused (WALLET_FROZEN)', wallet({ frozen: true }), {}, 1_000, 'CHARGE',
       { allocations: [[promo.id, 1_000]], debtMillis: 0, availableMillis: 9_000, refusal: 'WALLET_FROZEN', gated: null }],
+    ['a wallet on hold for review is refused (WALLET_FROZEN, its review named)', wallet({ reviewId: 'review-1' }), {}, 1_000, 'HOLD',
+      { allocations: [[promo.id, 1_000]], debtMillis: 0, availableMillis: 9_000, refusal: 'WALLET_FROZEN', gated: null, reviewId: 'review-1' }],
   ])('%s', (_name, w, target, amountMillis, kind, expected) => {
     const payment = planPayment(w, buckets, target, amountMillis, kind);
-    expect({ ...payment, allocations: payment.allocations.map((a) => [a.bucketId, a.millis]) }).toEqual(expected);
+    expect({ ...payment, allocations: payment.allocations.map((a) => [a.bucketId, a.millis]) }).toEqual({ reviewId: null, ...expected });
   });
 
   test('the refusal a client sees', () => {
