@@ -56,6 +56,26 @@ function periodRow(r: FlowSumRow): PeriodFlowRow {
 }
 
 /**
+ * The arrays both period reads (flows by action × model, usage by member) pass to SQL: the boundaries'
+ * quarter-hour indexes, the days read whole from the quarter-hour table, the cut days with their
+ * anchors, and each split day's quarter-hour range [lo, hi).
+ */
+function splitDayArguments(splitReads: readonly SplitDayRead[], boundaryQuarters: readonly number[]) {
+  const cut = splitReads.filter((r) => r.anchorQuarter !== null);
+  return {
+    thresholds: sql`${arrayText(boundaryQuarters)}::bigint[]`,
+    whole: sql`${arrayText(splitReads.filter((r) => r.anchorQuarter === null).map((r) => r.day))}::text[]`,
+    cutDays: sql`${arrayText(cut.map((r) => r.day))}::text[]`,
+    cutAnchors: sql`${arrayText(cut.map((r) => r.anchorQuarter!))}::int[]`,
+    days: sql`${arrayText(splitReads.map((r) => r.day))}::text[]`,
+    los: sql`${arrayText(splitReads.map((r) => r.lo))}::int[]`,
+    his: sql`${arrayText(splitReads.map((r) => r.hi))}::int[]`,
+    anchors: sql`${arrayText(splitReads.map((r) => r.anchorQuarter ?? -1))}::int[]`,
+    dayIndex: sql.raw('(day::date - date \'1970-01-01\') * 96'),
+  };
+}
+
+/**
  * Flows per period × action × model: usage_daily for the days from `firstDay` to `lastDay` not read
  * whole from usage_quarterly (by primary key: account, day range), usage_quarterly for the split days'
  * quarter-hours in [lo, hi), and those same rows once more, negated, in the anchor's period (see
@@ -66,19 +86,12 @@ function periodRow(r: FlowSumRow): PeriodFlowRow {
 export async function periodFlows(
   executor: Executor, accountId: string, firstDay: string, lastDay: string, splitReads: readonly SplitDayRead[], boundaryQuarters: readonly number[],
 ): Promise<PeriodFlowRow[]> {
-  const thresholds = sql`${arrayText(boundaryQuarters)}::bigint[]`;
-  const whole = sql`${arrayText(splitReads.filter((r) => r.anchorQuarter === null).map((r) => r.day))}::text[]`;
-  const cut = splitReads.filter((r) => r.anchorQuarter !== null);
-  const days = sql`${arrayText(splitReads.map((r) => r.day))}::text[]`;
-  const los = sql`${arrayText(splitReads.map((r) => r.lo))}::int[]`;
-  const his = sql`${arrayText(splitReads.map((r) => r.hi))}::int[]`;
-  const anchors = sql`${arrayText(splitReads.map((r) => r.anchorQuarter ?? -1))}::int[]`;
-  const dayIndex = sql.raw('(day::date - date \'1970-01-01\') * 96');
+  const { thresholds, whole, cutDays, cutAnchors, days, los, his, anchors, dayIndex } = splitDayArguments(splitReads, boundaryQuarters);
   const [daily, quarterly] = await Promise.all([
     rows<FlowSumRow>(executor, sql`
       select width_bucket((${dayIndex} + coalesce(s.anchor, 0))::bigint, ${thresholds}) as period, action, model, ${FLOW_SUMS}
       from ${usageDaily}
-      left join unnest(${sql`${arrayText(cut.map((r) => r.day))}::text[]`}, ${sql`${arrayText(cut.map((r) => r.anchorQuarter!))}::int[]`}) as s(cut_day, anchor)
+      left join unnest(${cutDays}, ${cutAnchors}) as s(cut_day, anchor)
         on s.cut_day = usage_daily.day
       where account_id = ${accountId} and day >= ${firstDay} and day <= ${lastDay} and not (day = any(${whole}))
       group by 1, action, model`),
@@ -106,21 +119,14 @@ export async function periodFlows(
 export async function memberFlows(
   executor: Executor, accountId: string, firstDay: string, lastDay: string, splitReads: readonly SplitDayRead[], boundaryQuarters: readonly number[],
 ): Promise<MemberFlowRow[]> {
-  const thresholds = sql`${arrayText(boundaryQuarters)}::bigint[]`;
-  const whole = sql`${arrayText(splitReads.filter((r) => r.anchorQuarter === null).map((r) => r.day))}::text[]`;
-  const cut = splitReads.filter((r) => r.anchorQuarter !== null);
-  const days = sql`${arrayText(splitReads.map((r) => r.day))}::text[]`;
-  const los = sql`${arrayText(splitReads.map((r) => r.lo))}::int[]`;
-  const his = sql`${arrayText(splitReads.map((r) => r.hi))}::int[]`;
-  const anchors = sql`${arrayText(splitReads.map((r) => r.anchorQuarter ?? -1))}::int[]`;
-  const dayIndex = sql.raw('(day::date - date \'1970-01-01\') * 96');
+  const { thresholds, whole, cutDays, cutAnchors, days, los, his, anchors, dayIndex } = splitDayArguments(splitReads, boundaryQuarters);
   type Row = { period: number | string; member_id: string; consumed: string; refunded: string; transactions: string };
   const [daily, quarterly] = await Promise.all([
     rows<Row>(executor, sql`
       select width_bucket((${dayIndex} + coalesce(s.anchor, 0))::bigint, ${thresholds}) as period, member_id::text as member_id,
         sum(consumed_millis)::text as consumed, sum(refunded_millis)::text as refunded, sum(transactions)::text as transactions
       from ${memberUsageDaily}
-      left join unnest(${sql`${arrayText(cut.map((r) => r.day))}::text[]`}, ${sql`${arrayText(cut.map((r) => r.anchorQuarter!))}::int[]`}) as s(cut_day, anchor)
+      left join unnest(${cutDays}, ${cutAnchors}) as s(cut_day, anchor)
         on s.cut_day = member_usage_daily.day
       where account_id = ${accountId} and day >= ${firstDay} and day <= ${lastDay} and not (day = any(${whole}))
       group by 1, member_id`),
