@@ -4,7 +4,7 @@
  * and subscriptions (handlers and async iteration).
  */
 import {
-  AccountDocument, ChargeDocument, CreateAccountDocument, CreditsApiError, GrantCreditsDocument, TransactionsDocument, WalletDocument,
+  AccountDocument, AddTeamMemberDocument, ChargeDocument, ReviewsDocument, TeamMemberDocument, TeamMembersDocument, UpdateTeamMemberDocument, CreateAccountDocument, CreditsApiError, GrantCreditsDocument, TransactionsDocument, WalletDocument,
   WalletEventsDocument, type CreditsClient,
 } from '../../src/client';
 import { startTestApp, type TestApp } from '../helpers/harness';
@@ -215,4 +215,26 @@ test('a refused subscription reports a CreditsApiError', async () => {
   });
   expect(error).toBeInstanceOf(CreditsApiError);
   expect(error).toMatchObject({ code: 'FORBIDDEN' });
+});
+
+test('team members and the review queue through the typed client; a budget refusal is a typed BUDGET_EXCEEDED', async () => {
+  const client = t.client();
+  const team = (await client.request(CreateAccountDocument, { input: { name: 'Client team', kind: 'TEAM' } })).createAccount.id;
+  const member = (await client.request(CreateAccountDocument, { input: { name: 'Client member' } })).createAccount.id;
+  await client.request(GrantCreditsDocument, { input: { accountId: team, amount: '20', source: 'PURCHASE' } });
+  const added = (await client.request(AddTeamMemberDocument, { input: { teamId: team, accountId: member, role: 'OWNER', budget: '5' } })).addTeamMember;
+  expect(added).toMatchObject({ accountId: member, role: 'OWNER', budget: '5', budgetUsed: '0' });
+  await client.request(ChargeDocument, { input: { accountId: team, memberId: member, amount: '3' } });
+  const error = await client.request(ChargeDocument, { input: { accountId: team, memberId: member, amount: '3' } }).then(() => null, (e: unknown) => e);
+  expect(error).toBeInstanceOf(CreditsApiError);
+  expect((error as CreditsApiError).code).toBe('BUDGET_EXCEEDED');
+  expect((error as CreditsApiError).extensions).toMatchObject({ budget: '5', used: '3', remaining: '2', requested: '3' });
+  const raised = (await client.request(UpdateTeamMemberDocument, { input: { teamId: team, accountId: member, budget: '10' } })).updateTeamMember;
+  expect(raised.budget).toBe('10');
+  const one: { budgetUsed: string } | null | undefined = (await client.request(TeamMemberDocument, { teamId: team, accountId: member })).teamMember;
+  expect(one?.budgetUsed).toBe('3');
+  const { account } = await client.request(TeamMembersDocument, { teamId: team });
+  expect(account?.members.map((m) => m.accountId)).toEqual([member]);
+  const { reviews } = await client.request(ReviewsDocument, { status: 'OPEN', limit: 5 });
+  expect(Array.isArray(reviews)).toBe(true);
 });
