@@ -107,13 +107,7 @@ export class AccessService {
     }
     if (v.partner === null) return v;
     if (!unique.every(isUuid)) throw missing(as);
-    const known = new Map<string, string | null>();
-    for (const id of unique) if (this.partners.has(id)) known.set(id, this.partners.get(id)!);
-    const read = await repo.partnersOf(this.db, unique.filter((id) => !known.has(id)));
-    for (const [id, partner] of read) {
-      known.set(id, partner);
-      this.remember(id, partner);
-    }
+    const known = await this.partnersOfAccounts(unique);
     // An account that does not exist is absent from `known`: get() is undefined, never the partner.
     for (const id of unique) if (known.get(id) !== v.partner) throw missing(as);
     return v;
@@ -146,11 +140,19 @@ export class AccessService {
   /** The partner of an account (null: an operator's); undefined when there is no such account. */
   private async partnerOfAccount(accountId: string): Promise<string | null | undefined> {
     if (!isUuid(accountId)) return undefined;
-    if (this.partners.has(accountId)) return this.partners.get(accountId);
-    const found = await repo.partnersOf(this.db, [accountId]);
+    return (await this.partnersOfAccounts([accountId])).get(accountId);
+  }
+
+  /** Partners of accounts (uuids): the cached ones, the rest in one statement; accounts that do not exist are absent. */
+  private async partnersOfAccounts(ids: readonly string[]): Promise<Map<string, string | null>> {
+    const known = new Map<string, string | null>();
+    for (const id of ids) if (this.partners.has(id)) known.set(id, this.partners.get(id)!);
     // Only accounts that exist are remembered: an id naming nothing may name an account later.
-    if (found.has(accountId)) this.remember(accountId, found.get(accountId)!);
-    return found.get(accountId);
+    for (const [id, partner] of await repo.partnersOf(this.db, ids.filter((id) => !known.has(id)))) {
+      known.set(id, partner);
+      this.remember(id, partner);
+    }
+    return known;
   }
 
   private remember(accountId: string, partner: string | null): void {
