@@ -2,8 +2,7 @@
  * In-process caches of plan limits with a short TTL (config.planLimitsCacheSeconds; a plan change takes
  * effect within it): the review thresholds of a plan code (read on the charge path, so at most one
  * query per plan per TTL) and an account's plan requests per minute (read by the rate limiter before
- * the resolver runs: one indexed query per account per TTL, none for an account already cached — and
- * none at all while no plan version sets a rate, which one query per TTL for the whole process tells).
+ * the resolver runs: one indexed query per account per TTL, none for an account already cached).
  */
 import type { Config } from '../../config';
 import type { Db, Executor } from '../../db/client';
@@ -39,13 +38,10 @@ class TtlCache<V> {
 export class PlanLimits {
   private readonly plans: TtlCache<repo.PlanLimitsRow | null>;
   private readonly accounts: TtlCache<number | null>;
-  /** Whether any plan version sets requestsPerMinute (the common case, none: no account needs a lookup). */
-  private readonly anyRate: TtlCache<boolean>;
 
   constructor(private readonly db: Db, clock: Clock, private readonly config: Readonly<Config>) {
     this.plans = new TtlCache(clock, config.planLimitsCacheSeconds * 1000);
     this.accounts = new TtlCache(clock, config.planLimitsCacheSeconds * 1000);
-    this.anyRate = new TtlCache(clock, config.planLimitsCacheSeconds * 1000);
   }
 
   get defaults(): Thresholds {
@@ -74,12 +70,6 @@ export class PlanLimits {
   /** The requests per minute an account's plan allows (null: the plan sets none, no plan, or no such account). */
   async requestsPerMinuteOf(accountId: string): Promise<number | null> {
     if (!isUuid(accountId)) return null;
-    let anyRate = this.anyRate.get('');
-    if (anyRate === undefined) {
-      anyRate = await repo.anyPlanRequestsPerMinute(this.db);
-      this.anyRate.set('', anyRate);
-    }
-    if (!anyRate) return null;
     let perMinute = this.accounts.get(accountId);
     if (perMinute === undefined) {
       perMinute = (await repo.accountPlanLimit(this.db, accountId))?.requestsPerMinute ?? null;
