@@ -114,6 +114,27 @@ export class AccessService {
   }
 
   /**
+   * Many accounts whose uses succeed or fail one by one (a non-atomic batch): the role once (a role that
+   * may not `use` refuses the whole request); each account the caller may not use gets its own refusal,
+   * exactly what `account` would throw for it alone. Partner keys: one statement for unknown partners.
+   */
+  async refusalsOf(viewer: Viewer, accountIds: readonly string[], use: AccountUse): Promise<{ viewer: Authenticated; refused: Map<string, AppError> }> {
+    const v = checkRole(viewer, use);
+    const refused = new Map<string, AppError>();
+    const unique = [...new Set(accountIds)];
+    if (v.kind === 'user') {
+      for (const id of unique) {
+        try { await this.account(v, id, use); } catch (error) { if (error instanceof AppError) refused.set(id, error); else throw error; }
+      }
+      return { viewer: v, refused };
+    }
+    if (v.partner === null) return { viewer: v, refused };
+    const known = await this.partnersOfAccounts(unique.filter(isUuid));
+    for (const id of unique) if (known.get(id) !== v.partner) refused.set(id, missing('account'));
+    return { viewer: v, refused };
+  }
+
+  /**
    * An object id in an input (a hold, a transaction, a quote, a purchase, an alert): the role first;
    * then, for partner keys only, the object's account must be the partner's (one statement). Operator
    * keys are not looked up here: the service answers a missing id as it always did.
@@ -165,6 +186,7 @@ export class AccessService {
 export const access = {
   account: (ctx: Context, accountId: string, use: AccountUse, as: Target = 'account') => ctx.services.access.account(ctx.viewer, accountId, use, as),
   accounts: (ctx: Context, accountIds: readonly string[], use: AccountUse, as: Target = 'account') => ctx.services.access.accounts(ctx.viewer, accountIds, use, as),
+  refusalsOf: (ctx: Context, accountIds: readonly string[], use: AccountUse) => ctx.services.access.refusalsOf(ctx.viewer, accountIds, use),
   owned: (ctx: Context, kind: OwnedKind, id: string, use: AccountUse) => ctx.services.access.owned(ctx.viewer, kind, id, use),
   ownedMany: (ctx: Context, kind: OwnedKind, ids: readonly string[], use: AccountUse) => ctx.services.access.ownedMany(ctx.viewer, kind, ids, use),
   /** A nullable lookup found nothing: null, except for partner keys, which get `missing(target)` (as for another partner's). */

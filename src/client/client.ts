@@ -9,11 +9,14 @@
 import { Kind, OperationTypeNode, print, type DocumentNode, type OperationDefinitionNode, type TypeNode } from 'graphql';
 import { createClient, type Client as WsClient, type ClientOptions as WsClientOptions } from 'graphql-ws';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { idempotentInputTypes } from './generated/graphql';
+import { idempotentInputTypes, idempotentListFields } from './generated/graphql';
 import { CreditsApiError, type GraphQLErrorPayload } from './errors';
 
 /** An input whose `idempotencyKey` the client may fill in. */
-type KeyOptional<T> = T extends { idempotencyKey: string } ? Omit<T, 'idempotencyKey'> & { idempotencyKey?: string } : T;
+type KeyOptional<T> = T extends { idempotencyKey: string }
+  ? Omit<T, 'idempotencyKey'> & { idempotencyKey?: string }
+  // A batch (chargeBatch, chargeGenerationBatch): each item's key may be left out.
+  : T extends { charges: Array<infer I> } ? Omit<T, 'charges'> & { charges: KeyOptional<I>[] } : T;
 
 /** An operation's variables as callers give them: idempotency keys may be left out. */
 export type VariablesOf<V> = { [K in keyof V]: KeyOptional<V[K]> };
@@ -240,13 +243,21 @@ function withIdempotencyKeys(operation: OperationDefinitionNode, variables: Reco
   if (operation.operation !== OperationTypeNode.MUTATION) return { variables, keyed: false };
   let keyed = false;
   const filled = { ...variables };
+  const withKey = (input: object): object => ((input as { idempotencyKey?: unknown }).idempotencyKey == null ? { ...input, idempotencyKey: globalThis.crypto.randomUUID() } : input);
   for (const definition of operation.variableDefinitions ?? []) {
-    if (!idempotentInputTypes.has(namedType(definition.type))) continue;
+    const type = namedType(definition.type);
+    const listField = idempotentListFields.get(type);
+    if (!idempotentInputTypes.has(type) && !listField) continue;
     const name = definition.variable.name.value;
     const input = filled[name];
     if (!input || typeof input !== 'object' || Array.isArray(input)) continue;
     keyed = true;
-    if ((input as { idempotencyKey?: unknown }).idempotencyKey == null) filled[name] = { ...input, idempotencyKey: globalThis.crypto.randomUUID() };
+    if (!listField) {
+      filled[name] = withKey(input);
+      continue;
+    }
+    const items = (input as Record<string, unknown>)[listField];
+    if (Array.isArray(items)) filled[name] = { ...input, [listField]: items.map((item: unknown) => (item && typeof item === 'object' ? withKey(item) : item)) };
   }
   return { variables: filled, keyed };
 }

@@ -40,6 +40,8 @@ export interface Config {
   /** Concurrent charge batches per process (a wallet always uses the same lane). */
   chargeLanes: number;
   chargeBatchSizeMax: number;
+  /** Items of one chargeBatch / chargeGenerationBatch request (the input guard's outer bound is 1,000). */
+  chargeBatchItemsMax: number;
   shutdownGraceSeconds: number;
   loadDemo: boolean;
   /** Requests per minute (0 = no limit): per API key by role, per user-token account, per anonymous client IP, and per account acted on. */
@@ -194,6 +196,7 @@ export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
     jobBatchSize: 200,
     chargeLanes: int('CHARGE_LANES', 2, 1),
     chargeBatchSizeMax: int('CHARGE_BATCH_SIZE_MAX', 100, 1),
+    chargeBatchItemsMax: intBetween('CHARGE_BATCH_ITEMS_MAX', 1_000, 1, 1_000),
     shutdownGraceSeconds: int('SHUTDOWN_GRACE_SECONDS', 20, 1),
     loadDemo: process.env.LOAD_DEMO !== 'false',
     rateLimitAdminPerMinute: int('RATE_LIMIT_ADMIN_PER_MINUTE', 600_000),

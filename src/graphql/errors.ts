@@ -63,3 +63,17 @@ export const serviceUnavailableStatus: ApolloServerPlugin = {
 export function formatGraphQLError(error: GraphQLError): GraphQLFormattedError {
   return formatError(error.toJSON(), error);
 }
+
+/**
+ * One item of a batch that failed, as clients see it: the code, message and details `formatError`
+ * gives the same failure of a single operation (an unexpected error: logged, INTERNAL_SERVER_ERROR).
+ */
+export function batchItemError(error: unknown): { code: string; message: string; details: Record<string, unknown> | null } {
+  const refusal = error instanceof AppError ? error : isDatabaseUnavailable(error) ? databaseUnavailable() : null;
+  if (refusal) {
+    const { code: _code, ...details } = refusal.clientExtensions;
+    return { code: refusal.code, message: refusal.message, details };
+  }
+  logger.error('internal error in a batch item', { error: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) });
+  return { code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error', details: null };
+}

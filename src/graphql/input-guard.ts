@@ -28,7 +28,7 @@ export const INPUT_LIMITS = {
 } as const;
 
 /** Input fields whose natural size is larger (by input field name). */
-const LIST_LENGTH_MAX_BY_FIELD: Readonly<Record<string, number>> = { requiredPairs: 1_000, lines: 1_000 };
+const LIST_LENGTH_MAX_BY_FIELD: Readonly<Record<string, number>> = { requiredPairs: 1_000, lines: 1_000, charges: 1_000 };
 /** Rate cards: the whole list of rates, or one rate (still bounded by the request body limit). */
 const JSON_SIZE_MAX_BY_FIELD: Readonly<Record<string, number>> = { rates: 200 * 1024, rate: 32 * 1024 };
 

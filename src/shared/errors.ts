@@ -19,6 +19,8 @@ export const ErrorCode = {
   FORBIDDEN: 'FORBIDDEN',
   NOT_FOUND: 'NOT_FOUND',
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  /** An item of an atomic batch that was not charged because another item of the batch failed. */
+  BATCH_ABORTED: 'BATCH_ABORTED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -38,6 +40,7 @@ const REMEDY: Record<ErrorCode, string> = {
   FORBIDDEN: 'Use a key or token allowed to perform this operation.',
   NOT_FOUND: 'Check the id.',
   SERVICE_UNAVAILABLE: 'A temporary fault (the database is unreachable or restarting); retry with the same idempotency key.',
+  BATCH_ABORTED: 'Nothing in this atomic batch was charged: fix or remove the item that failed and send the batch again.',
 };
 
 /** Refusals that are not the client's doing: the same request may succeed later (`extensions.retryable`). */

@@ -227,6 +227,16 @@ const ROWS: Row[] = [
     variables: (f) => ({ i: { accountId: f.accountId, amount: '1', idempotencyKey: uniqueKey('m') } }),
   },
   {
+    field: 'Mutation.chargeBatch', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
+    operation: `mutation($i: ChargeBatchInput!) { chargeBatch(input: $i) { results { transaction { id } error { code message } } } }`,
+    variables: (f) => ({ i: { charges: [{ accountId: f.accountId, amount: '1', idempotencyKey: uniqueKey('m') }] } }),
+  },
+  {
+    field: 'Mutation.chargeGenerationBatch', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
+    operation: `mutation($i: ChargeGenerationBatchInput!) { chargeGenerationBatch(input: $i) { results { transaction { id } error { code message } } } }`,
+    variables: async (f) => ({ i: { charges: [{ accountId: f.accountId, quoteId: await f.quote(), idempotencyKey: uniqueKey('m') }] } }),
+  },
+  {
     field: 'Mutation.reserveCredits', expected: who(UNAUTH, UNAUTH, FORBID, OK, OK, FORBID, FORBID),
     operation: `mutation($i: ReserveInput!) { reserveCredits(input: $i) { id status } }`,
     variables: (f) => ({ i: { accountId: f.accountId, amount: '1', idempotencyKey: uniqueKey('m') } }),
@@ -588,6 +598,9 @@ async function overHttp(row: Row, variables: Variables, token: string | null): P
   const result = await t.gql<Record<string, unknown>>(row.operation, variables, token);
   if (result.errors?.length) return codesOf(result.errors);
   const value = result.data?.[rootFieldOf(row).name];
+  // A batch answers its refusals per item (chargeBatch): those are the outcome.
+  const itemErrors = (value as { results?: { error: { code: string } | null }[] } | null)?.results?.flatMap((r) => (r.error ? [{ extensions: { code: r.error.code } }] : []));
+  if (itemErrors?.length) return codesOf(itemErrors);
   if (value === false) return 'false'; // a Boolean mutation that answers false did not do what was asked
   return value === null || value === undefined ? 'no data and no error' : OK;
 }

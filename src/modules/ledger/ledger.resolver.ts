@@ -7,14 +7,26 @@ import { AppError, ErrorCode, badInput, notFound } from '../../shared/errors';
 import { checkedVendorUsage } from './flows';
 import { boundedText, checkedFingerprint, isUuid, requirePositive } from '../../shared/validate';
 import { parseDecimal } from '../../shared/decimal';
+import { batchAccess, batchResult } from './batch';
+import type { BatchCharge, ChargeRequest } from './ledger.service';
 import {
-  CaptureInput, ChargeInput, GrantCreditsInput, Hold, LedgerAudit, LedgerEntry, LedgerTransaction,
+  CaptureInput, ChargeBatchInput, ChargeBatchResult, ChargeInput, GrantCreditsInput, Hold, LedgerAudit, LedgerEntry, LedgerTransaction,
   LedgerTransactionConnection, RefundInput, ReleaseInput, ReserveInput, ReverseInput, TransactionFilter,
 } from './ledger.type';
 import type { TransactionRow } from './ledger.repo';
 
 /** A price per credit in the bucket's currency: up to 12 whole and 6 fractional digits. */
 const COST_PER_CREDIT = { wholeDigitsMax: 12, fractionDigitsMax: 6 };
+
+/** A charge's input as the ledger takes it; throws the first thing wrong with it (BAD_USER_INPUT, NOT_FOUND). */
+function chargeRequestOf(input: ChargeInput): ChargeRequest {
+  return {
+    accountId: requireAccountId(input.accountId), amountMillis: requirePositive(input.amount), idempotencyKey: input.idempotencyKey,
+    action: boundedText(input.action, 'action'), model: boundedText(input.model, 'model'), comment: boundedText(input.comment, 'comment'),
+    vendorUsage: checkedVendorUsage(input.vendorUsage), memberId: checkedMemberId(input.memberId),
+    ...fingerprintOf(input),
+  };
+}
 
 function requireAccountId(id: string): string {
   if (!isUuid(id)) throw notFound('account');
@@ -78,12 +90,23 @@ export class LedgerResolver {
   @Mutation(() => LedgerTransaction, { description: 'Debits an amount now (overdraft down to the limit creates debt).' })
   async charge(@Ctx() ctx: Context, @Arg('input', () => ChargeInput) input: ChargeInput): Promise<TransactionRow> {
     const viewer = await access.account(ctx, input.accountId, 'move');
-    return ctx.services.ledger.charge(actorOf(viewer), {
-      accountId: requireAccountId(input.accountId), amountMillis: requirePositive(input.amount), idempotencyKey: input.idempotencyKey,
-      action: boundedText(input.action, 'action'), model: boundedText(input.model, 'model'), comment: boundedText(input.comment, 'comment'),
-      vendorUsage: checkedVendorUsage(input.vendorUsage), memberId: checkedMemberId(input.memberId),
-      ...fingerprintOf(input),
+    return ctx.services.ledger.charge(actorOf(viewer), chargeRequestOf(input));
+  }
+
+  @Mutation(() => ChargeBatchResult, { description: 'Many charges in one request, each with its own idempotency key and result (in input order); atomic: all or none.' })
+  async chargeBatch(@Ctx() ctx: Context, @Arg('input', () => ChargeBatchInput) input: ChargeBatchInput): Promise<ChargeBatchResult> {
+    const { viewer, refused } = await batchAccess(ctx, input.charges);
+    const charges = input.charges.map((item): BatchCharge => {
+      const refusal = refused.get(item.accountId);
+      if (refusal) return { refusal };
+      try {
+        return { input: chargeRequestOf(item) };
+      } catch (error) {
+        if (error instanceof AppError) return { refusal: error };
+        throw error;
+      }
     });
+    return batchResult(await ctx.services.ledger.chargeBatch(actorOf(viewer), charges, input.atomic ?? false));
   }
 
   @Mutation(() => Hold, { description: 'Secures credits (an amount, a quote or a generation) for work that takes time; capture or release it later.' })

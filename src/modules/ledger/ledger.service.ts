@@ -161,6 +161,27 @@ export interface Priced {
 export interface ChargeHooks {
   prepare?: (tx: Tx) => Promise<Priced | AppError>;
   afterPost?: (tx: Tx, transaction: TransactionRow) => Promise<void>;
+  /**
+   * The hooks only read (e.g. price from the rate card), so the charge may share a database transaction
+   * with others; without it a charge with hooks runs in one of its own (a quote it marks used must not
+   * be rolled back by a neighbour's failure and re-run).
+   */
+  coalesce?: boolean;
+}
+
+/** One item of a batch: a charge as `charge` takes it, or the refusal its input already earned (validation, access). */
+export type BatchCharge =
+  | { input: ChargeRequest; hooks?: ChargeHooks; operation?: string; hashInput?: unknown }
+  | { refusal: AppError };
+
+/** A batch item's result: the transaction it posted (or replayed), or its refusal. */
+export type BatchOutcome = { transaction: TransactionRow } | { error: unknown };
+
+/** An atomic batch rolled back: the index of the item that failed and its refusal. */
+class AtomicAbort extends Error {
+  constructor(readonly index: number, readonly refusal: AppError) {
+    super('atomic batch aborted');
+  }
 }
 
 export interface HoldHooks {
@@ -210,7 +231,7 @@ export class LedgerService {
         this.observer.chargeBatch?.(items.length);
         return this.runChargesIsolated(items);
       },
-      (item) => Boolean(item.hooks.prepare || item.hooks.afterPost),
+      (item) => Boolean(item.hooks.prepare || item.hooks.afterPost) && !item.hooks.coalesce,
       config.chargeBatchSizeMax,
     );
   }
@@ -416,6 +437,58 @@ export class LedgerService {
   }
 
   /**
+   * Many charges in one request, each with its own idempotency key and result, in input order.
+   * Not atomic: every item goes through its wallet's lane like a single charge (submitted in input order,
+   * so a wallet's items keep their order, and coalesced into few database transactions); items succeed
+   * or fail one by one. Atomic: one database transaction for all of them; the first item that fails
+   * (a refusal, an unknown account, a key reused) rolls everything back and every other item reports
+   * BATCH_ABORTED naming it. Nothing of an aborted batch is written (not even its refused attempt), so
+   * it can be sent again with the same keys.
+   */
+  async chargeBatch(actor: Actor, charges: readonly BatchCharge[], atomic: boolean): Promise<BatchOutcome[]> {
+    if (atomic) return this.chargeAtomically(actor, charges);
+    const settled = await Promise.allSettled(charges.map((c) => ('refusal' in c
+      ? Promise.reject(c.refusal)
+      : this.charge(actor, c.input, c.hooks, c.operation, c.hashInput))));
+    return settled.map((s): BatchOutcome => (s.status === 'fulfilled' ? { transaction: s.value } : { error: s.reason as unknown }));
+  }
+
+  private async chargeAtomically(actor: Actor, charges: readonly BatchCharge[]): Promise<BatchOutcome[]> {
+    const aborted = (index: number, refusal: AppError): BatchOutcome[] => charges.map((_c, i) => ({
+      error: i === index ? refusal : new AppError(ErrorCode.BATCH_ABORTED, `not charged: item ${index} of this atomic batch failed (${refusal.code})`, { failedIndex: index, failedCode: refusal.code }),
+    }));
+    const items: QueuedCharge[] = [];
+    const seen = new Set<string>();
+    for (const [i, c] of charges.entries()) {
+      if ('refusal' in c) return aborted(i, c.refusal);
+      try {
+        validateIdempotencyKey(c.input.idempotencyKey, this.config.idempotencyKeyLengthMax);
+      } catch (error) {
+        if (error instanceof AppError) return aborted(i, error);
+        throw error;
+      }
+      const item = { actor, input: c.input, hooks: c.hooks ?? {}, hash: requestHash(c.operation ?? 'charge', c.hashInput ?? c.input) };
+      // One result per key: a key twice in one all-or-nothing batch is a mistake, not a replay.
+      if (seen.has(keyOf(item))) return aborted(i, badInput('an idempotency key appears twice in this atomic batch', 'idempotencyKey'));
+      seen.add(keyOf(item));
+      items.push(item);
+    }
+    try {
+      const results = await this.runCharges(items, true);
+      return Promise.all(results.map(async (r) => {
+        if (r instanceof Error) return { error: r };
+        const transaction = await this.resolveOutcome<TransactionRow>(r.outcome, r.value);
+        this.observer.chargeSettled?.('succeeded');
+        return { transaction };
+      }));
+    } catch (error) {
+      if (!(error instanceof AtomicAbort)) throw error;
+      this.observer.chargeSettled?.(error.refusal.code);
+      return aborted(error.index, error.refusal);
+    }
+  }
+
+  /**
    * A batch that fails as a whole (e.g. one charge carries text the database refuses) rolled back and
    * wrote nothing: its charges then run one by one, so a bad request never fails the charges it was
    * coalesced with.
@@ -442,7 +515,7 @@ export class LedgerService {
    * wallets locked in id order and their buckets loaded in two, every write flushed in multi-row
    * statements, results stored in one. Charges on one wallet run in arrival order.
    */
-  private async runCharges(items: QueuedCharge[]): Promise<(ChargeResult | Error)[]> {
+  private async runCharges(items: QueuedCharge[], atomic = false): Promise<(ChargeResult | Error)[]> {
     const results: (ChargeResult | Error | null)[] = items.map(() => null);
     const sessions: WalletSession[] = [];
     const released = new Set<string>();
@@ -456,9 +529,13 @@ export class LedgerService {
         scope: items[i].actor.scope, key: items[i].input.idempotencyKey, requestHash: items[i].hash, response: null, createdAt: now, expiresAt,
       })));
       const fresh = [...firstOfKey].filter(([key]) => claimed.has(key)).map(([, i]) => i).sort((a, b) => a - b);
+      // All or nothing: a replayed item counts with its stored result, read here so a stored refusal aborts.
+      if (atomic) for (const [i, item] of items.entries()) if (!claimed.has(keyOf(item))) results[i] = await this.storedOrError(tx, item);
+      if (atomic) abortOnFailure(results);
       if (fresh.length === 0) return;
       const opened = await WalletSession.openMany(tx, fresh.map((i) => items[i].input.accountId), now);
       const unknown = fresh.filter((i) => !opened.has(items[i].input.accountId));
+      if (atomic && unknown.length > 0) throw new AtomicAbort(unknown[0], notFound('account'));
       for (const i of unknown) {
         results[i] = notFound('account');
         released.add(keyOf(items[i]));
@@ -472,7 +549,9 @@ export class LedgerService {
       const charged = fresh.filter((i) => opened.has(items[i].input.accountId));
       const rules = UseRuleRuns.begin(this.useRules, tx, now);
       await rules.load(charged.map((i) => ({ accountId: items[i].input.accountId, memberId: items[i].input.memberId ?? null })));
-      for (const i of charged) results[i] = await this.chargeOne(tx, opened.get(items[i].input.accountId)!, items[i], rules);
+      for (const i of charged) {
+        results[i] = atomic ? await this.chargeOneOrAbort(tx, opened.get(items[i].input.accountId)!, items[i], rules, i) : await this.chargeOne(tx, opened.get(items[i].input.accountId)!, items[i], rules);
+      }
       const ruleAlerts = await rules.flush();
       alerts = distinct([...await this.flush(tx, sessions), ...ruleAlerts]);
       await repo.storeIdempotencyResponses(tx, charged.map((i) => ({
@@ -486,12 +565,30 @@ export class LedgerService {
       if (result) return result;
       // A later request with a key this batch released (its first request named an unknown account) runs on its own.
       if (released.has(keyOf(item))) return (await this.runCharges([item]))[0];
-      try {
-        return { outcome: await storedOutcome(this.db, item.actor.scope, item.input.idempotencyKey, item.hash) };
-      } catch (error) {
-        return error instanceof Error ? error : new Error(String(error));
-      }
+      return this.storedOrError(this.db, item);
     }));
+  }
+
+  /** A key claimed earlier: its stored result, or the error (IDEMPOTENCY_KEY_REUSED) a replay gets. */
+  private async storedOrError(executor: Executor, item: QueuedCharge): Promise<ChargeResult | Error> {
+    try {
+      return { outcome: await storedOutcome(executor, item.actor.scope, item.input.idempotencyKey, item.hash) };
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
+  /** An atomic batch's charge: a refusal (returned or thrown by its pricing) rolls the whole batch back. */
+  private async chargeOneOrAbort(tx: Tx, session: WalletSession, item: QueuedCharge, rules: UseRuleRuns, index: number): Promise<ChargeResult> {
+    let result: ChargeResult;
+    try {
+      result = await this.chargeOne(tx, session, item, rules);
+    } catch (error) {
+      if (error instanceof AppError) throw new AtomicAbort(index, error);
+      throw error;
+    }
+    if (result.outcome.kind === 'refusal') throw new AtomicAbort(index, AppError.fromJSON(result.outcome.error));
+    return result;
   }
 
   private async chargeOne(tx: Tx, session: WalletSession, item: QueuedCharge, rules: UseRuleRuns): Promise<{ outcome: StoredOutcome; value?: TransactionRow }> {
@@ -811,6 +908,15 @@ async function applyPricing<T extends object>(tx: Tx, input: T, prepare: ((tx: T
   const priced = prepare ? await prepare(tx) : null;
   if (priced instanceof AppError) return { input, refusal: priced };
   return { input: priced ? { ...input, ...priced } : input, refusal: null };
+}
+
+/** An atomic batch stops at its first failed item (by input order). */
+function abortOnFailure(results: readonly (ChargeResult | Error | null)[]): void {
+  for (const [i, r] of results.entries()) {
+    if (r instanceof AppError) throw new AtomicAbort(i, r);
+    if (r instanceof Error) throw r;
+    if (r?.outcome.kind === 'refusal') throw new AtomicAbort(i, AppError.fromJSON(r.outcome.error));
+  }
 }
 
 /** Each alert once: a rule's alerts raised through the alerts service also come back from its hook. */

@@ -268,6 +268,42 @@ export class ChargeInput {
 }
 
 @InputType()
+export class ChargeBatchInput {
+  @Field(() => [ChargeInput], { description: 'Up to CHARGE_BATCH_ITEMS_MAX (default 1,000) charges, each with its own idempotency key.' })
+  charges: ChargeInput[];
+
+  @Field(() => Boolean, { nullable: true, defaultValue: false, description: 'true: all charges succeed or none is written (the first failure aborts the others as BATCH_ABORTED).' })
+  atomic?: boolean | null;
+}
+
+@ObjectType({ description: 'Why one item of a batch was not charged: the same code, message and details a single charge would have answered.' })
+export class BatchItemError {
+  @Field()
+  code: string;
+
+  @Field()
+  message: string;
+
+  @Field(() => GraphQLJSON, { nullable: true, description: 'The refusal\'s details (e.g. required/available for INSUFFICIENT_CREDITS) and its remedy.' })
+  details?: Record<string, unknown> | null;
+}
+
+@ObjectType({ description: 'One item of a batch, at the index of its input: the transaction it posted (or replayed), or its error.' })
+export class ChargeBatchItem {
+  @Field(() => LedgerTransaction, { nullable: true })
+  transaction?: LedgerTransaction | null;
+
+  @Field(() => BatchItemError, { nullable: true })
+  error?: BatchItemError | null;
+}
+
+@ObjectType()
+export class ChargeBatchResult {
+  @Field(() => [ChargeBatchItem], { description: 'In input order.' })
+  results: ChargeBatchItem[];
+}
+
+@InputType()
 export class CaptureInput {
   @Field(() => ID)
   holdId: string;

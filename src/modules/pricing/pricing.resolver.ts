@@ -2,13 +2,13 @@ import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../../graphql/context';
 import { actorOf, assertAdmin, requireViewer } from '../../auth/viewer';
 import { access } from '../../auth/access';
-import { badInput, notFound } from '../../shared/errors';
+import { AppError, badInput, notFound } from '../../shared/errors';
 import { boundedText, checkedFingerprint, isUuid } from '../../shared/validate';
-import { LedgerTransaction, checkedMemberId, checkedVendorUsage, type TransactionRow } from '../ledger';
+import { ChargeBatchResult, LedgerTransaction, batchAccess, batchResult, checkedMemberId, checkedVendorUsage, type TransactionRow } from '../ledger';
 import { readStored } from './rate-card.content';
 import type { RateCardRow } from './pricing.repo';
-import { ChargeGenerationInput, CreateRateCardDraftInput, GenerationInput, Quote, RateCard, SetRateInput, SetRatesInput } from './pricing.type';
-import type { QuoteView } from './pricing.service';
+import { ChargeGenerationBatchInput, ChargeGenerationInput, CreateRateCardDraftInput, GenerationInput, Quote, RateCard, SetRateInput, SetRatesInput } from './pricing.type';
+import type { GenerationChargeRequest, QuoteView } from './pricing.service';
 
 function view(row: RateCardRow): RateCard {
   const card = readStored(row.content);
@@ -72,13 +72,35 @@ export class PricingResolver {
   async chargeGeneration(@Ctx() ctx: Context, @Arg('input', () => ChargeGenerationInput) input: ChargeGenerationInput): Promise<TransactionRow> {
     const viewer = await access.account(ctx, input.accountId, 'move');
     if (input.quoteId) await access.owned(ctx, 'quote', input.quoteId, 'move'); // partner keys: a quote of their own accounts only
-    if (!isUuid(input.accountId)) throw notFound('account');
-    if (!input.generation && !input.quoteId) throw badInput('give a generation or a quoteId', 'generation');
-    return ctx.services.pricing.chargeGeneration(actorOf(viewer), {
-      accountId: input.accountId, idempotencyKey: input.idempotencyKey, generation: input.generation ?? null, quoteId: input.quoteId ?? null,
-      comment: boundedText(input.comment, 'comment'), vendorUsage: checkedVendorUsage(input.vendorUsage),
-      memberId: checkedMemberId(input.memberId),
-      ...(input.fingerprint != null ? { fingerprint: checkedFingerprint(input.fingerprint)! } : {}),
-    });
+    return ctx.services.pricing.chargeGeneration(actorOf(viewer), generationChargeOf(input));
   }
+
+  @Mutation(() => ChargeBatchResult, { description: 'Many generation charges in one request, each priced and charged as chargeGeneration (results in input order); atomic: all or none.' })
+  async chargeGenerationBatch(@Ctx() ctx: Context, @Arg('input', () => ChargeGenerationBatchInput) input: ChargeGenerationBatchInput): Promise<ChargeBatchResult> {
+    const { viewer, refused } = await batchAccess(ctx, input.charges);
+    const requests = await Promise.all(input.charges.map(async (item): Promise<GenerationChargeRequest | { refusal: AppError }> => {
+      const refusal = refused.get(item.accountId);
+      if (refusal) return { refusal };
+      try {
+        if (item.quoteId) await access.owned(ctx, 'quote', item.quoteId, 'move');
+        return generationChargeOf(item);
+      } catch (error) {
+        if (error instanceof AppError) return { refusal: error };
+        throw error;
+      }
+    }));
+    return batchResult(await ctx.services.pricing.chargeGenerationBatch(actorOf(viewer), requests, input.atomic ?? false));
+  }
+}
+
+/** A generation charge's input as the pricing service takes it; throws the first thing wrong with it. */
+function generationChargeOf(input: ChargeGenerationInput): GenerationChargeRequest {
+  if (!isUuid(input.accountId)) throw notFound('account');
+  if (!input.generation && !input.quoteId) throw badInput('give a generation or a quoteId', 'generation');
+  return {
+    accountId: input.accountId, idempotencyKey: input.idempotencyKey, generation: input.generation ?? null, quoteId: input.quoteId ?? null,
+    comment: boundedText(input.comment, 'comment'), vendorUsage: checkedVendorUsage(input.vendorUsage),
+    memberId: checkedMemberId(input.memberId),
+    ...(input.fingerprint != null ? { fingerprint: checkedFingerprint(input.fingerprint)! } : {}),
+  };
 }

@@ -11,7 +11,7 @@ import { AppError, ErrorCode, badInput, notFound } from '../../shared/errors';
 import { formatCredits, type Millis } from '../../shared/credits';
 import { newId } from '../../shared/ids';
 import { isUuid } from '../../shared/validate';
-import { paymentRefusal, planPayment, type Actor, type HoldRow, type LedgerService, type Priced, type PricingRecord, type TransactionRow } from '../ledger';
+import { paymentRefusal, planPayment, type Actor, type BatchCharge, type BatchOutcome, type ChargeHooks, type ChargeRequest, type HoldRow, type LedgerService, type Priced, type PricingRecord, type TransactionRow } from '../ledger';
 import type { WalletsService } from '../wallets';
 import { PricingInputError, priceGeneration, validateRateCard, type Generation, type PriceResult } from './pricing.engine';
 import type { RateDefinition, RatePair } from './rate-card.model';
@@ -237,17 +237,36 @@ export class PricingService {
 
   /** Charges a generation priced by the current rate card, or at most the locked price of a quote. */
   async chargeGeneration(actor: Actor, request: GenerationChargeRequest): Promise<TransactionRow> {
+    const { input, hooks, operation, hashInput } = this.generationCharge(request);
+    return this.ledger.charge(actor, input, hooks, operation, hashInput);
+  }
+
+  /** Many generation charges (chargeGenerationBatch): each priced and charged as chargeGeneration would, see LedgerService.chargeBatch. */
+  async chargeGenerationBatch(actor: Actor, requests: readonly (GenerationChargeRequest | { refusal: AppError })[], atomic: boolean): Promise<BatchOutcome[]> {
+    return this.ledger.chargeBatch(actor, requests.map((r) => ('refusal' in r ? r : this.generationCharge(r))), atomic);
+  }
+
+  /** A generation charge as the ledger takes it: priced inside its database transaction, the quote marked used after it posts. */
+  private generationCharge(request: GenerationChargeRequest): BatchCharge & { input: ChargeRequest; hooks: ChargeHooks; operation: string; hashInput: unknown } {
     const { accountId, generation, quoteId, comment, vendorUsage } = request;
     const memberId = request.memberId ?? null;
     const fingerprint = request.fingerprint ? { fingerprint: request.fingerprint } : {};
-    return this.ledger.charge(actor, {
-      accountId, amountMillis: 0, idempotencyKey: request.idempotencyKey, comment, vendorUsage, memberId, ...fingerprint,
-      // Recorded on a refusal too (e.g. QUOTE_EXPIRED), where the pricing step returns no Priced to merge.
-      quoteId,
-    }, {
-      prepare: (tx) => this.prepare(tx, accountId, generation, quoteId, false),
-      afterPost: async (tx, posted) => { if (posted.quoteId) await this.markQuoteUsed(tx, posted.quoteId, posted.id); },
-    }, 'chargeGeneration', { accountId, generation, quoteId, comment, vendorUsage, ...(memberId ? { memberId } : {}), ...fingerprint });
+    return {
+      input: {
+        accountId, amountMillis: 0, idempotencyKey: request.idempotencyKey, comment, vendorUsage, memberId, ...fingerprint,
+        // Recorded on a refusal too (e.g. QUOTE_EXPIRED), where the pricing step returns no Priced to merge.
+        quoteId,
+      },
+      hooks: {
+        prepare: (tx) => this.prepare(tx, accountId, generation, quoteId, false),
+        afterPost: async (tx, posted) => { if (posted.quoteId) await this.markQuoteUsed(tx, posted.quoteId, posted.id); },
+        // Priced from the rate card, the charge only reads: it may share a database transaction. A quote's
+        // use is written and may conflict with another charge of the same quote: it runs alone.
+        coalesce: !quoteId,
+      },
+      operation: 'chargeGeneration',
+      hashInput: { accountId, generation, quoteId, comment, vendorUsage, ...(memberId ? { memberId } : {}), ...fingerprint },
+    };
   }
 
   /** Holds the price of a generation by the current rate card, or the locked price of a quote (which it uses). */

@@ -187,3 +187,12 @@ export class ChargeGenerationInput {
   @Field(() => String, { nullable: true, description: 'The generation\'s fingerprint (at most 128 characters): identical ones repeated too often put the wallet on hold for review.' })
   fingerprint?: string | null;
 }
+
+@InputType()
+export class ChargeGenerationBatchInput {
+  @Field(() => [ChargeGenerationInput], { description: 'Up to CHARGE_BATCH_ITEMS_MAX (default 1,000) generation charges, each with its own idempotency key.' })
+  charges: ChargeGenerationInput[];
+
+  @Field(() => Boolean, { nullable: true, defaultValue: false, description: 'true: all charges succeed or none is written (the first failure aborts the others as BATCH_ABORTED).' })
+  atomic?: boolean | null;
+}
