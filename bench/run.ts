@@ -86,6 +86,8 @@ export interface Shape {
   body: BodyGenerator;
   /** Whether a response counts as a success (default: no `errors`). */
   ok?: (response: GraphQLResponse) => boolean;
+  /** Charges per request (a batch): the shape's rate is in charges per second. */
+  itemsPerRequest?: number;
 }
 
 export interface ShapeResult {
@@ -148,7 +150,7 @@ export async function runShape(target: Target, shape: Shape, seconds: number, co
   const sorted = Float64Array.from(latencies).sort();
   return {
     shape: shape.name, seconds: elapsed, requests: latencies.length, failures,
-    perSecond: latencies.length / elapsed, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99),
+    perSecond: (latencies.length * (shape.itemsPerRequest ?? 1)) / elapsed, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99),
     ...(firstFailure ? { firstFailure } : {}),
   };
 }
@@ -157,6 +159,13 @@ export async function runShape(target: Target, shape: Shape, seconds: number, co
 
 const CHARGE = `mutation Charge($i: ChargeInput!) { charge(input: $i) { id sequence balanceAfter } }`;
 const WALLET = `query Wallet($id: ID!) { wallet(accountId: $id) { balance available held sequence } }`;
+const CHARGE_BATCH = `mutation ChargeBatch($i: ChargeBatchInput!) { chargeBatch(input: $i) { results { transaction { id } error { code } } } }`;
+/** Charges per chargeBatch request in the batch shapes. */
+const BATCH_SIZE = 100;
+const allCharged = (r: GraphQLResponse) => {
+  const results = (r.data?.chargeBatch as { results?: { transaction: unknown }[] } | undefined)?.results;
+  return results?.length === BATCH_SIZE && results.every((item) => item.transaction);
+};
 
 export interface Fixture {
   /** Account ids of the seeded wallets; wallets[0] is the hot one. */
@@ -221,6 +230,26 @@ export function shapes(fixture: Fixture, round: number): Shape[] {
       ok: (r) => Boolean(r.data?.quote?.id),
     },
     ...(fixture.teams ? [teamShape(fixture.teams, round)] : []),
+    {
+      // The stack's own ceiling: authentication, rate limits, parse/validate (cached), execute, no database.
+      name: 'typename',
+      body: () => ({ query: '{ __typename }' }),
+      ok: (r) => (r.data as { __typename?: string } | undefined)?.__typename === 'Query',
+    },
+    {
+      name: 'chargeBatch uniform',
+      body: (c, i) => ({ query: CHARGE_BATCH, variables: { i: { charges: Array.from({ length: BATCH_SIZE }, (_v, j) => ({
+        accountId: wallets[pick(wallets.length)], amount: '1', idempotencyKey: `${keyOf(fixture, 'bu', round, c, i)}-${j}`,
+      })) } } }),
+      ok: allCharged, itemsPerRequest: BATCH_SIZE,
+    },
+    {
+      name: 'chargeBatch hot wallet',
+      body: (c, i) => ({ query: CHARGE_BATCH, variables: { i: { charges: Array.from({ length: BATCH_SIZE }, (_v, j) => ({
+        accountId: wallets[0], amount: '1', idempotencyKey: `${keyOf(fixture, 'bh', round, c, i)}-${j}`,
+      })) } } }),
+      ok: allCharged, itemsPerRequest: BATCH_SIZE,
+    },
     // Every shape runs once per round, interleaved with the others, and is reported as a median.
   ];
 }
@@ -228,9 +257,19 @@ export function shapes(fixture: Fixture, round: number): Shape[] {
 /** Which floor figure a shape is compared with (shapes without one show no ratio). */
 function floorFor(shape: string, floor: Floor | null): number | null {
   if (!floor) return null;
-  if (shape === 'charge uniform' || shape === 'charge uniform, levels set' || shape === 'charge uniform, team members') return floor.uniform_tps;
-  if (shape === 'charge hot wallet') return floor.hot_tps;
+  if (shape === 'charge uniform' || shape === 'charge uniform, levels set' || shape === 'charge uniform, team members' || shape === 'chargeBatch uniform') return floor.uniform_tps;
+  if (shape === 'charge hot wallet' || shape === 'chargeBatch hot wallet') return floor.hot_tps;
   return null;
+}
+
+/** A process's peak resident set size so far (Linux /proc), in MB; null where there is no /proc. */
+function peakRssMb(pid: number): number | null {
+  try {
+    const match = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
 }
 
 // ---------------------------------------------------------------- the floor
@@ -620,6 +659,8 @@ async function main(): Promise<void> {
     const fanoutSubscribers = envInt('BENCH_FANOUT_SUBSCRIBERS', 1_000, 0);
     const fanout = fanoutSubscribers === 0 ? null : await runFanoutShape({ databaseUrl, adminToken: target.token, subscribers: fanoutSubscribers, log });
 
+    // The server's peak resident memory over the whole run so far (Linux: VmHWM; target ≤ 300 MB).
+    const serverRssPeakMb = server.pid ? peakRssMb(server.pid) : null;
     const rows = summarize(results, floor);
     // Quote vs wallet read (target ≥ 0.8): median over rounds of quote/s ÷ the same round's wallet/s.
     const perRound = (name: string) => results.filter((r) => r.shape === name).map((r) => r.perSecond);
@@ -629,6 +670,9 @@ async function main(): Promise<void> {
     const levelsVsWithout = median(perRound('charge uniform, levels set').map((l, i) => l / perRound('charge uniform')[i]));
     // Team charges (member budgets, fingerprints, velocity) vs plain charges (target ≥ 0.9), likewise.
     const teamsVsPlain = teams ? median(perRound('charge uniform, team members').map((m, i) => m / perRound('charge uniform')[i])) : null;
+    // A single charge vs the stack's ceiling `{ __typename }` (target ≥ 0.6), likewise.
+    const chargeVsTypename = median(perRound('charge uniform').map((c, i) => c / perRound('typename')[i]));
+    const hotChargeVsTypename = median(perRound('charge hot wallet').map((c, i) => c / perRound('typename')[i]));
     const note = [
       `charges over HTTP: ${connections} keep-alive connections, ${seconds} s per shape, median of ${repeats} round(s); ${walletCount} wallets;`,
       `floor: pgbench ${floorClients} clients, ${seconds} s each, once per round: ${floor ? `median ${floor.uniform_tps.toFixed(0)} uniform / ${floor.hot_tps.toFixed(0)} hot tps; ratio = median over rounds of (shape / same round's floor)` : `skipped (${(floors[0] as { skipped: string }).skipped})`};`,
@@ -643,10 +687,11 @@ async function main(): Promise<void> {
       '',
     ].join('\n') + '\n' : '';
     const fanoutText = fanout ? `${fanoutLines(fanout)}\n\n` : '';
-    process.stdout.write(`\n${table(rows)}\n\nquote vs wallet query: ${quoteVsWallet.toFixed(3)} (median of per-round ratios; target ≥ 0.8)\ncharges with low-credit levels set vs without: ${levelsVsWithout.toFixed(3)} (median of per-round ratios; target ≥ 0.95)\n${teamsVsPlain === null ? '' : `team member charges (budgets, fingerprints, velocity) vs plain charges: ${teamsVsPlain.toFixed(3)} (median of per-round ratios; target ≥ 0.9)\n`}\n${renewalLines}${fanoutText}${note}\n\n`);
+    process.stdout.write(`\n${table(rows)}\n\nquote vs wallet query: ${quoteVsWallet.toFixed(3)} (median of per-round ratios; target ≥ 0.8)\ncharges with low-credit levels set vs without: ${levelsVsWithout.toFixed(3)} (median of per-round ratios; target ≥ 0.95)\n${teamsVsPlain === null ? '' : `team member charges (budgets, fingerprints, velocity) vs plain charges: ${teamsVsPlain.toFixed(3)} (median of per-round ratios; target ≥ 0.9)\n`}single charge vs typename: ${chargeVsTypename.toFixed(3)} uniform, ${hotChargeVsTypename.toFixed(3)} hot wallet (median of per-round ratios; target ≥ 0.6)\nserver peak RSS: ${serverRssPeakMb === null ? 'unknown' : `${serverRssPeakMb.toFixed(0)} MB`} (target ≤ 300 MB)\n\n${renewalLines}${fanoutText}${note}\n\n`);
     process.stdout.write(JSON.stringify({
       seconds, repeats, connections, wallets: walletCount, cpus: os.cpus().length, node: process.version,
       floor: floorResult, floorRounds: floors, totalSeconds: (Date.now() - started) / 1000, quoteVsWallet, levelsVsWithout, teamsVsPlain,
+      chargeVsTypename, hotChargeVsTypename, serverRssPeakMb,
       renewals, fanout,
       shapes: rows.map(({ rounds, ...row }) => ({ ...row, rounds: rounds.map(({ firstFailure, ...r }) => ({ ...r, ...(firstFailure ? { firstFailure } : {}) })) })),
     }) + '\n');
