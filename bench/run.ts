@@ -313,7 +313,8 @@ export function freePort(): Promise<number> {
 
 export function startServer(port: number, databaseUrl: string, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
   // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server.
-  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // The heap limit `npm start` gives the server (SERVER_HEAP_MB, default 200), so the figures are those of the server as run.
+  const nodeArgs = [`--max-old-space-size=${process.env.SERVER_HEAP_MB || 200}`, ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const child = spawn(process.execPath, [...nodeArgs, MAIN], {
     cwd: ROOT,
     // The hot-wallet shape spends far more than any floor in an hour: the velocity rule still counts every

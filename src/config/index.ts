@@ -195,7 +195,7 @@ export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
     jobIntervalSeconds: int('JOB_INTERVAL_SECONDS', 5, 1),
     jobBatchSize: 200,
     chargeLanes: int('CHARGE_LANES', 2, 1),
-    chargeBatchSizeMax: int('CHARGE_BATCH_SIZE_MAX', 100, 1),
+    chargeBatchSizeMax: int('CHARGE_BATCH_SIZE_MAX', 500, 1),
     chargeBatchItemsMax: intBetween('CHARGE_BATCH_ITEMS_MAX', 1_000, 1, 1_000),
     shutdownGraceSeconds: int('SHUTDOWN_GRACE_SECONDS', 20, 1),
     loadDemo: process.env.LOAD_DEMO !== 'false',

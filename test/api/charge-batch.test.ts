@@ -173,7 +173,7 @@ describe('chargeBatch', () => {
     const statements = await t.countQueries(async () => { results = await batch(charges); });
     expect(results.every((r) => r.transaction?.amount === '-1')).toBe(true);
     expect(new Set(results.map((r) => r.transaction!.id)).size).toBe(1_000);
-    // Coalesced per lane into transactions of up to CHARGE_BATCH_SIZE_MAX: a few statements per hundred charges.
+    // Coalesced per lane into transactions of up to CHARGE_BATCH_SIZE_MAX: a few statements per transaction.
     expect(statements).toBeLessThan(200); // 119 when written
     for (const id of wallets.slice(0, 5)) expect((await t.wallet(id)).balance).toBe('90');
     await cleanAudit();
