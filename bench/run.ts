@@ -24,6 +24,7 @@
  *      FLOOR_CLIENTS     pgbench clients (default 16)        BENCH_SKIP_FLOOR=1 skips the floor
  *      BENCH_RENEWALS    subscriptions renewed (default 10000; 0 skips the renewal shape)
  *      BENCH_RENEWAL_ROUNDS  renewal runs, a day apart on the renewer's clock (default 1)
+ *      BENCH_SHAPES      only these shapes, comma-separated names (default all)
  *
  * Then the fan-out shape (bench/fanout.ts: two more instances with Redis, live subscribers; env there;
  * BENCH_FANOUT_SUBSCRIBERS=0 skips it). `npm run bench -- fanout` runs the fan-out shape alone.
@@ -309,6 +310,17 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** CPU time (user + system) a process used so far, in ms, from /proc (null where there is none, e.g. macOS). */
+function processCpuMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return null;
+  }
 }
 
 export function startServer(port: number, databaseUrl: string, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
@@ -634,16 +646,23 @@ async function main(): Promise<void> {
     // taken minutes apart at most; the table shows medians over rounds.
     const results: ShapeResult[] = [];
     const floors: (Floor | { skipped: string })[] = [];
+    // BENCH_SHAPES="quote,wallet query" measures only the shapes named (e.g. to take a CPU profile of one shape).
+    const onlyShapes = process.env.BENCH_SHAPES ? process.env.BENCH_SHAPES.split(',').map((name) => name.trim()) : null;
     for (let round = 0; round < repeats; round += 1) {
       const floorResult = await measureFloor(databaseUrl, seconds, floorClients);
       floors.push(floorResult);
       if ('skipped' in floorResult) log(`round ${round + 1}/${repeats} floor skipped: ${floorResult.skipped}`);
       else log(`round ${round + 1}/${repeats} floor: ${floorResult.uniform_tps.toFixed(0)} uniform / ${floorResult.hot_tps.toFixed(0)} hot tps`);
       for (const shape of shapes(fixture, round)) {
+        if (onlyShapes && !onlyShapes.includes(shape.name)) continue;
+        const cpuBefore = processCpuMs(server.pid);
         const result = await runShape(target, shape, seconds, connections);
+        const cpuAfter = processCpuMs(server.pid);
+        // The server's own CPU per request: a figure other load on the machine moves far less than req/s.
+        const cpuPerRequest = cpuBefore !== null && cpuAfter !== null && result.requests > 0 ? ` server cpu ${((cpuAfter - cpuBefore) / result.requests).toFixed(2)} ms/req` : '';
         const f = floorFor(shape.name, 'skipped' in floorResult ? null : floorResult);
         if (f) result.ratioToFloor = result.perSecond / f;
-        log(`round ${round + 1}/${repeats} ${shape.name}: ${result.perSecond.toFixed(0)}/s p50 ${result.p50Ms.toFixed(1)} ms p99 ${result.p99Ms.toFixed(1)} ms${f ? ` ratio ${result.ratioToFloor!.toFixed(3)}` : ''}${result.failures ? ` failures ${result.failures}: ${result.firstFailure}` : ''}`);
+        log(`round ${round + 1}/${repeats} ${shape.name}: ${result.perSecond.toFixed(0)}/s p50 ${result.p50Ms.toFixed(1)} ms p99 ${result.p99Ms.toFixed(1)} ms${f ? ` ratio ${result.ratioToFloor!.toFixed(3)}` : ''}${result.failures ? ` failures ${result.failures}: ${result.firstFailure}` : ''}${cpuPerRequest}`);
         results.push(result);
       }
     }

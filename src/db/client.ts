@@ -4,12 +4,13 @@
  */
 import path from 'node:path';
 import fs from 'node:fs';
-import { sql, type SQL } from 'drizzle-orm';
+import { sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import * as schema from './schema';
 import { lockDataDir, type DataDirLock } from './data-dir-lock';
 import { loadPatchedPostgres } from './postgres-driver-patch';
+import { preparePostgresStatements } from './prepared-statements';
 
 export type Schema = typeof schema;
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
@@ -70,7 +71,7 @@ function queryLogger(options: OpenOptions) {
 export async function openDatabase(options: OpenOptions): Promise<Database> {
   if (options.databaseUrl) {
     const postgres = loadPatchedPostgres();
-    const { drizzle } = await import('drizzle-orm/postgres-js');
+    const { drizzle, PostgresJsSession } = await import('drizzle-orm/postgres-js');
     const { migrate } = await import('drizzle-orm/postgres-js/migrator');
     // Migrations run on one dedicated connection holding an advisory lock, so two instances
     // starting together do not apply the same migration twice.
@@ -82,6 +83,9 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     } finally {
       await migrator.end();
     }
+    // From here on, fixed statements run prepared: one round trip, not two (prepared-statements.ts). After
+    // the migrations, so their one-off statements take no place among the prepared texts.
+    preparePostgresStatements(PostgresJsSession);
     // Bounded waits: while the database is away, requests fail within seconds (as SERVICE_UNAVAILABLE)
     // instead of queueing behind connection attempts; a statement stuck on a lock is cancelled.
     const statementTimeoutMs = options.statementTimeoutMs ?? 10_000;
@@ -149,4 +153,14 @@ export async function rows<T>(executor: Executor, query: ReturnType<typeof sql>)
 /** A timestamp parameter for raw SQL (postgres.js does not serialize Date inside sql``). */
 export function at(date: Date): SQL {
   return sql`${date.toISOString()}::timestamptz`;
+}
+
+/**
+ * `column = any($1::uuid[])`: one statement text whatever the number of ids (an `in ($1, $2, …)`
+ * list has a text per count, which cannot be prepared: see prepared-statements.ts). The ids go as
+ * one array literal, each element quoted, so a malformed id fails the cast as it would alone.
+ */
+export function anyUuid(column: AnyColumn, ids: readonly string[]): SQL {
+  const literal = `{${ids.map((id) => `"${id.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
+  return sql`${column} = any(${literal}::uuid[])`;
 }

@@ -226,9 +226,11 @@ describe('streaming', () => {
     expect(rows[1][6]).toBe('bulk 1');
     expect(rows[5000][6]).toBe('bulk 5000');
     expect(chunks).toBeGreaterThan(1);
-    // The account check, then 5 full pages of 2 queries and the empty sixth page (the key is authenticated from cache, or once).
+    // The account check, then 5 full pages of 2 queries and the empty sixth page (12); the key is authenticated from cache,
+    // or once; the plan rate limiter asks at most once per TTL whether any plan sets requestsPerMinute (the clock moved
+    // since) and, only when one does (on a PostgreSQL database other test files share), looks the account's plan up once.
     expect(queries).toBeGreaterThanOrEqual(12);
-    expect(queries).toBeLessThanOrEqual(13);
+    expect(queries).toBeLessThanOrEqual(15);
   });
 
   test('a slow client holds the reading back (backpressure); one that goes away stops it', async () => {

@@ -1,7 +1,7 @@
 /** SQL of the ledger: the only place that writes transactions, entries, buckets' remaining and holds. */
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Executor, Tx } from '../../db/client';
-import { at, rows } from '../../db/client';
+import { anyUuid, at, rows } from '../../db/client';
 import { executeJsonInsert, jsonInsert } from '../../db/json-rows';
 import {
   accounts, balanceDaily, buckets, effectivePlanTier, failuresDaily, holdAllocations, holds, idempotencyKeys, ledgerEntries, ledgerTransactions,
@@ -28,8 +28,7 @@ export type MemberUsageQuarterlyRow = typeof memberUsageQuarterly.$inferSelect;
 /** Locks wallets in account id order (callers pass sorted ids; the ORDER BY makes the lock order explicit). */
 export async function lockWallets(tx: Tx, accountIds: readonly string[]): Promise<WalletRow[]> {
   if (accountIds.length === 0) return [];
-  const where = accountIds.length === 1 ? eq(wallets.accountId, accountIds[0]) : inArray(wallets.accountId, [...accountIds]);
-  return tx.select().from(wallets).where(where).orderBy(asc(wallets.accountId)).for('update');
+  return tx.select().from(wallets).where(anyUuid(wallets.accountId, accountIds)).orderBy(asc(wallets.accountId)).for('update');
 }
 
 /** What the ledger's wallet UPDATE writes: sequence, debt, and the use rules' counters kept on the row (reviews module). */
@@ -88,7 +87,7 @@ function heldByBucket(executor: Executor, accountIds: readonly string[], now: Da
     })
     .from(holdAllocations)
     .innerJoin(holds, eq(holds.id, holdAllocations.holdId))
-    .where(and(accountIds.length === 1 ? eq(holds.accountId, accountIds[0]) : inArray(holds.accountId, [...accountIds]), eq(holds.status, 'ACTIVE')))
+    .where(and(anyUuid(holds.accountId, accountIds), eq(holds.status, 'ACTIVE')))
     .groupBy(holdAllocations.bucketId)
     .as('held');
 }
@@ -103,7 +102,7 @@ export async function loadBucketsOf(executor: Executor, accountIds: readonly str
     .select({ bucket: buckets, active: held.active, stale: held.stale })
     .from(buckets)
     .leftJoin(held, eq(held.bucketId, buckets.id))
-    .where(and(accountIds.length === 1 ? eq(buckets.accountId, accountIds[0]) : inArray(buckets.accountId, [...accountIds]), gt(buckets.remainingMillis, 0)));
+    .where(and(anyUuid(buckets.accountId, accountIds), gt(buckets.remainingMillis, 0)));
   return result.map((r) => withHeld(r.bucket, r.active, r.stale));
 }
 
@@ -124,7 +123,7 @@ export async function readWallets(executor: Executor, accountIds: readonly strin
     .innerJoin(accounts, eq(accounts.id, wallets.accountId))
     .leftJoin(buckets, and(eq(buckets.accountId, wallets.accountId), gt(buckets.remainingMillis, 0)))
     .leftJoin(held, eq(held.bucketId, buckets.id))
-    .where(accountIds.length === 1 ? eq(wallets.accountId, accountIds[0]) : inArray(wallets.accountId, [...accountIds]));
+    .where(anyUuid(wallets.accountId, accountIds));
   for (const r of rowsRead) {
     let read = result.get(r.wallet.accountId);
     if (!read) result.set(r.wallet.accountId, (read = { wallet: r.wallet, planTier: r.planTier, buckets: [] }));

@@ -90,10 +90,21 @@ export class PricingService {
     return this.database.db;
   }
 
-  /** Concurrent quotes are stored with one multi-row insert; an idle server inserts at once. */
+  /**
+   * Concurrent quotes are stored with one multi-row insert; an idle server inserts at once. A batch
+   * that fails as a whole (a quote for an account that does not exist, stored while its wallet was
+   * being read) is retried row by row, so only that quote fails.
+   */
   private readonly quoteWrites = new CoalescingQueue<repo.QuoteRow, void>(async (_key, rows) => {
-    await repo.insertQuotes(this.db, rows);
-    return rows.map(() => undefined);
+    try {
+      await repo.insertQuotes(this.db, rows);
+      return rows.map(() => undefined);
+    } catch (error) {
+      if (rows.length === 1) throw error;
+      const results: (undefined | Error)[] = [];
+      for (const row of rows) results.push(await repo.insertQuotes(this.db, [row]).then(() => undefined, (alone: unknown) => (alone instanceof Error ? alone : new Error(String(alone)))));
+      return results;
+    }
   });
 
   // ------------------------------------------------------------ rate cards
@@ -203,23 +214,54 @@ export class PricingService {
     return purged;
   }
 
-  /** Prices a generation for an account now, stores the quote and says whether the wallet can pay. */
+  /**
+   * Prices a generation for an account now, stores the quote and says whether the wallet can pay.
+   * When the current card prices no plan tier differently (no rate has planTierMultipliers), the price
+   * does not depend on the wallet: the quote is stored while the wallet is read (one round trip of
+   * latency instead of two), else after the read, priced at the account's tier. Either way the same
+   * row is stored, and an unknown account is NOT_FOUND before any pricing error, as before.
+   */
   async quote(accountId: string, generation: Generation): Promise<QuoteView> {
-    const wallet = await this.wallets.get(accountId); // one statement: wallet, plan tier, buckets
-    if (!wallet) throw notFound('account');
-    const card = await this.requireCurrent();
-    const result = this.price(card, generation, wallet.planTier);
+    const reading = this.wallets.get(accountId); // one statement: wallet, plan tier, buckets
+    let early: { card: CachedCard; result: PriceResult; quote: repo.QuoteRow; stored: Promise<void> } | null = null;
+    let pricingError: Error | null = null;
+    try {
+      const card = await this.cache.getCurrent();
+      if (card && !tierPriced(card)) {
+        const result = this.price(card, generation, null);
+        const quote = this.quoteRow(accountId, card, generation, result);
+        const stored = this.quoteWrites.submit('quotes', quote);
+        stored.catch(() => {}); // awaited below; until then its failure is not unhandled
+        early = { card, result, quote, stored };
+      }
+    } catch (error) {
+      pricingError = error instanceof Error ? error : new Error(String(error));
+    }
+    let wallet: Awaited<typeof reading>;
+    try {
+      wallet = await reading;
+    } catch (error) {
+      await early?.stored.catch(() => {});
+      throw error;
+    }
+    if (!wallet) {
+      await early?.stored.catch(() => {}); // its insert fails (no such account) or stores a quote nobody can use
+      throw notFound('account');
+    }
+    if (pricingError) throw pricingError;
+    let card: CachedCard, result: PriceResult, quote: repo.QuoteRow;
+    if (early) {
+      ({ card, result, quote } = early);
+      await early.stored;
+    } else {
+      card = await this.requireCurrent();
+      result = this.price(card, generation, wallet.planTier);
+      quote = this.quoteRow(accountId, card, generation, result);
+    }
     // Priced as a charge would pay it now (wallet.buckets are the live ones).
     const payment = planPayment(wallet, wallet.buckets, { action: generation.action, model: generation.model }, result.totalMillis, 'CHARGE');
     const refusal = (await this.ledger.gatingRefusal(payment)) ?? paymentRefusal(payment, result.totalMillis);
-    const now = this.clock.now();
-    const quote: repo.QuoteRow = {
-      id: newId(), accountId, rateCardVersion: card.version, action: generation.action, model: generation.model ?? null,
-      params: generation.params ?? null, creditsMillis: result.totalMillis,
-      lineItems: result.lineItems.map((i) => ({ label: i.label, millis: i.millis, kind: i.kind })),
-      expiresAt: new Date(now.getTime() + this.config.quoteTtlSeconds * 1000), usedAt: null, usedBy: null, createdAt: now,
-    };
-    await this.quoteWrites.submit('quotes', quote);
+    if (!early) await this.quoteWrites.submit('quotes', quote);
     const sourceOf = new Map(wallet.buckets.map((b) => [b.id, b.source]));
     return {
       id: quote.id, accountId, creditsMillis: quote.creditsMillis, lineItems: quote.lineItems as QuoteView['lineItems'],
@@ -230,6 +272,16 @@ export class PricingService {
       payingBuckets: payment.allocations.map((a) => ({ bucketId: a.bucketId, source: sourceOf.get(a.bucketId)!, millis: a.millis })),
       availableMillis: payment.availableMillis,
       rateCardVersion: card.version, action: quote.action, model: quote.model, expiresAt: quote.expiresAt,
+    };
+  }
+
+  private quoteRow(accountId: string, card: CachedCard, generation: Generation, result: PriceResult): repo.QuoteRow {
+    const now = this.clock.now();
+    return {
+      id: newId(), accountId, rateCardVersion: card.version, action: generation.action, model: generation.model ?? null,
+      params: generation.params ?? null, creditsMillis: result.totalMillis,
+      lineItems: result.lineItems.map((i) => ({ label: i.label, millis: i.millis, kind: i.kind })),
+      expiresAt: new Date(now.getTime() + this.config.quoteTtlSeconds * 1000), usedAt: null, usedBy: null, createdAt: now,
     };
   }
 
@@ -358,6 +410,17 @@ export class PricingService {
   private async planTierOf(accountId: string): Promise<string | null> {
     return (await repo.findPlanTier(this.db, accountId))?.planTier ?? null;
   }
+}
+
+/** Whether a card prices some plan tier differently (then a quote needs the account's tier before pricing). Per card, computed once. */
+const tierPricedCards = new WeakMap<CachedCard, boolean>();
+function tierPriced(card: CachedCard): boolean {
+  let priced = tierPricedCards.get(card);
+  if (priced === undefined) {
+    priced = card.card.rates.some((rate) => rate.planTierMultipliers !== undefined && Object.keys(rate.planTierMultipliers).length > 0);
+    tierPricedCards.set(card, priced);
+  }
+  return priced;
 }
 
 function draftPublishedMeanwhile(): AppError {

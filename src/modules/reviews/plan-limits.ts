@@ -2,7 +2,9 @@
  * In-process caches of plan limits with a short TTL (config.planLimitsCacheSeconds; a plan change takes
  * effect within it): the review thresholds of a plan code (read on the charge path, so at most one
  * query per plan per TTL) and an account's plan requests per minute (read by the rate limiter before
- * the resolver runs: one indexed query per account per TTL, none for an account already cached).
+ * the resolver runs: one indexed query per account per TTL, none for an account already cached — and
+ * none at all while no plan version sets a rate, which one query per TTL for the whole process tells).
+ * A plan created or changed to set requestsPerMinute therefore takes effect within the TTL too.
  */
 import type { Config } from '../../config';
 import type { Db, Executor } from '../../db/client';
@@ -29,6 +31,10 @@ class TtlCache<V> {
     return entry.value;
   }
 
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
   set(key: string, value: V): void {
     if (this.entries.size >= CACHE_ENTRIES_MAX) this.entries.clear();
     this.entries.set(key, { value, until: this.clock.now().getTime() + this.ttlMs });
@@ -38,10 +44,16 @@ class TtlCache<V> {
 export class PlanLimits {
   private readonly plans: TtlCache<repo.PlanLimitsRow | null>;
   private readonly accounts: TtlCache<number | null>;
+  /**
+   * Whether any plan version sets requestsPerMinute (commonly none: then no account needs a lookup).
+   * The promise is cached, so concurrent requests after the TTL share one query.
+   */
+  private readonly anyRate: TtlCache<Promise<boolean>>;
 
   constructor(private readonly db: Db, clock: Clock, private readonly config: Readonly<Config>) {
     this.plans = new TtlCache(clock, config.planLimitsCacheSeconds * 1000);
     this.accounts = new TtlCache(clock, config.planLimitsCacheSeconds * 1000);
+    this.anyRate = new TtlCache(clock, config.planLimitsCacheSeconds * 1000);
   }
 
   get defaults(): Thresholds {
@@ -70,11 +82,23 @@ export class PlanLimits {
   /** The requests per minute an account's plan allows (null: the plan sets none, no plan, or no such account). */
   async requestsPerMinuteOf(accountId: string): Promise<number | null> {
     if (!isUuid(accountId)) return null;
+    if (!(await this.anyPlanSetsRate())) return null;
     let perMinute = this.accounts.get(accountId);
     if (perMinute === undefined) {
       perMinute = (await repo.accountPlanLimit(this.db, accountId))?.requestsPerMinute ?? null;
       this.accounts.set(accountId, perMinute);
     }
     return perMinute;
+  }
+
+  private anyPlanSetsRate(): Promise<boolean> {
+    let anyRate = this.anyRate.get('');
+    if (anyRate === undefined) {
+      const asking = repo.anyPlanRequestsPerMinute(this.db);
+      anyRate = asking;
+      this.anyRate.set('', asking);
+      asking.catch(() => { if (this.anyRate.get('') === asking) this.anyRate.delete(''); }); // a failed query is not cached
+    }
+    return anyRate;
   }
 }

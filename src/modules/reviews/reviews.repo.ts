@@ -1,5 +1,5 @@
 /** SQL of review holds. Knows nothing about GraphQL. */
-import { and, desc, eq, gte, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, isNotNull, lt, sql } from 'drizzle-orm';
 import type { Executor, Tx } from '../../db/client';
 import { planVersions, plans, reviews, usageDaily, wallets, type ReviewStatusName } from '../../db/schema';
 
@@ -44,6 +44,14 @@ export async function accountPlanLimit(executor: Executor, accountId: string): P
     .leftJoin(planVersions, and(eq(planVersions.planId, plans.id), eq(planVersions.version, plans.version)))
     .where(eq(wallets.accountId, accountId));
   return row;
+}
+
+/** Whether any plan's current version (the one accountPlanLimit reads) sets a requests-per-minute limit: the plan rate limiter's gate. */
+export async function anyPlanRequestsPerMinute(executor: Executor): Promise<boolean> {
+  const [row] = await executor.select({ id: planVersions.id }).from(plans)
+    .innerJoin(planVersions, and(eq(planVersions.planId, plans.id), eq(planVersions.version, plans.version)))
+    .where(isNotNull(planVersions.requestsPerMinute)).limit(1);
+  return row !== undefined;
 }
 
 export async function insertReview(tx: Tx, row: NewReviewRow): Promise<void> {
