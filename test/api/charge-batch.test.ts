@@ -240,6 +240,17 @@ describe('chargeGenerationBatch', () => {
     await cleanAudit();
   });
 
+  test('generation charges priced from the card share database transactions: 50 on one wallet in a few statements', async () => {
+    const a = await funded('1000');
+    const charges = Array.from({ length: 50 }, () => ({ accountId: a, generation: image(1), idempotencyKey: uniqueKey() }));
+    let results: { transaction: { amount: string } | null }[] = [];
+    const statements = await t.countQueries(async () => { results = (await t.op(ChargeGenerationBatchDocument, { input: { charges } })).chargeGenerationBatch.results; });
+    expect(results.every((r) => r.transaction?.amount === '-5')).toBe(true);
+    // One transaction for all 50 (one of its own each, or a plan-tier read each, would be 50+).
+    expect(statements).toBeLessThan(30);
+    expect((await t.wallet(a)).balance).toBe('750');
+  });
+
   test('atomic generation batches write nothing when one item fails; replays return the first results', async () => {
     const a = await funded('12');
     const charges = [

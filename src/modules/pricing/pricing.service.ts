@@ -349,12 +349,11 @@ export class PricingService {
   private async prepare(tx: Tx, accountId: string, generation: Generation | null | undefined, quoteId: string | null | undefined, forHold: boolean): Promise<Priced | AppError> {
     if (quoteId) return this.prepareFromQuote(tx, accountId, generation, quoteId, forHold);
     if (!generation) throw badInput('give a generation or a quoteId', 'generation');
-    // Reads go through `tx`: this runs inside the ledger's transaction (see RateCardCache.getCurrentIn).
-    const account = await repo.findPlanTier(tx, accountId);
-    if (!account) throw notFound('account');
+    // Reads go through `tx`: this runs inside the ledger's transaction (see RateCardCache.getCurrentIn),
+    // after the wallet was opened (an unknown account was refused then).
     const card = await this.cache.getCurrentIn(tx);
     if (!card) throw badInput('no rate card is published yet', 'generation');
-    const result = this.price(card, generation, account.planTier);
+    const result = this.price(card, generation, tierPriced(card) ? await this.planTierIn(tx, accountId) : null);
     return {
       amountMillis: result.totalMillis, action: generation.action, model: generation.model ?? null, params: generation.params ?? null,
       pricing: record(card.version, result.lineItems, null, forHold ? generation.params : undefined),
@@ -374,8 +373,7 @@ export class PricingService {
     }
     const card = await this.cache.getVersionIn(tx, quote.rateCardVersion);
     if (!card) throw new Error(`quoted rate card version ${quote.rateCardVersion} is missing`);
-    const account = await repo.findPlanTier(tx, accountId);
-    const actual = this.price(card, generation, account?.planTier ?? null);
+    const actual = this.price(card, generation, tierPriced(card) ? await this.planTierIn(tx, accountId) : null);
     if (actual.totalMillis >= quote.creditsMillis) return { ...base, pricing: quoted };
     return { ...base, params: generation.params ?? null, amountMillis: actual.totalMillis, pricing: record(quote.rateCardVersion, actual.lineItems, quote.creditsMillis, forHold ? generation.params : undefined) };
   }
@@ -406,6 +404,19 @@ export class PricingService {
     if (amountMillis < actual.totalMillis) items.push({ label: 'capped at the hold', credits: formatCredits(amountMillis - actual.totalMillis), kind: 'CAP' });
     return { amountMillis, pricing: { rateCardVersion: held.rateCardVersion, lineItems: items, quotedCredits: held.quotedCredits ?? null } };
   }
+
+  /**
+   * An account's plan tier inside a charge's database transaction, read once per transaction: a batch
+   * of generation charges on one wallet asks once (the wallet is locked, so its tier cannot change meanwhile).
+   */
+  private async planTierIn(tx: Tx, accountId: string): Promise<string | null> {
+    let tiers = this.tiersByTx.get(tx);
+    if (!tiers) this.tiersByTx.set(tx, (tiers = new Map<string, string | null>()));
+    if (!tiers.has(accountId)) tiers.set(accountId, (await repo.findPlanTier(tx, accountId))?.planTier ?? null);
+    return tiers.get(accountId)!;
+  }
+
+  private readonly tiersByTx = new WeakMap<Tx, Map<string, string | null>>();
 
   private async planTierOf(accountId: string): Promise<string | null> {
     return (await repo.findPlanTier(this.db, accountId))?.planTier ?? null;
