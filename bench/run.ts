@@ -25,6 +25,8 @@
  *      BENCH_RENEWALS    subscriptions renewed (default 10000; 0 skips the renewal shape)
  *      BENCH_RENEWAL_ROUNDS  renewal runs, a day apart on the renewer's clock (default 1)
  *      BENCH_SHAPES      only these shapes, comma-separated names (default all)
+ *      BENCH_JIT=0       skips the executor comparison: a second server with GRAPHQL_EXECUTOR=jit on the same
+ *                        database runs JIT_SHAPES each round, right after graphql-js's, as "<shape> (jit)"
  *
  * Then the fan-out shape (bench/fanout.ts: two more instances with Redis, live subscribers; env there;
  * BENCH_FANOUT_SUBSCRIBERS=0 skips it). `npm run bench -- fanout` runs the fan-out shape alone.
@@ -254,6 +256,9 @@ export function shapes(fixture: Fixture, round: number): Shape[] {
     // Every shape runs once per round, interleaved with the others, and is reported as a median.
   ];
 }
+
+/** Shapes also measured on a server executing with graphql-jit (GRAPHQL_EXECUTOR=jit), compared round by round. */
+const JIT_SHAPES = ['typename', 'wallet query', 'quote', 'charge uniform', 'charge hot wallet', 'chargeBatch uniform'];
 
 /** Which floor figure a shape is compared with (shapes without one show no ratio). */
 function floorFor(shape: string, floor: Floor | null): number | null {
@@ -619,7 +624,9 @@ async function main(): Promise<void> {
   log(`database ${databaseUrl.replace(/\/\/[^@]*@/, '//')}${owned ? ' (fresh, dropped at the end)' : ''}`);
   const port = await freePort();
   let server: ChildProcess | null = null;
+  let jitServer: ChildProcess | null = null;
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
+  const jitAgent = new http.Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
   const started = Date.now();
   try {
     server = await startServer(port, databaseUrl);
@@ -639,8 +646,19 @@ async function main(): Promise<void> {
     const fixture: Fixture = { wallets, leveledWallets, runTag, teams };
     await publishBenchRateCard(target);
 
+    // The same server executing with graphql-jit, on the same database and wallets (idle while the other runs).
+    let jitTarget: Target | null = null;
+    if (process.env.BENCH_JIT !== '0') {
+      const jitPort = await freePort();
+      jitServer = await startServer(jitPort, databaseUrl, { GRAPHQL_EXECUTOR: 'jit' });
+      jitTarget = { port: jitPort, token: target.token, agent: jitAgent };
+    }
+
     // Warm-up: JIT, connection pools, caches. Not reported.
     await runShape(target, shapes(fixture, -1)[0], Math.min(2, seconds), connections);
+    if (jitTarget) {
+      for (const shape of shapes(fixture, -2)) if (JIT_SHAPES.includes(shape.name)) await runShape(jitTarget, shape, Math.min(1, seconds), connections);
+    }
 
     // Each round measures the floor (server idle) and then every shape, so a ratio compares figures
     // taken minutes apart at most; the table shows medians over rounds.
@@ -653,11 +671,19 @@ async function main(): Promise<void> {
       floors.push(floorResult);
       if ('skipped' in floorResult) log(`round ${round + 1}/${repeats} floor skipped: ${floorResult.skipped}`);
       else log(`round ${round + 1}/${repeats} floor: ${floorResult.uniform_tps.toFixed(0)} uniform / ${floorResult.hot_tps.toFixed(0)} hot tps`);
+      const runs: { on: Target; pid: number | undefined; shape: Shape }[] = [];
       for (const shape of shapes(fixture, round)) {
         if (onlyShapes && !onlyShapes.includes(shape.name)) continue;
-        const cpuBefore = processCpuMs(server.pid);
-        const result = await runShape(target, shape, seconds, connections);
-        const cpuAfter = processCpuMs(server.pid);
+        runs.push({ on: target, pid: server.pid, shape });
+        if (jitTarget && JIT_SHAPES.includes(shape.name)) {
+          // Its own idempotency keys: the graphql-js run of this round used the shape's.
+          runs.push({ on: jitTarget, pid: jitServer?.pid, shape: { ...shape, name: `${shape.name} (jit)`, body: (c, i) => shape.body(c + connections, i) } });
+        }
+      }
+      for (const { on, pid, shape } of runs) {
+        const cpuBefore = processCpuMs(pid);
+        const result = await runShape(on, shape, seconds, connections);
+        const cpuAfter = processCpuMs(pid);
         // The server's own CPU per request: a figure other load on the machine moves far less than req/s.
         const cpuPerRequest = cpuBefore !== null && cpuAfter !== null && result.requests > 0 ? ` server cpu ${((cpuAfter - cpuBefore) / result.requests).toFixed(2)} ms/req` : '';
         const f = floorFor(shape.name, 'skipped' in floorResult ? null : floorResult);
@@ -693,6 +719,11 @@ async function main(): Promise<void> {
     // A single charge vs the stack's ceiling `{ __typename }` (target ≥ 0.6), likewise.
     const chargeVsTypename = median(perRound('charge uniform').map((c, i) => c / perRound('typename')[i]));
     const hotChargeVsTypename = median(perRound('charge hot wallet').map((c, i) => c / perRound('typename')[i]));
+    // graphql-jit vs graphql-js per shape: median over rounds of (jit server's rate / graphql-js server's, same round).
+    const jitVsGraphqlJs = Object.fromEntries(JIT_SHAPES.filter((name) => perRound(`${name} (jit)`).length > 0)
+      .map((name) => [name, median(perRound(`${name} (jit)`).map((j, i) => j / perRound(name)[i]))]));
+    const jitLine = Object.keys(jitVsGraphqlJs).length === 0 ? ''
+      : `graphql-jit vs graphql-js (GRAPHQL_EXECUTOR=jit, median of per-round ratios): ${Object.entries(jitVsGraphqlJs).map(([name, ratio]) => `${name} ${ratio.toFixed(3)}`).join(', ')}\n`;
     const note = [
       `charges over HTTP: ${connections} keep-alive connections, ${seconds} s per shape, median of ${repeats} round(s); ${walletCount} wallets;`,
       `floor: pgbench ${floorClients} clients, ${seconds} s each, once per round: ${floor ? `median ${floor.uniform_tps.toFixed(0)} uniform / ${floor.hot_tps.toFixed(0)} hot tps; ratio = median over rounds of (shape / same round's floor)` : `skipped (${(floors[0] as { skipped: string }).skipped})`};`,
@@ -707,16 +738,18 @@ async function main(): Promise<void> {
       '',
     ].join('\n') + '\n' : '';
     const fanoutText = fanout ? `${fanoutLines(fanout)}\n\n` : '';
-    process.stdout.write(`\n${table(rows)}\n\nquote vs wallet query: ${quoteVsWallet.toFixed(3)} (median of per-round ratios; target ≥ 0.8)\ncharges with low-credit levels set vs without: ${levelsVsWithout.toFixed(3)} (median of per-round ratios; target ≥ 0.95)\n${teamsVsPlain === null ? '' : `team member charges (budgets, fingerprints, velocity) vs plain charges: ${teamsVsPlain.toFixed(3)} (median of per-round ratios; target ≥ 0.9)\n`}single charge vs typename: ${chargeVsTypename.toFixed(3)} uniform, ${hotChargeVsTypename.toFixed(3)} hot wallet (median of per-round ratios; target ≥ 0.6)\nserver peak RSS: ${serverRssPeakMb === null ? 'unknown' : `${serverRssPeakMb.toFixed(0)} MB`} (target ≤ 300 MB)\n\n${renewalLines}${fanoutText}${note}\n\n`);
+    process.stdout.write(`\n${table(rows)}\n\nquote vs wallet query: ${quoteVsWallet.toFixed(3)} (median of per-round ratios; target ≥ 0.8)\ncharges with low-credit levels set vs without: ${levelsVsWithout.toFixed(3)} (median of per-round ratios; target ≥ 0.95)\n${teamsVsPlain === null ? '' : `team member charges (budgets, fingerprints, velocity) vs plain charges: ${teamsVsPlain.toFixed(3)} (median of per-round ratios; target ≥ 0.9)\n`}single charge vs typename: ${chargeVsTypename.toFixed(3)} uniform, ${hotChargeVsTypename.toFixed(3)} hot wallet (median of per-round ratios; target ≥ 0.6)\n${jitLine}server peak RSS: ${serverRssPeakMb === null ? 'unknown' : `${serverRssPeakMb.toFixed(0)} MB`} (target ≤ 300 MB)\n\n${renewalLines}${fanoutText}${note}\n\n`);
     process.stdout.write(JSON.stringify({
       seconds, repeats, connections, wallets: walletCount, cpus: os.cpus().length, node: process.version,
       floor: floorResult, floorRounds: floors, totalSeconds: (Date.now() - started) / 1000, quoteVsWallet, levelsVsWithout, teamsVsPlain,
-      chargeVsTypename, hotChargeVsTypename, serverRssPeakMb,
+      chargeVsTypename, hotChargeVsTypename, jitVsGraphqlJs, serverRssPeakMb,
       renewals, fanout,
       shapes: rows.map(({ rounds, ...row }) => ({ ...row, rounds: rounds.map(({ firstFailure, ...r }) => ({ ...r, ...(firstFailure ? { firstFailure } : {}) })) })),
     }) + '\n');
   } finally {
     agent.destroy();
+    jitAgent.destroy();
+    if (jitServer) await stopServer(jitServer);
     if (server) await stopServer(server);
     if (owned) await owned.drop().catch((error) => log(`could not drop the bench database: ${String(error)}`));
   }

@@ -42,6 +42,8 @@ export interface Config {
   chargeBatchSizeMax: number;
   /** Items of one chargeBatch / chargeGenerationBatch request (the input guard's outer bound is 1,000). */
   chargeBatchItemsMax: number;
+  /** What executes HTTP operations: graphql-js (default) or graphql-jit's compiled queries (src/server/jit-executor.ts). */
+  graphqlExecutor: 'graphql-js' | 'jit';
   shutdownGraceSeconds: number;
   loadDemo: boolean;
   /** Requests per minute (0 = no limit): per API key by role, per user-token account, per anonymous client IP, and per account acted on. */
@@ -151,6 +153,12 @@ function emailFrom(raw: string | undefined): string {
   return raw;
 }
 
+function graphqlExecutor(raw: string | undefined): Config['graphqlExecutor'] {
+  if (raw === undefined || raw === '' || raw === 'graphql-js') return 'graphql-js';
+  if (raw === 'jit') return 'jit';
+  throw new Error(`GRAPHQL_EXECUTOR must be graphql-js or jit, got "${raw.slice(0, 40)}"`);
+}
+
 /** "1,3,5" → [1, 3, 5]: increasing whole days. */
 function dayList(name: string, fallback: number[]): number[] {
   const raw = process.env[name];
@@ -197,6 +205,7 @@ export function loadConfig(overrides: Partial<Config> = {}): Readonly<Config> {
     chargeLanes: int('CHARGE_LANES', 2, 1),
     chargeBatchSizeMax: int('CHARGE_BATCH_SIZE_MAX', 500, 1),
     chargeBatchItemsMax: intBetween('CHARGE_BATCH_ITEMS_MAX', 1_000, 1, 1_000),
+    graphqlExecutor: graphqlExecutor(process.env.GRAPHQL_EXECUTOR),
     shutdownGraceSeconds: int('SHUTDOWN_GRACE_SECONDS', 20, 1),
     loadDemo: process.env.LOAD_DEMO !== 'false',
     rateLimitAdminPerMinute: int('RATE_LIMIT_ADMIN_PER_MINUTE', 600_000),

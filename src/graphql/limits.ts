@@ -1,6 +1,6 @@
 /**
  * Limits on what one GraphQL document may ask for, checked before anything runs, the same over
- * HTTP (Apollo validation rules + `queryCostPlugin`) and graphql-ws (`checkedOperation`):
+ * HTTP (Apollo validation rules + `queryCostPlugin`) and graphql-ws (`CheckedDocuments`):
  * - depth of ordinary fields and aliases per document;
  * - introspection (`__schema`, `__type`) does not count against those; it has its own bounds:
  *   depth and fields in all (and graphql's MaxIntrospectionDepthRule on nested lists of types);
@@ -216,14 +216,61 @@ export function queryCostPlugin(config: CostConfig): ApolloServerPlugin {
   };
 }
 
-/** graphql-ws: parses, validates with graphql's and the limit rules, and checks the cost, as HTTP does. */
-export function checkedOperation(
-  schema: GraphQLSchema, rules: readonly ValidationRule[], config: CostConfig,
-  payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null },
-): ExecutionArgs | GraphQLError[] {
+/** Queries up to this long are kept parsed and validated for graphql-ws; longer ones are checked every time. */
+const CACHED_QUERY_CHARS_MAX = 16 * 1024;
+/** Documents kept (least recently used dropped first): dashboards send a handful of distinct subscriptions. */
+const CACHED_DOCUMENTS_MAX = 200;
+
+/**
+ * graphql-ws: each document parsed and validated (graphql's rules and the limit rules) once, as Apollo's
+ * document store does for HTTP; the variables' types and the cost (which depends on them) every time.
+ */
+export class CheckedDocuments {
+  private readonly documents = new Map<string, DocumentNode | readonly GraphQLError[]>();
+
+  constructor(private readonly schema: GraphQLSchema, private readonly rules: readonly ValidationRule[], private readonly config: CostConfig) {}
+
+  /** Documents held (for tests). */
+  size(): number {
+    return this.documents.size;
+  }
+
+  /** The operation ready to execute, or the errors that refuse it (parse, validation, variables, cost). */
+  check(payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null }): ExecutionArgs | GraphQLError[] {
+    const document = this.validated(payload.query);
+    if (!('kind' in document)) return [...document];
+    const operation = getOperationAST(document, payload.operationName);
+    if (operation) {
+      // Over HTTP Apollo answers a variable of the wrong type as BAD_USER_INPUT; graphql-ws would
+      // otherwise pass graphql's bare error on, which formatError reports as an internal error.
+      const coerced = getVariableValues(this.schema, operation.variableDefinitions ?? [], payload.variables ?? {});
+      if (coerced.errors) return coerced.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }));
+    }
+    const costError = queryCostError(this.schema, document, payload.operationName, payload.variables, this.config);
+    if (costError) return [costError];
+    return { schema: this.schema, document, operationName: payload.operationName, variableValues: payload.variables };
+  }
+
+  private validated(query: string): DocumentNode | readonly GraphQLError[] {
+    const known = this.documents.get(query);
+    if (known) {
+      this.documents.delete(query); // re-inserted last: the map stays in least-recently-used order
+      this.documents.set(query, known);
+      return known;
+    }
+    const checked = parsedAndValidated(this.schema, this.rules, query);
+    if (query.length <= CACHED_QUERY_CHARS_MAX) {
+      this.documents.set(query, checked);
+      if (this.documents.size > CACHED_DOCUMENTS_MAX) this.documents.delete(this.documents.keys().next().value as string);
+    }
+    return checked;
+  }
+}
+
+function parsedAndValidated(schema: GraphQLSchema, rules: readonly ValidationRule[], query: string): DocumentNode | readonly GraphQLError[] {
   let document: DocumentNode;
   try {
-    document = parse(payload.query);
+    document = parse(query);
   } catch (error) {
     if (!(error instanceof GraphQLError)) throw error;
     return [new GraphQLError(error.message, { source: error.source, positions: error.positions, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
@@ -232,7 +279,5 @@ export function checkedOperation(
   if (errors.length) {
     return errors.map((e) => e.extensions.code ? e : new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
   }
-  const costError = queryCostError(schema, document, payload.operationName, payload.variables, config);
-  if (costError) return [costError];
-  return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
+  return document;
 }

@@ -17,6 +17,7 @@ import { formatError, serviceUnavailableStatus } from '../graphql/errors';
 import { queryCostPlugin } from '../graphql/limits';
 import type { Metrics } from './metrics';
 import type { RateLimits } from './rate-limit';
+import { JitExecutor } from './jit-executor';
 
 // Subscriptions run over graphql-ws only; over HTTP their resolvers would get no event and fail as internal errors.
 const subscriptionsOverHttpRefused: ApolloServerPlugin<Context> = {
@@ -42,8 +43,10 @@ export async function startApollo(options: {
   onDrain: () => Promise<void>;
 }): Promise<ApolloServer<Context>> {
   const { schema, validationRules, httpServer, config, rateLimits, metrics, onDrain } = options;
+  // GRAPHQL_EXECUTOR=jit: the same schema served through the gateway interface, executed by graphql-jit.
+  const served = config.graphqlExecutor === 'jit' ? { gateway: new JitExecutor(schema).gateway() } : { schema };
   const apollo = new ApolloServer<Context>({
-    schema,
+    ...served,
     formatError,
     validationRules,
     introspection: true,

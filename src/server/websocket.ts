@@ -19,7 +19,7 @@ import { logger } from '../shared/logger';
 import { createContext, type Context } from '../graphql/context';
 import type { Services } from '../graphql/services';
 import { formatGraphQLError } from '../graphql/errors';
-import { checkedOperation } from '../graphql/limits';
+import { CheckedDocuments } from '../graphql/limits';
 import type { RateLimits } from './rate-limit';
 import { SharedExecution } from './shared-execution';
 
@@ -77,6 +77,7 @@ export function startGraphQLWebSocket(options: {
       (error) => logger.warn('revocation check failed; the next resync retries', { error: String(error) }),
     );
   });
+  const documents = new CheckedDocuments(schema, validationRules, config);
   const shared = new SharedExecution({
     accessOf: (context) => {
       const viewer = (context as Context).viewer;
@@ -119,8 +120,9 @@ export function startGraphQLWebSocket(options: {
       }
       const limited = await rateLimits.admitWsOperation(ctx.extra.viewer, ctx.extra.request.socket.remoteAddress, payload);
       if (limited) return [limited];
-      // Parsed, validated (graphql's rules and the limits) and costed here, with the variables, as over HTTP.
-      return checkedOperation(schema, validationRules, config, payload);
+      // Parsed and validated (graphql's rules and the limits) once per document, variables and cost checked
+      // every time, as over HTTP.
+      return documents.check(payload);
     },
     context: (ctx): Context => createContext(ctx.extra.viewer ?? { kind: 'anonymous' }, services),
     onError: (_ctx, _id, _payload, errors) => errors.map(formatGraphQLError),

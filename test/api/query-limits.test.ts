@@ -192,6 +192,16 @@ describe('query cost', () => {
       expect(refused.errors![0].extensions?.code).toBe('BAD_USER_INPUT');
       expect(refused.errors![0].message).toMatch(/query cost 6010 exceeds the limit of 5000/);
       expect(spy).not.toHaveBeenCalled();
+      // The document is parsed and validated once (cached), its cost still checked with each request's variables.
+      const cheap = await overWs<Record<string, { edges: unknown[] }>>(client, TOO_COSTLY, { id: accountId, first: 2 });
+      expect(cheap.errors).toBeUndefined();
+      expect(cheap.data?.p9.edges).toHaveLength(2);
+      const refusedAgain = await overWs(client, TOO_COSTLY, { id: accountId, first: 100 });
+      expect(refusedAgain.errors![0].message).toMatch(/query cost 6010 exceeds the limit of 5000/);
+      // A variable of the wrong type is the caller's mistake, as over HTTP (not an internal error).
+      const wrongType = await overWs(client, TOO_COSTLY, { id: accountId, first: 'many' });
+      expect(wrongType.errors!.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+      expect(wrongType.errors![0].message).toMatch(/Variable "\$first" got invalid value "many"/);
       const page = await overWs<HistoryPage>(client, HISTORY_PAGE, { id: accountId });
       expect(page.errors).toBeUndefined();
       expect(page.data?.transactions.edges).toHaveLength(100);
