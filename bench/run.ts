@@ -33,6 +33,8 @@
  * The team shape (bench/teams.ts): charges on BENCH_TEAMS team wallets (default 2,000; 0 skips it),
  * each for one of BENCH_TEAM_MEMBERS members with a budget (default 3), each with its own fingerprint,
  * compared round by round with `charge uniform` (target ≥ 0.9).
+ * The HTTP stack comparison (bench/http-stack.ts: { __typename } on the same ApolloServer over Express
+ * and over Fastify, no database; BENCH_STACK=0 skips it). `npm run bench -- stack` runs it alone.
  * Last, the report shape (bench/report.ts: a one-year usageReport on 1,000,000 vs 1,000 ledger
  * transactions, on a database of its own after the others; BENCH_REPORT=0 skips it).
  * `npm run bench -- report` runs it alone.
@@ -50,6 +52,7 @@ import type { RenewalRun, RenewerReply, RenewerRequest } from './renewer';
 import { fanoutLines, fanoutMain, runFanoutShape } from './fanout';
 import { reportLines, reportMain, runReportShape, type ReportBenchResult } from './report';
 import { seedTeams, teamShape, type TeamFixture } from './teams';
+import { runStackShape, stackLines, stackMain } from './http-stack';
 
 const run = promisify(execFile);
 // Compiled to dist/bench/run.js; sources at bench/run.ts. Either way the repo root is two levels up
@@ -609,6 +612,7 @@ function table(rows: SummaryRow[]): string {
 async function main(): Promise<void> {
   if (process.argv.slice(2).includes('fanout')) return fanoutMain();
   if (process.argv.slice(2).includes('report')) return reportMain();
+  if (process.argv.slice(2).includes('stack')) return stackMain();
   const seconds = envInt('BENCH_SECONDS', 5);
   const repeats = envInt('BENCH_REPEATS', 3);
   const connections = envInt('BENCH_CONNECTIONS', 64);
@@ -752,6 +756,10 @@ async function main(): Promise<void> {
     if (jitServer) await stopServer(jitServer);
     if (server) await stopServer(server);
     if (owned) await owned.drop().catch((error) => log(`could not drop the bench database: ${String(error)}`));
+  }
+  if (process.env.BENCH_STACK !== '0') {
+    const stack = await runStackShape({ seconds, connections, repeats, log });
+    process.stdout.write(`\n${stackLines(stack)}\n\n${JSON.stringify({ stack })}\n`);
   }
   // On a fresh database of its own (after the main one is dropped), so the shapes above are unaffected.
   if (process.env.BENCH_REPORT !== '0' && !process.env.DATABASE_URL) {
