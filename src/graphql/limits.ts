@@ -13,7 +13,7 @@
  */
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
-  GraphQLError, GraphQLIncludeDirective, GraphQLSkipDirective, Kind, getOperationAST,
+  BREAK, GraphQLError, GraphQLIncludeDirective, GraphQLSkipDirective, Kind, TypeInfo, getOperationAST, visit, visitWithTypeInfo,
   getDirectiveValues, getVariableValues, parse, validate, specifiedRules,
   type ASTNode, type ASTVisitor, type DocumentNode, type ExecutionArgs, type FieldNode, type FragmentDefinitionNode, type FragmentSpreadNode,
   type GraphQLSchema, type InlineFragmentNode, type SelectionSetNode, type ValidationContext, type ValidationRule,
@@ -202,13 +202,62 @@ export function queryCostError(
   return cost > costMax ? costRefusal(String(cost), costMax) : null;
 }
 
+/**
+ * Whether any variable can change the document's cost: one used in a directive (@skip, @include) or in
+ * an argument of a field whose cost is computed from its arguments (a connection's `first`).
+ */
+export function costReadsVariables(schema: GraphQLSchema, document: DocumentNode): boolean {
+  const typeInfo = new TypeInfo(schema);
+  let reads = false;
+  const hasVariable = (node: ASTNode) => {
+    let found = false;
+    visit(node, { Variable: () => { found = true; return BREAK; } });
+    return found;
+  };
+  visit(document, visitWithTypeInfo(typeInfo, {
+    Directive(node) {
+      if (hasVariable(node)) reads = true;
+    },
+    Argument(node) {
+      if (typeInfo.getFieldDef()?.extensions?.complexity !== undefined && hasVariable(node.value)) reads = true;
+    },
+  }));
+  return reads;
+}
+
+/**
+ * `queryCostError` for one server, remembering the operations that passed and whose cost no variable
+ * can change: those are not costed again (the check's graph walk and variable coercion were about 9%
+ * of a trivial request's CPU and 5% of a 100-charge batch's). Refusals are always computed afresh, and
+ * anything that could answer differently (invalid variables) answers null either way.
+ */
+export function costCheck(config: CostConfig): (schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined) => GraphQLError | null {
+  const passed = new WeakMap<DocumentNode, Set<string>>();
+  const readsVariables = new WeakMap<DocumentNode, boolean>();
+  return (schema, document, operationName, variables) => {
+    const key = operationName ?? '';
+    if (passed.get(document)?.has(key)) return null;
+    const error = queryCostError(schema, document, operationName, variables, config);
+    if (error) return error;
+    let reads = readsVariables.get(document);
+    if (reads === undefined) readsVariables.set(document, (reads = costReadsVariables(schema, document)));
+    if (!reads) {
+      let operations = passed.get(document);
+      if (!operations) passed.set(document, (operations = new Set()));
+      operations.add(key);
+    }
+    return null;
+  };
+}
+
 /** HTTP: Apollo's validation rules do not see variables, so the cost is checked once the operation is resolved. */
 export function queryCostPlugin(config: CostConfig): ApolloServerPlugin {
+  const check = costCheck(config);
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ schema, document, operationName, request }) {
-          const error = queryCostError(schema, document, operationName, request.variables, config);
+          const error = check(schema, document, operationName, request.variables);
           if (error) throw error;
         },
       };
@@ -227,8 +276,11 @@ const CACHED_DOCUMENTS_MAX = 200;
  */
 export class CheckedDocuments {
   private readonly documents = new Map<string, DocumentNode | readonly GraphQLError[]>();
+  private readonly costError: ReturnType<typeof costCheck>;
 
-  constructor(private readonly schema: GraphQLSchema, private readonly rules: readonly ValidationRule[], private readonly config: CostConfig) {}
+  constructor(private readonly schema: GraphQLSchema, private readonly rules: readonly ValidationRule[], config: CostConfig) {
+    this.costError = costCheck(config);
+  }
 
   /** Documents held (for tests). */
   size(): number {
@@ -246,7 +298,7 @@ export class CheckedDocuments {
       const coerced = getVariableValues(this.schema, operation.variableDefinitions ?? [], payload.variables ?? {});
       if (coerced.errors) return coerced.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }));
     }
-    const costError = queryCostError(this.schema, document, payload.operationName, payload.variables, this.config);
+    const costError = this.costError(this.schema, document, payload.operationName, payload.variables);
     if (costError) return [costError];
     return { schema: this.schema, document, operationName: payload.operationName, variableValues: payload.variables };
   }

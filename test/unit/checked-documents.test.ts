@@ -4,9 +4,9 @@
  * request; refusals keep their codes; the cache is bounded in entries and in query length.
  */
 import 'reflect-metadata';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, parse, type GraphQLSchema } from 'graphql';
 import { buildAppSchema } from '../../src/graphql/schema';
-import { CheckedDocuments, limitRules } from '../../src/graphql/limits';
+import { CheckedDocuments, costCheck, costReadsVariables, limitRules } from '../../src/graphql/limits';
 import { loadConfig } from '../../src/config';
 
 let schema: GraphQLSchema;
@@ -75,4 +75,35 @@ test('bounded: at most 200 documents, the least recently used dropped; long quer
   const again = cache.check({ query: long });
   if (Array.isArray(first) || Array.isArray(again)) throw new Error('expected the long query to pass');
   expect(again.document).not.toBe(first.document);
+});
+
+describe('cost checks remembered per document', () => {
+  test.each([
+    ['no variables', '{ __typename }', false],
+    ['an input object to a field costed as 1', 'mutation($i: ChargeInput!) { charge(input: $i) { id } }', false],
+    ['an id', 'query($id: ID!) { wallet(accountId: $id) { balance } }', false],
+    ['literal arguments of a costed field', 'query { transactions(accountId: "x", first: 5) { edges { cursor } } }', false],
+    // A field's cost function is given all its arguments: any variable among them may count.
+    ['a variable id on a costed field', 'query($id: ID!) { transactions(accountId: $id, first: 5) { edges { cursor } } }', true],
+    ['a variable page size', 'query($id: ID!, $first: Int) { transactions(accountId: $id, first: $first) { edges { cursor } } }', true],
+    ['a variable page size in a fragment', 'query($f: Int) { ...F } fragment F on Query { transactions(accountId: "x", first: $f) { edges { cursor } } }', true],
+    ['@skip with a variable', 'query($s: Boolean!) { __typename @skip(if: $s) }', true],
+    ['@include with a variable inside an inline fragment', 'query($s: Boolean!) { ... on Query @include(if: $s) { __typename } }', true],
+  ])('%s: the cost reads variables → %s', (_what, query, expected) => {
+    expect(costReadsVariables(schema, parse(query))).toBe(expected);
+  });
+
+  test('a passed document whose cost no variable changes is not costed again; one whose cost does is', () => {
+    const limits = { queryCostMax: 1000, pageSizeMax: 100 };
+    const check = costCheck(limits);
+    const fixed = parse('query($id: ID!) { wallet(accountId: $id) { balance } accounts(first: 50) { edges { cursor } } }');
+    const variable = parse('query($id: ID!, $first: Int) { transactions(accountId: $id, first: $first) { edges { cursor } } }');
+    expect(check(schema, fixed, null, { id })).toBeNull();
+    expect(check(schema, variable, null, { id, first: 50 })).toBeNull();
+    // With a lower limit (the same config object), only the remembered document still passes.
+    limits.queryCostMax = 10;
+    expect(check(schema, fixed, null, { id })).toBeNull();
+    expect(check(schema, variable, null, { id, first: 50 })?.message).toMatch(/query cost \d+ exceeds the limit of 10/);
+    expect(check(schema, parse('query($id: ID!) { wallet(accountId: $id) { balance } accounts(first: 50) { edges { cursor } } }'), null, { id })?.message).toMatch(/exceeds the limit of 10/);
+  });
 });
