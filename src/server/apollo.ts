@@ -7,7 +7,8 @@ import express from 'express';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
-import { GraphQLError, OperationTypeNode, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
+import { GraphQLError, OperationTypeNode, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { Config } from '../config';
 import { AppError, serviceUnavailable } from '../shared/errors';
 import { isDatabaseUnavailable } from '../db/faults';
@@ -32,6 +33,16 @@ const subscriptionsOverHttpRefused: ApolloServerPlugin<Context> = {
   },
 };
 
+/**
+ * Parsed and validated documents Apollo keeps, bounded by the size of their JSON (Apollo's own measure).
+ * Its default, 30 MiB of JSON, holds about 4× that in heap (an AST keeps every token of its source):
+ * clients that write values into their documents instead of variables (the benchmark's seeding, say)
+ * filled 120 MB of the server's 200 MB heap and left it collecting garbage on every request, 2–3×
+ * slower at everything. Our own operations are a few hundred KB of JSON together.
+ */
+export const DOCUMENT_STORE_JSON_BYTES_MAX = 4 * 2 ** 20;
+export const boundedDocumentStore = () => new InMemoryLRUCache<DocumentNode>({ maxSize: DOCUMENT_STORE_JSON_BYTES_MAX });
+
 /** A started Apollo server; stopping it drains the HTTP server and then runs `onDrain` (the WebSocket side). */
 export async function startApollo(options: {
   schema: GraphQLSchema;
@@ -49,6 +60,7 @@ export async function startApollo(options: {
     ...served,
     formatError,
     validationRules,
+    documentStore: boundedDocumentStore(),
     introspection: true,
     includeStacktraceInErrorResponses: false,
     // main() handles SIGTERM/SIGINT itself (drain, close the database, exit 0); Apollo's own handler would stop the server a second time.
