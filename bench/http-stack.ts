@@ -12,7 +12,6 @@
  */
 import 'reflect-metadata';
 import { fork, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
@@ -24,7 +23,7 @@ import { buildAppSchema } from '../src/graphql/schema';
 import { limitRules, queryCostPlugin } from '../src/graphql/limits';
 import { formatError } from '../src/graphql/errors';
 import { loadConfig } from '../src/config';
-import { envInt, freePort, median, runShape, type Shape, type Target } from './run';
+import { envInt, freePort, median, processCpuMs, runShape, type Shape, type Target } from './run';
 
 type Stack = 'express' | 'fastify';
 const STACKS: Stack[] = ['express', 'fastify'];
@@ -81,16 +80,6 @@ function stopStack(child: ChildProcess): Promise<void> {
   });
 }
 
-function cpuMs(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, clock ticks of 10 ms
-  } catch {
-    return null;
-  }
-}
-
 // ---------------------------------------------------------------- the measurement
 
 const TYPENAME: Shape = {
@@ -107,21 +96,19 @@ export async function runStackShape(options: { seconds: number; connections: num
       const agent = new http.Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
       started.push({ stack, child, target: { port, token: 'bench', agent } });
     }
-    // Both answer the same, or the comparison means nothing.
-    const answers = await Promise.all(started.map(async ({ target }) => {
-      const response = await runShape(target, TYPENAME, 1, 4);
-      if (response.failures > 0) throw new Error(`a stack failed { __typename }: ${response.firstFailure}`);
-      return response.requests > 0;
-    }));
-    if (!answers.every(Boolean)) throw new Error('a stack answered nothing');
+    // Both answer { __typename } correctly (or the comparison means nothing); this also warms them up.
+    for (const { stack, target } of started) {
+      const check = await runShape(target, TYPENAME, 1, 4);
+      if (check.failures > 0 || check.requests === 0) throw new Error(`${stack} failed { __typename }: ${check.firstFailure ?? 'no answer'}`);
+    }
     const rounds: StackRound[][] = [];
     for (let round = 0; round < repeats; round += 1) {
       const order = round % 2 === 0 ? started : [...started].reverse();
       const results: StackRound[] = [];
       for (const { stack, child, target } of order) {
-        const before = cpuMs(child.pid);
+        const before = processCpuMs(child.pid);
         const result = await runShape(target, TYPENAME, seconds, connections);
-        const after = cpuMs(child.pid);
+        const after = processCpuMs(child.pid);
         const serverCpuMsPerRequest = before !== null && after !== null && result.requests > 0 ? (after - before) / result.requests : null;
         log(`stack round ${round + 1}/${repeats} ${stack}: ${result.perSecond.toFixed(0)}/s p50 ${result.p50Ms.toFixed(1)} ms${serverCpuMsPerRequest === null ? '' : ` server cpu ${serverCpuMsPerRequest.toFixed(2)} ms/req`}`);
         results.push({ stack, perSecond: result.perSecond, p50Ms: result.p50Ms, p99Ms: result.p99Ms, serverCpuMsPerRequest, failures: result.failures });

@@ -321,7 +321,7 @@ export function freePort(): Promise<number> {
 }
 
 /** CPU time (user + system) a process used so far, in ms, from /proc (null where there is none, e.g. macOS). */
-function processCpuMs(pid: number | undefined): number | null {
+export function processCpuMs(pid: number | undefined): number | null {
   if (pid === undefined) return null;
   try {
     const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');

@@ -179,7 +179,7 @@ const costRefusal = (cost: string, costMax: number) => refusal(
  * within the limit, or when the operation or its variables are invalid (execution then refuses them
  * before any resolver runs). The document must have passed the limit rules above.
  */
-export function queryCostError(
+function queryCostError(
   schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined, config: CostConfig,
 ): GraphQLError | null {
   const costMax = config.queryCostMax;
